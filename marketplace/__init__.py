@@ -1,0 +1,91 @@
+"""Linli: the shopper side and the platform core, and the app factory."""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, g, request
+from flask_migrate import Migrate
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from marketplace import settings
+from marketplace.core.api import init_api
+from marketplace.core.db import db
+from marketplace.core.errors import ServiceUnavailable, handle_domain_error, register_error_handlers
+from marketplace.core.ratelimit import init_rate_limits
+from marketplace.core.redis import init_redis
+from marketplace.providers.sms import init_sms
+
+MIGRATIONS_DIR = str(settings.PROJECT_ROOT / "migrations")
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+migrate = Migrate(compare_type=True, render_as_batch=True)
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app from the environment's settings, with ``config`` overriding any key."""
+    values = settings.load()
+    values.update(config or {})
+    values = settings.finalize(values)
+
+    app = Flask(__name__, instance_path=values["LINLI_INSTANCE_PATH"])
+    app.config.update(values)
+    app.config["TESTING"] = values["LINLI_ENV"] == "testing" or values.get("TESTING", False)
+    app.config.setdefault("MAX_CONTENT_LENGTH", 10 * 1024 * 1024)
+    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True})
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    logging.basicConfig(
+        level=app.config["LINLI_LOG_LEVEL"],
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    if app.config["LINLI_TRUST_PROXY"]:
+        n = app.config["LINLI_TRUST_PROXY"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
+    app.extensions["linli.settings"] = values
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=MIGRATIONS_DIR)
+    init_redis(app)
+    init_rate_limits(app)
+    init_sms(app)
+    api = init_api(app)
+    register_error_handlers(app)
+    _register_request_id(app)
+
+    @app.errorhandler(RedisConnectionError)
+    @app.errorhandler(RedisTimeoutError)
+    def _redis_down(error: Exception):
+        logging.getLogger(__name__).error("redis unavailable: %s", error)
+        unavailable = ServiceUnavailable(
+            "A backing service is unavailable; try again shortly.", code="redis_unavailable"
+        )
+        return handle_domain_error(unavailable)
+
+    from marketplace import accounts, ops
+
+    ops.init_app(app, api)
+    accounts.init_app(app, api)
+
+    from seed.cli import seed_command
+
+    app.cli.add_command(seed_command)
+    return app
+
+
+def _register_request_id(app: Flask) -> None:
+    @app.before_request
+    def _assign_request_id() -> None:
+        incoming = request.headers.get("X-Request-ID", "")
+        g.request_id = incoming if _REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
+
+    @app.after_request
+    def _echo_request_id(response):
+        if "request_id" in g:
+            response.headers["X-Request-ID"] = g.request_id
+        return response

@@ -1,0 +1,394 @@
+"""The rules of accounts: who may log in how, and what a token is worth.
+
+Functions take plain values (never ``flask.request``), flush rather than commit, and raise
+domain errors; the API layer commits once per request.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import math
+import re
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from flask import current_app
+
+from marketplace.accounts.errors import (
+    AccountDisabled,
+    InvalidCredentials,
+    InvalidToken,
+    OtpExhausted,
+    OtpExpired,
+    OtpInvalid,
+    PasswordLoginRequired,
+    TokenExpired,
+)
+from marketplace.accounts.models import AuthToken, OtpChallenge, Role, User
+from marketplace.core import audit
+from marketplace.core.clock import now
+from marketplace.core.db import db, on_commit
+from marketplace.core.errors import Conflict, InvalidInput
+from marketplace.core.ratelimit import enforce
+from marketplace.providers.sms import sms_sender
+
+OTP_TTL = timedelta(minutes=5)
+OTP_MAX_ATTEMPTS = 5
+OTP_DIGITS = 6
+# Carriers and users expect about these: one code a minute, a handful an hour.
+OTP_LIMIT_PER_PHONE = "1/minute;5/hour;10/day"
+OTP_LIMIT_PER_IP = "20/hour;100/day"
+PASSWORD_LIMIT_PER_USERNAME_IP = "10/15minutes"  # noqa: S105 - a rate, not a secret
+PASSWORD_LIMIT_PER_IP = "60/minute"  # noqa: S105
+PASSWORD_MIN_LENGTH = 10
+TOKEN_PREFIX = "lnl_"  # noqa: S105 - marks our tokens, e.g. for secret scanners
+TOKEN_TOUCH_INTERVAL = timedelta(minutes=5)
+
+_MAINLAND_MOBILE = re.compile(r"1[3-9]\d{9}")
+_USERNAME = re.compile(r"[a-z0-9][a-z0-9_.-]{1,39}")
+_hasher = PasswordHasher()
+# Verified against when a username does not exist, so both paths cost the same.
+_DUMMY_HASH = _hasher.hash("linli-timing-equaliser")
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    token: str  # shown to the client once; only its hash is stored
+    record: AuthToken
+
+    @property
+    def user(self) -> User:
+        return self.record.user
+
+
+# -- phone numbers, usernames, passwords ---------------------------------------------------
+
+
+def normalize_phone(raw: str) -> str:
+    """A mainland mobile number as 11 digits; accepts +86/0086 and spaces or dashes."""
+    digits = re.sub(r"[\s-]", "", raw or "")
+    for prefix in ("+86", "0086"):
+        if digits.startswith(prefix):
+            digits = digits[len(prefix) :]
+    if not _MAINLAND_MOBILE.fullmatch(digits):
+        raise InvalidInput(
+            "Not a mainland China mobile number.",
+            fields={"phone": ["Enter an 11-digit mainland mobile number, e.g. 13812345678."]},
+        )
+    return digits
+
+
+def normalize_username(raw: str) -> str:
+    username = (raw or "").strip().lower()
+    if not _USERNAME.fullmatch(username):
+        raise InvalidInput(
+            fields={"username": ["2–40 characters: letters, digits, '.', '_' or '-'."]}
+        )
+    return username
+
+
+def check_password_strength(password: str, field: str = "password") -> None:
+    if len(password) < PASSWORD_MIN_LENGTH:
+        raise InvalidInput(fields={field: [f"Use at least {PASSWORD_MIN_LENGTH} characters."]})
+    if len(password) > 128:
+        raise InvalidInput(fields={field: ["Use at most 128 characters."]})
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def _verify_password(user: User | None, password: str) -> bool:
+    if user is None or not user.password_hash:
+        try:
+            _hasher.verify(_DUMMY_HASH, password)
+        except VerificationError:
+            pass
+        return False
+    try:
+        _hasher.verify(user.password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = _hasher.hash(password)
+    return True
+
+
+# -- one-time codes ------------------------------------------------------------------------
+
+
+def _code_hash(phone: str, code: str) -> str:
+    key = current_app.config["SECRET_KEY"].encode()
+    return hmac.new(key, f"otp:{phone}:{code}".encode(), hashlib.sha256).hexdigest()
+
+
+def request_login_code(raw_phone: str, *, ip: str | None) -> OtpChallenge:
+    """Create a login code for ``raw_phone`` and send it by SMS once the transaction commits.
+
+    Rate-limited per number and per client IP; a new code replaces any earlier one."""
+    phone = normalize_phone(raw_phone)
+    enforce(
+        OTP_LIMIT_PER_IP,
+        "otp-ip",
+        ip or "unknown",
+        message="Too many codes requested from this network; try again later.",
+    )
+    enforce(
+        OTP_LIMIT_PER_PHONE,
+        "otp-phone",
+        phone,
+        message="A code was sent to this number recently; wait before asking again.",
+    )
+    code = f"{secrets.randbelow(10**OTP_DIGITS):0{OTP_DIGITS}d}"
+    challenge = OtpChallenge(
+        phone=phone,
+        code_hash=_code_hash(phone, code),
+        expires_at=now() + OTP_TTL,
+        requested_ip=ip,
+    )
+    db.session.add(challenge)
+    db.session.flush()
+    minutes = int(OTP_TTL.total_seconds() // 60)
+    text = f"【邻里】您的登录验证码是{code},{minutes}分钟内有效。请勿告诉他人。"
+    on_commit(lambda: sms_sender().send(phone, text))
+    return challenge
+
+
+def login_with_code(
+    raw_phone: str, code: str, *, ip: str | None, user_agent: str | None
+) -> IssuedToken:
+    """Exchange the latest code sent to a phone for a token; a new number becomes a shopper.
+
+    A wrong guess is committed on its own before the error is raised: the failed request
+    rolls back, but the attempt must still count towards burning the code."""
+    phone = normalize_phone(raw_phone)
+    challenge = db.session.scalars(
+        sa.select(OtpChallenge)
+        .where(OtpChallenge.phone == phone)
+        .order_by(OtpChallenge.created_at.desc(), OtpChallenge.id.desc())
+        .limit(1)
+    ).first()
+    if challenge is None or challenge.consumed_at is not None:
+        raise OtpInvalid()
+    if challenge.attempts >= OTP_MAX_ATTEMPTS:
+        raise OtpExhausted()
+    if now() >= challenge.expires_at:
+        raise OtpExpired()
+
+    table = OtpChallenge.__table__
+    unspent = sa.and_(
+        table.c.id == challenge.id,
+        table.c.consumed_at.is_(None),
+        table.c.attempts < OTP_MAX_ATTEMPTS,
+    )
+    if not hmac.compare_digest(challenge.code_hash, _code_hash(phone, code or "")):
+        db.session.execute(sa.update(table).where(unspent).values(attempts=table.c.attempts + 1))
+        db.session.commit()
+        db.session.refresh(challenge)
+        left = OTP_MAX_ATTEMPTS - challenge.attempts
+        if left <= 0:
+            raise OtpExhausted()
+        raise OtpInvalid(f"That code is not right; {left} tries left before it stops working.")
+    used = db.session.execute(sa.update(table).where(unspent).values(consumed_at=now()))
+    if used.rowcount != 1:  # a concurrent request spent or burned it first
+        raise OtpInvalid()
+
+    user = db.session.scalars(sa.select(User).where(User.phone == phone)).first()
+    if user is None:
+        user = User(phone=phone, display_name=f"用户{phone[-4:]}")
+        user.grant(Role.SHOPPER)
+        db.session.add(user)
+        db.session.flush()
+        audit.record("user", user.id, "user.registered", actor_id=user.id, data={"via": "otp"})
+    elif set(user.roles) - {Role.SHOPPER}:
+        raise PasswordLoginRequired()
+    else:
+        user.grant(Role.SHOPPER)
+    return _start_session(user, ip=ip, user_agent=user_agent, method="otp")
+
+
+def login_with_password(
+    raw_username: str, password: str, *, ip: str | None, user_agent: str | None
+) -> IssuedToken:
+    username = (raw_username or "").strip().lower()
+    enforce(
+        PASSWORD_LIMIT_PER_IP,
+        "pw-ip",
+        ip or "unknown",
+        message="Too many login attempts from this network; try again later.",
+    )
+    enforce(
+        PASSWORD_LIMIT_PER_USERNAME_IP,
+        "pw-user",
+        f"{username}|{ip}",
+        message="Too many login attempts for this account; try again in a few minutes.",
+    )
+    user = db.session.scalars(sa.select(User).where(User.username == username)).first()
+    if not _verify_password(user, password or ""):
+        raise InvalidCredentials()
+    return _start_session(user, ip=ip, user_agent=user_agent, method="password")
+
+
+def _start_session(
+    user: User, *, ip: str | None, user_agent: str | None, method: str
+) -> IssuedToken:
+    if not user.is_active:
+        raise AccountDisabled()
+    user.last_login_at = now()
+    issued = issue_token(user, ip=ip, user_agent=user_agent)
+    audit.record(
+        "user",
+        user.id,
+        "user.logged_in",
+        actor_id=user.id,
+        data={"method": method, "ip": ip, "token_id": issued.record.id},
+    )
+    return issued
+
+
+# -- tokens --------------------------------------------------------------------------------
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def token_ttl(user: User) -> timedelta:
+    config = current_app.config
+    if user.roles - {Role.SHOPPER}:
+        return timedelta(hours=config["LINLI_STAFF_TOKEN_TTL_HOURS"])
+    return timedelta(hours=config["LINLI_SHOPPER_TOKEN_TTL_HOURS"])
+
+
+def issue_token(user: User, *, ip: str | None = None, user_agent: str | None = None) -> IssuedToken:
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    record = AuthToken(
+        user=user,
+        token_hash=_token_hash(token),
+        expires_at=now() + token_ttl(user),
+        created_ip=ip,
+        user_agent=(user_agent or "")[:200] or None,
+    )
+    db.session.add(record)
+    db.session.flush()
+    return IssuedToken(token=token, record=record)
+
+
+def authenticate(token: str) -> AuthToken:
+    """The live token record for a raw bearer token, or an authentication error."""
+    if not token.startswith(TOKEN_PREFIX) or len(token) > 100:
+        raise InvalidToken()
+    record = db.session.scalars(
+        sa.select(AuthToken).where(AuthToken.token_hash == _token_hash(token))
+    ).first()
+    if record is None or record.revoked_at is not None:
+        raise InvalidToken()
+    moment = now()
+    if moment >= record.expires_at:
+        raise TokenExpired()
+    if not record.user.is_active:
+        raise AccountDisabled()
+    if record.last_used_at is None or moment - record.last_used_at > TOKEN_TOUCH_INTERVAL:
+        # Throttled so a busy client costs one write per interval, not one per request.
+        record.last_used_at = moment
+        db.session.commit()
+    return record
+
+
+def revoke_token(record: AuthToken, *, actor_id: int | None, reason: str = "logout") -> None:
+    if record.revoked_at is None:
+        record.revoked_at = now()
+        audit.record(
+            "auth_token",
+            record.id,
+            "token.revoked",
+            actor_id=actor_id,
+            reason=reason,
+            data={"user_id": record.user_id},
+        )
+
+
+def revoke_all_tokens(
+    user: User, *, actor_id: int | None, reason: str, keep: AuthToken | None = None
+) -> int:
+    query = sa.update(AuthToken).where(AuthToken.user_id == user.id, AuthToken.revoked_at.is_(None))
+    if keep is not None:
+        query = query.where(AuthToken.id != keep.id)
+    revoked = db.session.execute(query.values(revoked_at=now())).rowcount
+    audit.record(
+        "user", user.id, "tokens.revoked", actor_id=actor_id, reason=reason, data={"count": revoked}
+    )
+    return revoked
+
+
+# -- staff accounts ------------------------------------------------------------------------
+
+
+def create_user_with_password(
+    username: str,
+    password: str,
+    roles: Iterable[Role],
+    *,
+    display_name: str = "",
+    actor_id: int | None = None,
+    must_change_password: bool = False,
+) -> User:
+    username = normalize_username(username)
+    check_password_strength(password)
+    roles = list(roles)
+    if not roles:
+        raise InvalidInput(fields={"roles": ["Give the account at least one role."]})
+    if db.session.scalars(sa.select(User.id).where(User.username == username)).first():
+        raise Conflict(f"The username {username!r} is taken.", code="username_taken")
+    user = User(
+        username=username,
+        password_hash=hash_password(password),
+        display_name=display_name or username,
+        must_change_password=must_change_password,
+    )
+    for role in roles:
+        user.grant(Role(role))
+    db.session.add(user)
+    db.session.flush()
+    audit.record(
+        "user",
+        user.id,
+        "user.created",
+        actor_id=actor_id,
+        data={"username": username, "roles": sorted(r.value for r in user.roles)},
+    )
+    return user
+
+
+def set_password(
+    user: User, new_password: str, *, actor_id: int | None, must_change: bool = False
+) -> None:
+    check_password_strength(new_password)
+    user.password_hash = hash_password(new_password)
+    user.must_change_password = must_change
+    audit.record("user", user.id, "password.set", actor_id=actor_id)
+
+
+def change_own_password(
+    user: User, current_password: str, new_password: str, *, session: AuthToken
+) -> None:
+    """A user replaces their password; every other session of theirs is logged out."""
+    if not _verify_password(user, current_password):
+        raise InvalidCredentials("The current password is wrong.")
+    if current_password == new_password:
+        raise InvalidInput(fields={"new_password": ["Choose a different password."]})
+    check_password_strength(new_password, field="new_password")
+    user.password_hash = hash_password(new_password)
+    user.must_change_password = False
+    audit.record("user", user.id, "password.changed", actor_id=user.id)
+    revoke_all_tokens(user, actor_id=user.id, reason="password changed", keep=session)
+
+
+def expires_in_seconds(moment: datetime) -> int:
+    return max(0, math.ceil((moment - now()).total_seconds()))

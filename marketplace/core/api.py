@@ -1,0 +1,80 @@
+"""The flask-smorest API object and the documentation helpers shared by domain blueprints."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from http import HTTPStatus
+from typing import Any
+
+import flask_smorest
+from flask import Flask
+
+from marketplace.core.errors import ErrorSchema, handle_http_exception
+
+API_PREFIX = "/api/v1"
+
+
+class Api(flask_smorest.Api):
+    ERROR_SCHEMA = ErrorSchema
+
+    def handle_http_exception(self, error):  # the one error shape, not flask-smorest's
+        return handle_http_exception(error)
+
+
+class Blueprint(flask_smorest.Blueprint):
+    """A domain's blueprint; ``url_prefix`` is relative to ``/api/v1``."""
+
+    def __init__(self, name: str, import_name: str, *, url_prefix: str = "", **kwargs: Any):
+        super().__init__(name, import_name, url_prefix=API_PREFIX + url_prefix, **kwargs)
+
+
+# A throwaway blueprint lets shared decorators (auth, rate limits) document their error
+# responses through flask-smorest's public alt_response/doc API.
+_DOC = flask_smorest.Blueprint("_linli_doc", __name__)
+
+
+def documents_errors(*statuses: int) -> Callable:
+    """Document that a view may answer with these error statuses (in the error shape)."""
+
+    def decorator(func: Callable) -> Callable:
+        for status in statuses:
+            func = _DOC.alt_response(status, response=HTTPStatus(status).name)(func)
+        return func
+
+    return decorator
+
+
+def doc(**kwargs: Any) -> Callable:
+    return flask_smorest.Blueprint.doc(**kwargs)
+
+
+def init_api(app: Flask) -> Api:
+    app.config.setdefault("API_TITLE", "Linli")
+    app.config.setdefault("API_VERSION", "v1")
+    app.config.setdefault("OPENAPI_VERSION", "3.0.3")
+    app.config.setdefault("OPENAPI_URL_PREFIX", API_PREFIX)
+    app.config.setdefault("OPENAPI_JSON_PATH", "openapi.json")
+    app.config.setdefault("OPENAPI_SWAGGER_UI_PATH", "docs")
+    app.config.setdefault(
+        "OPENAPI_SWAGGER_UI_URL", "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/"
+    )
+    app.config.setdefault(
+        "API_SPEC_OPTIONS",
+        {
+            "info": {
+                "description": (
+                    "Linli (邻里) local-life group-buying API. Money is integer fen "
+                    "(3990 = ¥39.90); times are ISO 8601 with offset, UTC inside, "
+                    "Asia/Shanghai for display. Every error has the shape "
+                    '{"error": {"code", "message", "fields"?, "request_id"?}}.'
+                )
+            },
+        },
+    )
+    api = Api(app)
+    api.spec.components.security_scheme(
+        "bearerAuth",
+        {"type": "http", "scheme": "bearer", "description": "opaque token from POST /auth/token"},
+    )
+    app.extensions["linli.api"] = api
+    return api

@@ -1,0 +1,114 @@
+"""Database types and base model shared by every domain."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from marketplace.core.clock import now
+
+# Deterministic constraint names, so migrations are the same on SQLite and PostgreSQL.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(sa.TypeDecorator):
+    """An aware UTC datetime on both databases.
+
+    PostgreSQL stores ``timestamptz``; SQLite has no time zones, so the value is stored as
+    naive UTC and made aware again on the way out. Naive datetimes are refused: they are
+    the bug this type exists to prevent.
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: pass an aware UTC datetime")
+        value = value.astimezone(UTC)
+        if dialect.name == "sqlite":
+            return value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    registry = sa.orm.registry(
+        metadata=sa.MetaData(naming_convention=NAMING_CONVENTION),
+        type_annotation_map={datetime: UTCDateTime()},
+    )
+
+
+db = SQLAlchemy(model_class=Base)
+
+
+class TimestampMixin:
+    created_at: Mapped[datetime] = mapped_column(default=now)
+    updated_at: Mapped[datetime] = mapped_column(default=now, onupdate=now)
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
+    """Make SQLite behave like a database: enforce foreign keys, wait on locks, and let
+    SQLAlchemy emit BEGIN itself (pysqlite's implicit transactions break SAVEPOINT and
+    read-then-write atomicity)."""
+    module = type(dbapi_connection).__module__
+    if not module.startswith("sqlite3"):
+        return
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.close()
+
+
+@event.listens_for(Engine, "begin")
+def _sqlite_begin(conn: sa.Connection) -> None:
+    if conn.dialect.name == "sqlite":
+        # IMMEDIATE takes the write lock up front: two writers queue on busy_timeout instead
+        # of one failing with "database is locked" when it upgrades a read lock.
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def on_commit(callback: Any) -> None:
+    """Run ``callback()`` after the current transaction commits; drop it on rollback.
+
+    Side effects that must not happen for rolled-back work (sending an SMS, enqueueing a
+    job that reloads a row) go through here instead of running inline."""
+    db.session.info.setdefault("linli.on_commit", []).append(callback)
+
+
+@event.listens_for(sa.orm.Session, "after_commit")
+def _run_on_commit(session: sa.orm.Session) -> None:
+    callbacks = session.info.pop("linli.on_commit", [])
+    for callback in callbacks:
+        callback()
+
+
+@event.listens_for(sa.orm.Session, "after_transaction_end")
+def _drop_on_commit(session: sa.orm.Session, transaction: Any) -> None:
+    # after_commit has already run the callbacks of a committed transaction; whatever is
+    # left belongs to one that rolled back or was closed.
+    if transaction.parent is None:
+        session.info.pop("linli.on_commit", None)

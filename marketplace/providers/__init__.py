@@ -1,0 +1,2 @@
+"""Edges Linli cannot run locally, each behind a small interface with a dev implementation
+chosen by a setting."""

@@ -1,0 +1,22 @@
+"""``flask seed``: load the demo data."""
+
+from __future__ import annotations
+
+import click
+from flask import current_app
+
+from marketplace.core.db import db
+from seed import staff
+
+
+@click.command("seed")
+@click.option("--force", is_flag=True, help="Allow seeding a production database.")
+def seed_command(force: bool) -> None:
+    """Load the demo city (idempotent): staff accounts with dev passwords, and more."""
+    if current_app.config["LINLI_ENV"] == "production" and not force:
+        raise click.ClickException(
+            "refusing to seed a production database with known dev passwords (use --force)"
+        )
+    created = staff.load()
+    db.session.commit()
+    click.echo(f"seeded staff accounts: {', '.join(created) or 'none new'}")

@@ -1,0 +1,135 @@
+"""Fixtures: one app per database backend, real Redis, a clean slate for every test.
+
+Every test that uses ``app`` (or ``client``) runs twice: against SQLite and against
+PostgreSQL. Both schemas are built by the real migrations, not ``create_all``. Locally a
+missing PostgreSQL or Redis skips the tests that need it; under ``CI=true`` it fails them.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskClient
+from flask_migrate import upgrade
+from redis import Redis
+from redis.exceptions import RedisError
+
+from marketplace import create_app
+from marketplace.core.clock import FrozenClock
+from marketplace.core.db import db
+from marketplace.providers.sms import MemorySms
+
+CI = os.environ.get("CI", "").lower() == "true"
+TEST_POSTGRES_URL = os.environ.get(
+    "LINLI_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
+TEST_REDIS_URL = os.environ.get("LINLI_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+BACKENDS = [b for b in os.environ.get("LINLI_TEST_BACKENDS", "sqlite,postgresql").split(",") if b]
+
+
+def unavailable(what: str, why: object) -> None:
+    message = f"{what} is not available ({why})"
+    if CI:
+        pytest.fail(f"{message}; CI=true requires it", pytrace=False)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    try:
+        Redis.from_url(TEST_REDIS_URL, socket_connect_timeout=2).ping()
+    except RedisError as exc:
+        unavailable(f"Redis at {TEST_REDIS_URL}", exc)
+    return TEST_REDIS_URL
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for this run, dropped afterwards."""
+    from marketplace.settings import normalize_database_url
+
+    admin_url = normalize_database_url(TEST_POSTGRES_URL)
+    try:
+        admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+    except sa.exc.OperationalError as exc:
+        unavailable(f"PostgreSQL at {TEST_POSTGRES_URL}", exc.orig)
+    name = f"linli_test_{uuid.uuid4().hex[:10]}"
+    with admin.connect() as conn:
+        conn.execute(sa.text(f"CREATE DATABASE \"{name}\" TEMPLATE template0 ENCODING 'UTF8'"))
+    yield sa.make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def build_app(database_url: str, redis_url: str, instance: str, **overrides: object) -> Flask:
+    config = {
+        "LINLI_ENV": "testing",
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "LINLI_REDIS_URL": redis_url,
+        "LINLI_SMS_BACKEND": "memory",
+        "LINLI_INSTANCE_PATH": instance,
+        "SECRET_KEY": "test-secret-key",
+    }
+    config.update(overrides)
+    return create_app(config)
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def backend_app(request, redis_url, tmp_path_factory) -> Iterator[Flask]:
+    instance = tmp_path_factory.mktemp(f"instance-{request.param}")
+    if request.param == "sqlite":
+        url = f"sqlite:///{instance / 'test.sqlite3'}"
+    else:
+        url = request.getfixturevalue("postgres_url")
+    app = build_app(url, redis_url, str(instance))
+    with app.app_context():
+        upgrade()
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture
+def app(backend_app: Flask) -> Iterator[Flask]:
+    yield backend_app
+    # A clean slate for the next test: rows, Redis keys, SMS outbox, clock.
+    backend_app.extensions.pop("linli.clock", None)
+    backend_app.extensions["linli.sms"].clear()
+    with backend_app.app_context():
+        db.session.remove()
+        with db.engine.begin() as conn:
+            for table in reversed(db.metadata.sorted_tables):
+                conn.execute(table.delete())
+    Redis.from_url(backend_app.config["LINLI_REDIS_URL"]).flushdb()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def sms(app: Flask) -> MemorySms:
+    return app.extensions["linli.sms"]
+
+
+@pytest.fixture
+def clock(app: Flask) -> FrozenClock:
+    """Freeze the app's clock at 2026-11-23 10:00 Asia/Shanghai; move it with advance()."""
+    frozen = FrozenClock(datetime(2026, 11, 23, 2, 0, tzinfo=UTC))
+    app.extensions["linli.clock"] = frozen
+    return frozen
+
+
+@pytest.fixture
+def backend(backend_app: Flask) -> str:
+    return sa.make_url(backend_app.config["SQLALCHEMY_DATABASE_URI"]).get_backend_name()
