@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEV_SECRET_KEY = "dev-only-insecure-secret-key"  # noqa: S105 - refused in production
 DEV_WEBHOOK_SECRET = "whsec_linli_dev"  # noqa: S105 - refused in production
-DEV_STRIPE_KEY = "sk_test_linli_dev"  # noqa: S105 - refused in production
+DEV_STRIPE_KEY = "sk_test_linli_dev"  # refused in production
 ENVIRONMENTS = ("development", "testing", "production")
 
 
