@@ -149,3 +149,17 @@ def test_shopper_is_403_on_staff_routes(roles_app):
     account = shopper(client, roles_app.extensions["linli.sms"], "13500000000")
 
     assert client.get("/api/v1/guarded/bd", headers=account.headers).status_code == 403
+
+
+def test_an_authenticated_request_costs_a_constant_number_of_queries(app, client):
+    from tests.querycount import count_queries
+
+    account = staff(app, client, Role.BD)
+    me(client, account.token)  # the first use records last_used_at
+
+    with count_queries(app) as queries:
+        for _ in range(5):
+            assert me(client, account.token).status_code == 200
+
+    # token joined with its user, then the user's roles: two statements per request
+    assert queries.count == 10, queries
