@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import click
 from flask import current_app
+from flask.cli import with_appcontext
 
 from marketplace.core.db import db
 from seed import staff
 
 
 @click.command("seed")
+@with_appcontext
 @click.option("--force", is_flag=True, help="Allow seeding a production database.")
 def seed_command(force: bool) -> None:
     """Load the demo city (idempotent): staff accounts with dev passwords, and more."""
