@@ -22,6 +22,7 @@ from marketplace.core.errors import ServiceUnavailable, handle_domain_error, reg
 from marketplace.core.ratelimit import init_rate_limits
 from marketplace.core.redis import init_redis
 from marketplace.providers.sms import init_sms
+from marketplace.providers.storage import init_storage
 
 MIGRATIONS_DIR = str(settings.PROJECT_ROOT / "migrations")
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
@@ -54,6 +55,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     init_redis(app)
     init_rate_limits(app)
     init_sms(app)
+    init_storage(app)
     api = init_api(app)
     register_error_handlers(app)
     _register_request_id(app)
@@ -71,6 +73,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     ops.init_app(app, api)
     accounts.init_app(app, api)
+
+    import merchants
+
+    merchants.init_app(app, api)
 
     from seed.cli import seed_command
 

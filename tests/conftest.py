@@ -93,6 +93,13 @@ def backend_app(request, redis_url, tmp_path_factory) -> Iterator[Flask]:
     app = build_app(url, redis_url, str(instance))
     with app.app_context():
         upgrade()
+        # Rows the migrations themselves insert (reference data such as the default
+        # categories) are put back after every test's clean-up.
+        with db.engine.connect() as conn:
+            app.extensions["tests.baseline"] = [
+                (table, [dict(row._mapping) for row in conn.execute(table.select())])
+                for table in db.metadata.sorted_tables
+            ]
     yield app
     with app.app_context():
         db.engine.dispose()
@@ -109,6 +116,9 @@ def app(backend_app: Flask) -> Iterator[Flask]:
         with db.engine.begin() as conn:
             for table in reversed(db.metadata.sorted_tables):
                 conn.execute(table.delete())
+            for table, rows in backend_app.extensions["tests.baseline"]:
+                if rows:
+                    conn.execute(table.insert(), rows)
     Redis.from_url(backend_app.config["LINLI_REDIS_URL"]).flushdb()
 
 

@@ -56,7 +56,17 @@ class UserSchema(ma.Schema):
     roles = ma.fields.Method("dump_roles", metadata={"description": "role names"})
     is_staff = ma.fields.Boolean()
     must_change_password = ma.fields.Boolean()
+    merchant = ma.fields.Method(
+        "dump_merchant",
+        allow_none=True,
+        metadata={"description": "for merchant staff: {id, role (owner or clerk)}"},
+    )
     created_at = LocalDateTime()
+
+    def dump_merchant(self, user: object) -> dict | None:
+        # The merchants domain links portal accounts to shops (merchants.models).
+        member = getattr(user, "merchant_membership", None)
+        return {"id": member.merchant_id, "role": member.role} if member else None
 
     def dump_roles(self, user: object) -> list[str]:
         return sorted(r.value for r in user.roles)  # type: ignore[attr-defined]

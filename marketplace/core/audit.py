@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from marketplace.core.clock import now
 from marketplace.core.db import db
@@ -33,6 +33,8 @@ class AuditEvent(db.Model):
     action: Mapped[str] = mapped_column(sa.String(60))
     reason: Mapped[str | None] = mapped_column(sa.String(500))
     data: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
+
+    actor = relationship("User", lazy="joined")
 
 
 def record(

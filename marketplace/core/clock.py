@@ -6,7 +6,7 @@ can freeze or move the clock for the whole app (``FrozenClock``).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import current_app, has_app_context
@@ -60,3 +60,8 @@ def to_local(instant: datetime) -> datetime:
     if instant.tzinfo is None:
         raise ValueError("naive datetime: Linli never compares or shows naive times")
     return instant.astimezone(local_zone())
+
+
+def local_today() -> date:
+    """Today's date in the platform's zone (what a shop or BD calls "today")."""
+    return to_local(now()).date()

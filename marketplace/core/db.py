@@ -99,16 +99,24 @@ def on_commit(callback: Any) -> None:
     db.session.info.setdefault("linli.on_commit", []).append(callback)
 
 
+def on_rollback(callback: Any) -> None:
+    """Run ``callback()`` if the current transaction ends without committing: undo a side
+    effect already made for it (a stored file) so a failed request leaves nothing behind."""
+    db.session.info.setdefault("linli.on_rollback", []).append(callback)
+
+
 @event.listens_for(sa.orm.Session, "after_commit")
 def _run_on_commit(session: sa.orm.Session) -> None:
-    callbacks = session.info.pop("linli.on_commit", [])
-    for callback in callbacks:
+    session.info.pop("linli.on_rollback", None)
+    for callback in session.info.pop("linli.on_commit", []):
         callback()
 
 
 @event.listens_for(sa.orm.Session, "after_transaction_end")
-def _drop_on_commit(session: sa.orm.Session, transaction: Any) -> None:
-    # after_commit has already run the callbacks of a committed transaction; whatever is
+def _end_without_commit(session: sa.orm.Session, transaction: Any) -> None:
+    # after_commit has already consumed the lists of a committed transaction; whatever is
     # left belongs to one that rolled back or was closed.
     if transaction.parent is None:
         session.info.pop("linli.on_commit", None)
+        for callback in session.info.pop("linli.on_rollback", []):
+            callback()

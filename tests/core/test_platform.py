@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
@@ -41,7 +43,7 @@ def test_openapi_documents_every_route(app, client):
     for rule in app.url_map.iter_rules():
         if rule.endpoint.startswith(("static", "api-docs")):
             continue
-        path = rule.rule.replace("<", "{").replace(">", "}")
+        path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule)
         for method in rule.methods - {"HEAD", "OPTIONS"}:
             served.add((path, method))
 

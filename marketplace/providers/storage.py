@@ -1,0 +1,55 @@
+"""File storage for uploads (contract scans, deal images). Local folder under the instance
+path now; an object store (OSS/S3) fits behind the same three methods."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Protocol
+
+from flask import Flask, current_app
+
+
+class FileStorage(Protocol):
+    def save(self, key: str, data: bytes) -> None: ...
+    def read(self, key: str) -> bytes: ...
+    def delete(self, key: str) -> None: ...
+
+
+class LocalStorage:
+    def __init__(self, root: Path) -> None:
+        self.root = root.resolve()
+
+    def _path(self, key: str) -> Path:
+        path = (self.root / key).resolve()
+        if not path.is_relative_to(self.root):
+            raise ValueError(f"storage key escapes the storage root: {key!r}")
+        return path
+
+    def save(self, key: str, data: bytes) -> None:
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Write then rename, so a reader never sees half a file.
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".upload-")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def read(self, key: str) -> bytes:
+        return self._path(key).read_bytes()
+
+    def delete(self, key: str) -> None:
+        self._path(key).unlink(missing_ok=True)
+
+
+def init_storage(app: Flask) -> None:
+    app.extensions["linli.storage"] = LocalStorage(Path(app.instance_path) / "uploads")
+
+
+def file_storage() -> FileStorage:
+    return current_app.extensions["linli.storage"]
