@@ -38,7 +38,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_path=values["LINLI_INSTANCE_PATH"])
     app.config.update(values)
     app.config["TESTING"] = values["LINLI_ENV"] == "testing" or values.get("TESTING", False)
-    app.config.setdefault("MAX_CONTENT_LENGTH", 10 * 1024 * 1024)
+    # Flask's own default is None (unlimited); uploads are capped at 10 MiB by their domain,
+    # so a whole request may carry a little more than that and no more.
+    app.config["MAX_CONTENT_LENGTH"] = values.get("MAX_CONTENT_LENGTH") or 12 * 1024 * 1024
     app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True})
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     logging.basicConfig(

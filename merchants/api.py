@@ -40,13 +40,6 @@ from merchants.schemas import (
 blp = Blueprint("merchants", __name__, description="Merchant onboarding and the merchant portal")
 
 
-def _detail(merchant):
-    return {
-        **MerchantSchema().dump(merchant),
-        "missing_contracts": [k.value for k in service.missing_contracts(merchant)],
-    }
-
-
 # -- categories ----------------------------------------------------------------------------
 
 
@@ -93,7 +86,7 @@ def create_merchant(body: dict):
     """Create a lead (stage: lead); its BD owner defaults to you"""
     merchant = service.create_merchant(body, current_user())
     db.session.commit()
-    return _detail(merchant)
+    return merchant
 
 
 @blp.get("/merchants")
@@ -122,7 +115,7 @@ def overdue_follow_ups(args: dict):
 @documents_errors(404)
 def get_merchant(merchant_id: int):
     """One merchant with the documents it still needs"""
-    return _detail(service.get_merchant(merchant_id, current_user()))
+    return service.get_merchant(merchant_id, current_user())
 
 
 @blp.patch("/merchants/<int:merchant_id>")
@@ -138,7 +131,7 @@ def update_merchant(body: dict, merchant_id: int):
     version = body.pop("version")
     service.update_merchant(merchant, body, version, user)
     db.session.commit()
-    return _detail(merchant)
+    return merchant
 
 
 @blp.post("/merchants/<int:merchant_id>/stage")
@@ -160,7 +153,7 @@ def change_stage(body: dict, merchant_id: int):
         expected_version=body.get("version"),
     )
     db.session.commit()
-    return _detail(merchant)
+    return merchant
 
 
 @blp.post("/merchants/<int:merchant_id>/grades")
@@ -292,7 +285,7 @@ def create_staff(body: dict, merchant_id: int):
         password=body.get("password"),
     )
     db.session.commit()
-    return {**StaffSchema().dump(link), "initial_password": initial}
+    return {"account": link, "initial_password": initial}
 
 
 @blp.get("/merchants/<int:merchant_id>/staff")

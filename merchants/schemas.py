@@ -136,9 +136,15 @@ class MerchantSchema(ma.Schema):
 
 
 class MerchantDetailSchema(MerchantSchema):
-    missing_contracts = ma.fields.List(
-        ma.fields.String(), metadata={"description": "documents still to sign before contracting"}
+    missing_contracts = ma.fields.Method(
+        "dump_missing_contracts",
+        metadata={"description": "documents still to sign before contracting (kinds)"},
     )
+
+    def dump_missing_contracts(self, merchant) -> list[str]:
+        from merchants.service import missing_contracts
+
+        return [kind.value for kind in missing_contracts(merchant)]
 
 
 class MerchantListArgsSchema(PageArgsSchema):
@@ -260,7 +266,8 @@ class StaffSchema(ma.Schema):
     created_at = LocalDateTime()
 
 
-class StaffCreatedSchema(StaffSchema):
+class StaffCreatedSchema(ma.Schema):
+    account = ma.fields.Nested(StaffSchema)
     initial_password = ma.fields.String(
         metadata={"description": "shown once; the holder must change it at first login"}
     )

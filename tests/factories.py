@@ -71,3 +71,87 @@ def shopper(client: FlaskClient, sms, phone: str | None = None) -> Account:
     assert response.status_code == 201, response.get_json()
     body = response.get_json()
     return Account(body["user"]["id"], None, phone, body["token"])
+
+
+# -- merchants -----------------------------------------------------------------------------
+
+PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+ZHAOTONG = {"lat": 27.3383, "lng": 103.7172}
+
+
+def make_merchant(client: FlaskClient, bd: Account, **fields) -> dict:
+    body = {
+        "name": fields.pop("name", f"测试商家{next(_seq)}"),
+        "category": fields.pop("category", "hotpot-bbq"),
+        "address": "昭阳区龙泉路 1 号",
+        "location": ZHAOTONG,
+        "phone": "0870-2123456",
+        **fields,
+    }
+    response = client.post("/api/v1/merchants", json=body, headers=bd.headers)
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()
+
+
+def sign(
+    client: FlaskClient,
+    bd: Account,
+    merchant_id: int,
+    kind: str,
+    data: bytes = PDF,
+    filename: str = "contract.pdf",
+    signed_on: str = "2026-11-20",
+):
+    import io
+
+    return client.post(
+        f"/api/v1/merchants/{merchant_id}/contracts",
+        data={
+            "kind": kind,
+            "signatory": "张老板",
+            "signed_on": signed_on,
+            "file": (io.BytesIO(data), filename),
+        },
+        headers=bd.headers,
+        content_type="multipart/form-data",
+    )
+
+
+CONTRACT_KINDS = ("entry_agreement", "service_contract", "service_schedule")
+
+
+def move(client: FlaskClient, bd: Account, merchant_id: int, stage: str, **extra):
+    return client.post(
+        f"/api/v1/merchants/{merchant_id}/stage", json={"stage": stage, **extra}, headers=bd.headers
+    )
+
+
+def live_merchant(client: FlaskClient, bd: Account, **fields) -> dict:
+    merchant = make_merchant(client, bd, **fields)
+    for kind in CONTRACT_KINDS:
+        assert sign(client, bd, merchant["id"], kind).status_code == 201
+    for stage in ("negotiating", "contracted", "live"):
+        assert move(client, bd, merchant["id"], stage).status_code == 200
+    return client.get(f"/api/v1/merchants/{merchant['id']}", headers=bd.headers).get_json()
+
+
+def portal_account(
+    app: Flask, client: FlaskClient, bd: Account, merchant_id: int, role: str = "owner"
+) -> Account:
+    """A merchant-staff account that has already replaced its initial password."""
+    username = f"{role}{next(_seq)}"
+    created = client.post(
+        f"/api/v1/merchants/{merchant_id}/staff",
+        headers=bd.headers,
+        json={"username": username, "role": role},
+    )
+    assert created.status_code == 201, created.get_json()
+    token = login_password(client, username, created.get_json()["initial_password"])
+    changed = client.post(
+        "/api/v1/me/password",
+        headers={"Authorization": f"Bearer {token}"},
+        json={"current_password": created.get_json()["initial_password"], "new_password": PASSWORD},
+    )
+    assert changed.status_code == 204
+    return Account(created.get_json()["account"]["user_id"], username, None, token)
