@@ -20,7 +20,8 @@ def bench_app() -> Flask:
     instance = tempfile.mkdtemp(prefix="linli-bench-")
     app = create_app(
         {
-            "LINLI_ENV": "testing",
+            # development, not testing: the benchmark must hash passwords as production does
+            "LINLI_ENV": "development",
             "LINLI_INSTANCE_PATH": instance,
             "SQLALCHEMY_DATABASE_URI": os.environ.get(
                 "BENCH_DATABASE_URL", f"sqlite:///{instance}/bench.sqlite3"

@@ -129,3 +129,17 @@ def test_weak_new_password_is_refused(app, client):
     assert short.get_json()["error"]["fields"] == {"new_password": ["Use at least 10 characters."]}
     assert wrong_current.status_code == 401
     assert login(client, "qian").status_code == 201  # the old password still works
+
+
+def test_outside_the_test_suite_passwords_use_rfc9106_argon2id(redis_url, tmp_path):
+    from marketplace.accounts import service
+    from tests.conftest import build_app
+
+    app = build_app(
+        f"sqlite:///{tmp_path / 'h.sqlite3'}", redis_url, str(tmp_path), LINLI_ENV="development"
+    )
+
+    with app.app_context():
+        stored = service.hash_password("a-long-password")
+
+    assert stored.startswith("$argon2id$v=19$m=65536,t=3,p=4$")
