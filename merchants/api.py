@@ -17,9 +17,8 @@ from merchants.schemas import (
     CategoryCreateSchema,
     CategorySchema,
     CategoryUpdateSchema,
-    ContractFileSchema,
-    ContractFormSchema,
     ContractSchema,
+    ContractUploadSchema,
     GradeCreateSchema,
     GradeSchema,
     MerchantCreateSchema,
@@ -183,15 +182,14 @@ def grade_history(merchant_id: int):
 
 @blp.post("/merchants/<int:merchant_id>/contracts")
 @auth_required(Role.BD)
-@blp.arguments(ContractFormSchema, location="form")
-@blp.arguments(ContractFileSchema, location="files")
+@blp.arguments(ContractUploadSchema, location="multipart")
 @blp.response(201, ContractSchema)
 @documents_errors(404, 413)
-def record_contract(form: dict, files: dict, merchant_id: int):
+def record_contract(form: dict, merchant_id: int):
     """Record a signed document with its scan (multipart: kind, signatory, signed_on, file)"""
     user = current_user()
     merchant = service.get_merchant(merchant_id, user)
-    upload = files["file"]
+    upload = form["file"]
     contract = service.record_contract(
         merchant,
         ContractKind(form["kind"]),

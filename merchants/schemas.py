@@ -195,13 +195,10 @@ class GradeSchema(ma.Schema):
     graded_at = LocalDateTime()
 
 
-class ContractFormSchema(ma.Schema):
+class ContractUploadSchema(ma.Schema):
     kind = ma.fields.String(required=True, validate=one_of(ContractKind))
     signatory = ma.fields.String(required=True, validate=validate.Length(min=1, max=60))
     signed_on = ma.fields.Date(required=True)
-
-
-class ContractFileSchema(ma.Schema):
     file = Upload(required=True, metadata={"description": "PDF, JPEG or PNG, at most 10 MiB"})
 
 

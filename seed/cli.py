@@ -7,7 +7,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from marketplace.core.db import db
-from seed import staff
+from seed import merchants, staff
 
 
 @click.command("seed")
@@ -19,6 +19,8 @@ def seed_command(force: bool) -> None:
         raise click.ClickException(
             "refusing to seed a production database with known dev passwords (use --force)"
         )
-    created = staff.load()
+    created_staff = staff.load()
+    created_merchants = merchants.load()
     db.session.commit()
-    click.echo(f"seeded staff accounts: {', '.join(created) or 'none new'}")
+    click.echo(f"seeded staff accounts: {', '.join(created_staff) or 'none new'}")
+    click.echo(f"seeded merchants: {len(created_merchants) or 'none new'}")

@@ -7,7 +7,11 @@ from http import HTTPStatus
 from typing import Any
 
 import flask_smorest
-from flask import Flask
+import marshmallow as ma
+from flask import Flask, Request
+from webargs.flaskparser import FlaskParser
+from webargs.multidictproxy import MultiDictProxy
+from werkzeug.datastructures import CombinedMultiDict
 
 from marketplace.core.errors import ErrorSchema, handle_http_exception
 
@@ -21,8 +25,24 @@ class Api(flask_smorest.Api):
         return handle_http_exception(error)
 
 
+class ArgumentsParser(FlaskParser):
+    """webargs' Flask parser plus a ``multipart`` location: the form fields and the files of
+    a multipart request read (and documented) as one schema."""
+
+    __location_map__ = {**FlaskParser.__location_map__, "multipart": "load_multipart"}  # noqa: RUF012
+
+    def load_multipart(self, req: Request, schema: ma.Schema) -> MultiDictProxy:
+        return MultiDictProxy(CombinedMultiDict([req.form, req.files]), schema)
+
+
 class Blueprint(flask_smorest.Blueprint):
     """A domain's blueprint; ``url_prefix`` is relative to ``/api/v1``."""
+
+    ARGUMENTS_PARSER = ArgumentsParser()
+    DEFAULT_LOCATION_CONTENT_TYPE_MAPPING = {  # noqa: RUF012 - flask-smorest's class attribute
+        **flask_smorest.Blueprint.DEFAULT_LOCATION_CONTENT_TYPE_MAPPING,
+        "multipart": "multipart/form-data",
+    }
 
     def __init__(self, name: str, import_name: str, *, url_prefix: str = "", **kwargs: Any):
         super().__init__(name, import_name, url_prefix=API_PREFIX + url_prefix, **kwargs)

@@ -155,7 +155,8 @@ def _flatten_webargs_messages(messages: Any) -> tuple[dict[str, Any] | None, boo
     for location, errors in messages.items():
         if isinstance(errors, dict):
             for name, msgs in errors.items():
-                key = name if location in ("json", "form", "files") else f"{location}.{name}"
+                body = location in ("json", "form", "files", "multipart")
+                key = name if body else f"{location}.{name}"
                 fields[key] = msgs
         else:
             # e.g. {"json": ["Invalid JSON body."]}: the document as a whole is unusable

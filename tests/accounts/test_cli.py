@@ -6,7 +6,6 @@ import sqlalchemy as sa
 
 from marketplace.accounts.models import AuthToken, User
 from marketplace.core.db import db
-from seed.staff import DEV_PASSWORD
 from tests.factories import login_password, make_user
 
 
@@ -67,19 +66,3 @@ def test_set_password_logs_out_existing_sessions(app, client):
         assert (
             db.session.scalars(sa.select(AuthToken.revoked_at.is_not(None))).all().count(True) == 1
         )
-
-
-def test_seed_is_idempotent_and_gives_every_staff_role_a_login(app, client):
-    runner = app.test_cli_runner()
-
-    first = runner.invoke(args=["seed"])
-    second = runner.invoke(args=["seed"])
-
-    assert first.exit_code == 0 and second.exit_code == 0, first.output + second.output
-    assert "none new" in second.output
-    with app.app_context():
-        assert db.session.scalar(sa.select(sa.func.count()).select_from(User)) == 5
-    for username, role in [("admin", "admin"), ("bd", "bd"), ("cs", "cs"), ("editor", "editor")]:
-        token = login_password(client, username, DEV_PASSWORD)
-        me = client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"}).get_json()
-        assert me["roles"] == [role]

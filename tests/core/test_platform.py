@@ -74,3 +74,13 @@ def test_migrations_produce_the_models_schema(app):
         diff = compare_metadata(context, db.metadata)
 
     assert diff == []
+
+
+def test_openapi_documents_multipart_uploads_whole(client):
+    spec = client.get("/api/v1/openapi.json").get_json()
+    body = spec["paths"]["/api/v1/merchants/{merchant_id}/contracts"]["post"]["requestBody"]
+
+    schema_ref = body["content"]["multipart/form-data"]["schema"]["$ref"]
+    schema = spec["components"]["schemas"][schema_ref.rsplit("/", 1)[-1]]
+    assert set(schema["properties"]) == {"kind", "signatory", "signed_on", "file"}
+    assert schema["properties"]["file"]["format"] == "binary"

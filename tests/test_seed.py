@@ -1,0 +1,59 @@
+"""``flask seed``: a believable demo city, loaded idempotently, obeying the domain rules."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import sqlalchemy as sa
+
+from marketplace.accounts.models import User
+from marketplace.core.db import db
+from merchants.models import Merchant, MerchantStaff
+from seed.staff import DEV_PASSWORD
+from tests.factories import login_password
+
+
+def test_seed_is_idempotent(app):
+    runner = app.test_cli_runner()
+
+    first = runner.invoke(args=["seed"])
+    second = runner.invoke(args=["seed"])
+
+    assert first.exit_code == 0 and second.exit_code == 0, first.output + second.output
+    assert "seeded merchants: 24" in first.output
+    assert "seeded merchants: none new" in second.output
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(Merchant)) == 24
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(User)) == 5 + 6
+
+
+def test_every_staff_role_has_a_dev_login(app, client):
+    app.test_cli_runner().invoke(args=["seed"])
+
+    for username, role in [("admin", "admin"), ("bd", "bd"), ("cs", "cs"), ("editor", "editor")]:
+        token = login_password(client, username, DEV_PASSWORD)
+        me = client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"}).get_json()
+        assert me["roles"] == [role]
+
+
+def test_the_demo_city_is_zhaotong_across_all_categories(app, client):
+    app.test_cli_runner().invoke(args=["seed"])
+
+    with app.app_context():
+        merchants = db.session.scalars(sa.select(Merchant)).all()
+        by_category = Counter(m.category.slug for m in merchants)
+        stages = Counter(m.stage for m in merchants)
+        assert len(by_category) == 8 and set(by_category.values()) == {3}
+        assert stages["live"] >= 15 and {"lead", "negotiating", "contracted"} <= set(stages)
+        assert all(27.0 < m.latitude < 27.7 and 103.4 < m.longitude < 104.0 for m in merchants)
+        assert {m.owner.username for m in merchants} == {"bd", "bd2"}
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(MerchantStaff)) == 6
+
+    token = login_password(client, "laozhaotong-owner", DEV_PASSWORD)
+    shop = client.get("/api/v1/merchant", headers={"Authorization": f"Bearer {token}"})
+    assert shop.status_code == 200 and shop.get_json()["merchant"]["name"] == "老昭通炭火烧烤"
+    bd = login_password(client, "bd", DEV_PASSWORD)
+    overdue = client.get(
+        "/api/v1/merchants/overdue-follow-ups", headers={"Authorization": f"Bearer {bd}"}
+    ).get_json()
+    assert overdue["total"] >= 1
