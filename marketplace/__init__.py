@@ -13,12 +13,18 @@ from flask import Flask, g, request
 from flask_migrate import Migrate
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from marketplace import settings
 from marketplace.core.api import init_api
 from marketplace.core.db import db
-from marketplace.core.errors import ServiceUnavailable, handle_domain_error, register_error_handlers
+from marketplace.core.errors import (
+    Conflict,
+    ServiceUnavailable,
+    handle_domain_error,
+    register_error_handlers,
+)
 from marketplace.core.ratelimit import init_rate_limits
 from marketplace.core.redis import init_redis
 from marketplace.providers.sms import init_sms
@@ -70,6 +76,16 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
             "A backing service is unavailable; try again shortly.", code="redis_unavailable"
         )
         return handle_domain_error(unavailable)
+
+    @app.errorhandler(StaleDataError)
+    def _concurrent_edit(error: Exception):
+        # Two requests passed the version check together; the database caught the second.
+        return handle_domain_error(
+            Conflict(
+                "Someone changed this record at the same moment; reload and try again.",
+                code="stale_version",
+            )
+        )
 
     from marketplace import accounts, ops
 

@@ -224,3 +224,31 @@ def test_listing_costs_the_same_queries_for_3_or_30_merchants(app, client):
         make_merchant(client, bd)
 
     assert cost() == small
+
+
+def test_concurrent_edits_with_the_same_version_let_exactly_one_through(app, client):
+    import threading
+
+    bd = staff(app, client, Role.BD)
+    merchant = make_merchant(client, bd)
+    url = f"/api/v1/merchants/{merchant['id']}"
+    barrier = threading.Barrier(6)
+    results: list[tuple[int, str]] = []
+
+    def edit(n: int) -> None:
+        c = app.test_client()
+        barrier.wait()
+        response = c.patch(
+            url, headers=bd.headers, json={"version": merchant["version"], "address": f"地址 {n}"}
+        )
+        results.append((response.status_code, (response.get_json().get("error") or {}).get("code")))
+
+    threads = [threading.Thread(target=edit, args=(n,)) for n in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    assert sorted(results, key=str) == [(200, None)] + [(409, "stale_version")] * 5
+    final = client.get(url, headers=bd.headers).get_json()
+    assert final["version"] == merchant["version"] + 1
