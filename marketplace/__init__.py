@@ -87,14 +87,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
             )
         )
 
-    from marketplace import accounts, ops
+    import merchants
+    from marketplace import accounts, deals, ops
 
     ops.init_app(app, api)
     accounts.init_app(app, api)
-
-    import merchants
-
     merchants.init_app(app, api)
+    deals.init_app(app, api)
 
     from seed.cli import seed_command
 

@@ -127,6 +127,13 @@ SETTINGS: tuple[Setting, ...] = (
         "SMS sender: console (prints codes to the log) or memory (tests read them)",
     ),
     Setting(
+        "LINLI_FLASH_STOCK_CAP",
+        "LINLI_FLASH_STOCK_CAP",
+        "200",
+        "largest stock a flash (zero-margin) deal may have",
+        _int,
+    ),
+    Setting(
         "LINLI_SHOPPER_TOKEN_TTL_HOURS",
         "LINLI_SHOPPER_TOKEN_TTL_HOURS",
         "720",

@@ -1,6 +1,6 @@
 """Stable error codes of the merchants domain."""
 
-from marketplace.core.errors import Conflict, DomainError, InvalidInput
+from marketplace.core.errors import Conflict, InvalidInput, PayloadTooLarge
 
 
 class IllegalStageTransition(Conflict):
@@ -28,7 +28,5 @@ class FileNotAllowed(InvalidInput):
     message = "Upload a PDF, JPEG or PNG file."
 
 
-class FileTooLarge(DomainError):
-    status = 413
-    code = "file_too_large"
-    message = "The file is too large."
+class FileTooLarge(PayloadTooLarge):
+    pass

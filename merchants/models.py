@@ -69,6 +69,7 @@ class Merchant(TimestampMixin, db.Model):
         sa.CheckConstraint("latitude IS NULL OR latitude BETWEEN -90 AND 90", name="latitude"),
         sa.CheckConstraint("longitude IS NULL OR longitude BETWEEN -180 AND 180", name="longitude"),
         sa.Index("ix_merchants_stage_category", "stage", "category_id"),
+        sa.Index("ix_merchants_location", "latitude", "longitude"),  # "near me" bounding box
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from marketplace.accounts import service as accounts
 from marketplace.accounts.models import Role, User
 from marketplace.core import audit
+from marketplace.core.cache import catalog_changed
 from marketplace.core.clock import local_today, now
 from marketplace.core.db import db, on_rollback
 from marketplace.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
@@ -149,6 +150,7 @@ def update_category(category: Category, changes: dict[str, Any], actor: User) ->
         actor_id=actor.id,
         data={**changes, **({"retired": retire} if retire is not None else {})},
     )
+    catalog_changed()
     return category
 
 
@@ -222,6 +224,7 @@ def update_merchant(
     changed = {f: {"from": before[f], "to": after[f]} for f in changes if before[f] != after[f]}
     if changed:
         audit.record("merchant", merchant.id, "merchant.updated", actor_id=actor.id, data=changed)
+        catalog_changed()
     return merchant
 
 
@@ -322,6 +325,7 @@ def change_stage(
         reason=reason or None,
         data={"from": current.value, "to": to.value},
     )
+    catalog_changed()  # a suspended merchant's deals leave the catalog
     return merchant
 
 
@@ -356,6 +360,7 @@ def grade_merchant(
         reason=record.note,
         data={"from": record.previous_grade, "to": grade, "reference": record.reference},
     )
+    catalog_changed()
     return record
 
 

@@ -75,6 +75,12 @@ class Conflict(DomainError):
     message = "The request conflicts with the current state."
 
 
+class PayloadTooLarge(DomainError):
+    status = 413
+    code = "file_too_large"
+    message = "The file is too large."
+
+
 class RateLimited(DomainError):
     status = 429
     code = "rate_limited"

@@ -1,0 +1,294 @@
+"""Deal lifecycle: create and edit under the type rules, price history, pause and resume,
+stock and sales bookkeeping. Publishing slots and popup days are in ``publishing``."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Any
+
+import sqlalchemy as sa
+from flask import current_app
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from marketplace.accounts.models import User
+from marketplace.core import audit
+from marketplace.core.cache import catalog_changed
+from marketplace.core.clock import local_today, now
+from marketplace.core.db import db, on_rollback
+from marketplace.core.errors import Conflict, InvalidInput, PayloadTooLarge
+from marketplace.deals import rules
+from marketplace.deals.errors import DealNotFound, IllegalDealTransition, MerchantNotLive, StaleDeal
+from marketplace.deals.models import (
+    PRICE_FIELDS,
+    Deal,
+    DealDailySales,
+    DealPriceChange,
+    DealStatus,
+    DealType,
+)
+from marketplace.providers.storage import file_storage
+from merchants.models import Merchant, Stage
+
+EDITABLE = frozenset({
+    "title", "description", "images", "party_size", "list_price", "sale_price",
+    "settlement_price", "subsidy", "commission_l1", "commission_l2", "stock",
+    "per_shopper_limit", "sale_starts_at", "sale_ends_at", "validity_days", "valid_from",
+    "valid_until", "reservation_required", "unavailable_weekdays", "unavailable_dates",
+    "usage_hours", "usage_notes", "street_promotion",
+})  # fmt: skip
+RULE_FIELDS = (
+    "type", "sale_price", "settlement_price", "list_price", "subsidy", "commission_l1",
+    "commission_l2", "party_size", "stock", "sale_starts_at", "sale_ends_at",
+    "per_shopper_limit", "validity_days", "valid_from", "valid_until", "street_promotion",
+)  # fmt: skip
+
+
+def get_deal(deal_id: int) -> Deal:
+    deal = db.session.get(Deal, deal_id)
+    if deal is None:
+        raise DealNotFound()
+    return deal
+
+
+def _check_rules(values: dict[str, Any]) -> None:
+    rules.check(values, flash_stock_cap=current_app.config["LINLI_FLASH_STOCK_CAP"])
+
+
+def _rule_values(deal: Deal) -> dict[str, Any]:
+    return {name: getattr(deal, name) for name in RULE_FIELDS}
+
+
+def create_deal(data: dict[str, Any], actor: User) -> Deal:
+    """A draft deal for a merchant that is at least negotiating (deals are part of the
+    negotiation); it can only be scheduled or go live once the merchant is live."""
+    data = dict(data)
+    merchant = db.session.get(Merchant, data.pop("merchant_id"))
+    if merchant is None:
+        raise InvalidInput(fields={"merchant_id": ["No such merchant."]})
+    if merchant.stage in (Stage.LEAD.value, Stage.CHURNED.value):
+        raise InvalidInput(
+            code="merchant_not_ready",
+            fields={"merchant_id": [f"A {merchant.stage} merchant cannot have deals yet."]},
+        )
+    kind = DealType(data["type"])
+    if kind is DealType.FLASH and data.get("per_shopper_limit") is None:
+        data["per_shopper_limit"] = 1
+    _check_rules({**{f: None for f in RULE_FIELDS}, **data})
+    deal = Deal(
+        merchant=merchant,
+        status=DealStatus.DRAFT.value,
+        created_by_id=actor.id,
+        stock_left=data["stock"],
+        **data,
+    )
+    db.session.add(deal)
+    db.session.flush()
+    audit.record(
+        "deal",
+        deal.id,
+        "deal.created",
+        actor_id=actor.id,
+        data={"merchant_id": merchant.id, "type": kind.value, "title": deal.title},
+    )
+    return deal
+
+
+def update_deal(deal: Deal, changes: dict[str, Any], expected_version: int, actor: User) -> Deal:
+    """Edit a deal. The rules are checked on the merged values; money changes after the
+    deal left draft are kept as price history; orders keep the price they were bought at
+    (they snapshot it)."""
+    if expected_version != deal.version:
+        raise StaleDeal(fields={"version": [f"Current version is {deal.version}."]})
+    if deal.status == DealStatus.ENDED.value:
+        raise IllegalDealTransition("An ended deal cannot be edited.")
+    unknown = set(changes) - EDITABLE
+    if unknown:
+        raise InvalidInput(fields={f: ["Not editable."] for f in sorted(unknown)})
+    merged = {**_rule_values(deal), **{k: v for k, v in changes.items() if k in RULE_FIELDS}}
+    _check_rules(merged)
+    if "stock" in changes:
+        sold_or_reserved = deal.stock - deal.stock_left
+        if changes["stock"] < sold_or_reserved:
+            raise Conflict(
+                f"{sold_or_reserved} units are already sold or reserved; stock cannot go below.",
+                code="stock_below_sold",
+                fields={"stock": [f"At least {sold_or_reserved}."]},
+            )
+    moment = now()
+    for name in PRICE_FIELDS:
+        if (
+            name in changes
+            and changes[name] != getattr(deal, name)
+            and (deal.status != DealStatus.DRAFT.value)
+        ):
+            db.session.add(
+                DealPriceChange(
+                    deal_id=deal.id,
+                    field=name,
+                    old_value=getattr(deal, name),
+                    new_value=changes[name],
+                    changed_by_id=actor.id,
+                    changed_at=moment,
+                )
+            )
+    before = {k: _jsonable(getattr(deal, k)) for k in changes}
+    if "stock" in changes:
+        # Relative, in SQL: reservations change stock_left concurrently.
+        deal.stock_left = Deal.stock_left + (changes["stock"] - deal.stock)
+    for name, value in changes.items():
+        setattr(deal, name, value)
+    db.session.flush()
+    _sync_sold_out(deal)
+    changed = {
+        k: {"from": before[k], "to": _jsonable(v)}
+        for k, v in changes.items()
+        if before[k] != _jsonable(v)
+    }
+    if changed:
+        audit.record("deal", deal.id, "deal.updated", actor_id=actor.id, data=changed)
+    catalog_changed()
+    return deal
+
+
+def _jsonable(value: Any) -> Any:
+    return value.isoformat() if hasattr(value, "isoformat") else value
+
+
+def _sync_sold_out(deal: Deal) -> None:
+    if deal.status == DealStatus.LIVE.value and deal.stock_left == 0:
+        deal.status = DealStatus.SOLD_OUT.value
+    elif deal.status == DealStatus.SOLD_OUT.value and deal.stock_left > 0:
+        deal.status = DealStatus.LIVE.value
+
+
+def ensure_merchant_live(deal: Deal) -> None:
+    if deal.merchant.stage != Stage.LIVE.value:
+        raise MerchantNotLive(
+            f"{deal.merchant.name} is {deal.merchant.stage}; only a live merchant's deals "
+            "can be scheduled or go live."
+        )
+
+
+def go_live(deal: Deal, *, actor_id: int | None) -> None:
+    """Put a scheduled deal on sale (the publishing job calls this at its slot)."""
+    if deal.status != DealStatus.SCHEDULED.value:
+        raise IllegalDealTransition(f"A {deal.status} deal cannot go live.")
+    ensure_merchant_live(deal)
+    deal.status = DealStatus.LIVE.value
+    deal.published_at = now()
+    _sync_sold_out(deal)
+    audit.record(
+        "deal",
+        deal.id,
+        "deal.published",
+        actor_id=actor_id,
+        data={"slot": _jsonable(deal.publish_at)},
+    )
+    catalog_changed()
+
+
+def pause(deal: Deal, actor: User, *, reason: str = "") -> Deal:
+    if deal.status not in (DealStatus.LIVE.value, DealStatus.SOLD_OUT.value):
+        raise IllegalDealTransition(f"A {deal.status} deal cannot be paused.")
+    deal.status = DealStatus.PAUSED.value
+    audit.record("deal", deal.id, "deal.paused", actor_id=actor.id, reason=reason or None)
+    catalog_changed()
+    return deal
+
+
+def resume(deal: Deal, actor: User, *, reason: str = "") -> Deal:
+    if deal.status != DealStatus.PAUSED.value:
+        raise IllegalDealTransition(f"A {deal.status} deal cannot be resumed.")
+    ensure_merchant_live(deal)
+    if deal.sale_ends_at is not None and deal.sale_ends_at <= now():
+        raise IllegalDealTransition("The sale window is over; the deal cannot come back.")
+    deal.status = DealStatus.LIVE.value
+    _sync_sold_out(deal)
+    audit.record("deal", deal.id, "deal.resumed", actor_id=actor.id, reason=reason or None)
+    catalog_changed()
+    return deal
+
+
+def record_sale(deal: Deal, units: int, *, day: date | None = None) -> None:
+    """Count units sold today (Asia/Shanghai) towards popularity and the sold count.
+    Called by checkout when an order is paid."""
+    day = day or local_today()
+    table = DealDailySales.__table__
+    insert = {"postgresql": pg_insert, "sqlite": sqlite_insert}[db.session.bind.dialect.name]
+    db.session.execute(
+        insert(table)
+        .values(deal_id=deal.id, day=day, units=units)
+        .on_conflict_do_update(
+            index_elements=["deal_id", "day"], set_={"units": table.c.units + units}
+        )
+    )
+    # A counter, not an edit: Core UPDATE, relative, and no version bump.
+    deals = Deal.__table__
+    db.session.execute(
+        sa.update(deals).where(deals.c.id == deal.id).values(sold_count=deals.c.sold_count + units)
+    )
+    db.session.expire(deal, ["sold_count"])
+    catalog_changed()
+
+
+def price_history(deal: Deal) -> list[DealPriceChange]:
+    return list(
+        db.session.scalars(
+            sa.select(DealPriceChange)
+            .where(DealPriceChange.deal_id == deal.id)
+            .order_by(DealPriceChange.id.desc())
+        )
+    )
+
+
+def manage_query(filters: dict[str, Any]) -> sa.Select:
+    """Every deal for staff, any status, newest first."""
+    query = sa.select(Deal)
+    if "status" in filters:
+        query = query.where(Deal.status == filters["status"])
+    if "merchant_id" in filters:
+        query = query.where(Deal.merchant_id == filters["merchant_id"])
+    if "type" in filters:
+        query = query.where(Deal.type == filters["type"])
+    return query.order_by(Deal.id.desc())
+
+
+# -- images --------------------------------------------------------------------------------
+
+IMAGE_MAX_BYTES = 5 * 1024 * 1024
+MAX_IMAGES = 9
+IMAGE_TYPES = (
+    (b"\xff\xd8\xff", "jpg"),
+    (b"\x89PNG\r\n\x1a\n", "png"),
+)
+
+
+def _image_extension(data: bytes) -> str:
+    for magic, extension in IMAGE_TYPES:
+        if data.startswith(magic):
+            return extension
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "webp"
+    raise InvalidInput(
+        code="file_type_not_allowed", fields={"file": ["Upload a JPEG, PNG or WebP image."]}
+    )
+
+
+def add_image(deal: Deal, data: bytes, actor: User) -> str:
+    """Store an uploaded picture and append its public URL to the deal's images."""
+    if len(deal.images or []) >= MAX_IMAGES:
+        raise Conflict(f"A deal has at most {MAX_IMAGES} images.", code="too_many_images")
+    if len(data) > IMAGE_MAX_BYTES:
+        raise PayloadTooLarge("The image is larger than 5 MiB.", fields={"file": ["Too large."]})
+    extension = _image_extension(data)
+    key = f"deals/{deal.id}/{uuid.uuid4().hex}.{extension}"
+    storage = file_storage()
+    storage.save(key, data)
+    on_rollback(lambda: storage.delete(key))
+    url = f"/media/{key}"
+    deal.images = [*(deal.images or []), url]
+    audit.record("deal", deal.id, "deal.image_added", actor_id=actor.id, data={"url": url})
+    catalog_changed()
+    return url
