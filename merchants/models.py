@@ -97,7 +97,7 @@ class Merchant(TimestampMixin, db.Model):
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 - SQLAlchemy's API
 
     category: Mapped[Category] = relationship(lazy="joined", innerjoin=True)
-    owner: Mapped[User | None] = relationship(lazy="joined")
+    owner: Mapped[User | None] = relationship(lazy="selectin")
 
     @property
     def location(self) -> dict[str, float] | None:

@@ -155,3 +155,65 @@ def portal_account(
     )
     assert changed.status_code == 204
     return Account(created.get_json()["account"]["user_id"], username, None, token)
+
+
+# -- deals ---------------------------------------------------------------------------------
+
+DEAL_DEFAULTS = {
+    "flash": {"title": "9.9元秒杀双人餐", "list_price": 5800, "sale_price": 990,
+              "settlement_price": 990, "stock": 50, "validity_days": 30,
+              "sale_starts_at": "2026-11-23T10:00:00+08:00",
+              "sale_ends_at": "2026-11-26T22:00:00+08:00"},
+    "small_set": {"title": "四人小聚套餐", "party_size": 4, "list_price": 26800,
+                  "sale_price": 15800, "settlement_price": 12800, "stock": 200,
+                  "validity_days": 30, "commission_l1": 800, "commission_l2": 200},
+    "large_set": {"title": "六人招牌大套餐", "party_size": 6, "list_price": 58800,
+                  "sale_price": 39800, "settlement_price": 32000, "stock": 100,
+                  "validity_days": 60, "commission_l1": 1500, "commission_l2": 500},
+}  # fmt: skip
+
+
+def deal_body(merchant_id: int, kind: str = "small_set", **overrides) -> dict:
+    return {"merchant_id": merchant_id, "type": kind, **DEAL_DEFAULTS[kind], **overrides}
+
+
+def make_deal(
+    client: FlaskClient,
+    staff_account: Account,
+    merchant_id: int,
+    kind: str = "small_set",
+    **overrides,
+) -> dict:
+    response = client.post(
+        "/api/v1/deals",
+        json=deal_body(merchant_id, kind, **overrides),
+        headers=staff_account.headers,
+    )
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()
+
+
+def put_live(app: Flask, deal_id: int) -> None:
+    """Factory shortcut: publish a deal now without using a slot (one deal per slot would
+    otherwise limit a test to two live deals a day). The slot path has its own tests."""
+    from marketplace.deals import service as deals
+    from marketplace.deals.models import DealStatus
+
+    with app.app_context():
+        deal = deals.get_deal(deal_id)
+        deal.status = DealStatus.SCHEDULED.value
+        deals.go_live(deal, actor_id=None)
+        db.session.commit()
+
+
+def live_deal(
+    app: Flask,
+    client: FlaskClient,
+    bd: Account,
+    merchant_id: int,
+    kind: str = "small_set",
+    **overrides,
+) -> dict:
+    deal = make_deal(client, bd, merchant_id, kind, **overrides)
+    put_live(app, deal["id"])
+    return deal

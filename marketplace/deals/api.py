@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import time
+from types import SimpleNamespace
 
 import flask_smorest
 from flask import Response, current_app
@@ -257,14 +258,8 @@ def get_deal(deal_id: int):
 
     def build():
         listed = catalog.visible_deal(deal_id)
-        return DealPageSchema().dump(
-            {
-                "deal": listed.deal,
-                "popularity": listed.popularity,
-                "distance_m": None,
-                "cs_phone": current_app.config["LINLI_CS_PHONE"],
-            }
-        )
+        page = SimpleNamespace(**vars(listed), cs_phone=current_app.config["LINLI_CS_PHONE"])
+        return DealPageSchema().dump(page)
 
     return _json(cached_json("deal", {"id": deal_id}, build))
 

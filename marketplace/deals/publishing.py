@@ -94,7 +94,7 @@ def publish_due(*, at: datetime | None = None) -> PublishReport:
         sa.select(Deal)
         .where(Deal.status == DealStatus.SCHEDULED.value, Deal.publish_at <= moment)
         .order_by(Deal.publish_at)
-        .with_for_update(skip_locked=True)
+        .with_for_update(skip_locked=True, of=Deal)
     ).all()
     report = PublishReport([], [])
     for deal in due:

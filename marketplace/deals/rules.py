@@ -96,15 +96,12 @@ def check(deal: Mapping[str, Any], *, flash_stock_cap: int) -> None:
             v.add("party_size_invalid", "party_size", "A small set is for 3–4 people.")
         if kind is DealType.LARGE_SET and party != LARGE_SET_PARTY:
             v.add("party_size_invalid", "party_size", "A large set is for 6 people.")
-    if commission > max(margin, 0) + subsidy and not (
-        kind is DealType.FLASH and commission > subsidy  # reported above, once
-    ):
-        v.add(
-            "commission_exceeds_margin",
-            "commission_l1",
-            f"Commission L1+L2 ({commission}) exceeds the platform margin plus subsidy "
-            f"({max(margin, 0) + subsidy}).",
-        )
+    # Checked where the prices themselves are sound; a flash deal's commission was checked
+    # against its subsidy above.
+    if kind is not DealType.FLASH and margin >= 0 and commission > margin + subsidy:
+        v.add("commission_exceeds_margin", "commission_l1",
+              f"Commission L1+L2 ({commission}) exceeds the platform margin plus subsidy "
+              f"({margin + subsidy}).")
     if deal.get("street_promotion") and margin < STREET_PROMOTION_MIN_MARGIN:
         v.add(
             "street_margin_too_low",

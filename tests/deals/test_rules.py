@@ -1,0 +1,180 @@
+"""The three deal types and their economics (all money in fen)."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+from marketplace.accounts.models import Role
+from marketplace.core.db import db
+from marketplace.deals.models import Deal
+from tests.factories import deal_body, live_merchant, staff
+
+
+@pytest.fixture
+def setup(app, client, clock):
+    bd = staff(app, client, Role.BD)
+    shop = live_merchant(client, bd)
+    return bd, shop["id"]
+
+
+def create(client, bd, merchant_id, kind, **overrides):
+    return client.post("/api/v1/deals", json=deal_body(merchant_id, kind, **overrides),
+                       headers=bd.headers)
+
+
+def deals_in_db(app) -> int:
+    with app.app_context():
+        return db.session.scalar(sa.select(sa.func.count()).select_from(Deal))
+
+
+@pytest.mark.parametrize("kind", ["flash", "small_set", "large_set"])
+def test_a_valid_deal_of_each_type_is_created_as_a_draft(app, client, setup, kind):
+    bd, merchant_id = setup
+
+    response = create(client, bd, merchant_id, kind)
+
+    assert response.status_code == 201, response.get_json()
+    deal = response.get_json()
+    assert deal["status"] == "draft" and deal["type"] == kind
+    assert deal["stock_left"] == deal["stock"] and deal["sold_count"] == 0
+    assert deal["margin"] == deal["sale_price"] - deal["settlement_price"]
+
+
+def test_flash_defaults_to_one_per_shopper(client, setup):
+    bd, merchant_id = setup
+
+    deal = create(client, bd, merchant_id, "flash").get_json()
+
+    assert deal["per_shopper_limit"] == 1
+    assert deal["margin"] == 0
+
+
+@pytest.mark.parametrize(
+    ("kind", "overrides", "code", "field"),
+    [
+        ("flash", {"settlement_price": 800}, "flash_margin_not_zero", "settlement_price"),
+        ("flash", {"stock": 201}, "flash_stock_too_large", "stock"),
+        ("flash", {"sale_starts_at": None}, "flash_window_required", "sale_starts_at"),
+        ("flash", {"sale_ends_at": None}, "flash_window_required", "sale_starts_at"),
+        ("flash", {"commission_l1": 100}, "flash_commission_unfunded", "commission_l1"),
+        ("flash", {"commission_l1": 100, "commission_l2": 50, "subsidy": 120},
+         "flash_commission_unfunded", "commission_l1"),
+        ("small_set", {"party_size": 2}, "party_size_invalid", "party_size"),
+        ("small_set", {"party_size": 5}, "party_size_invalid", "party_size"),
+        ("small_set", {"party_size": None}, "party_size_invalid", "party_size"),
+        ("small_set", {"settlement_price": 15900}, "settlement_above_sale", "settlement_price"),
+        ("large_set", {"party_size": 5}, "party_size_invalid", "party_size"),
+        ("large_set", {"commission_l1": 6000, "commission_l2": 1801},
+         "commission_exceeds_margin", "commission_l1"),
+        ("small_set", {"list_price": 15000}, "list_price_below_sale", "list_price"),
+        ("small_set", {"validity_days": None}, "validity_required", "validity_days"),
+        ("small_set", {"valid_until": "2026-12-31"}, "validity_required", "validity_days"),
+        ("small_set", {"validity_days": None, "valid_from": "2026-12-31",
+                       "valid_until": "2026-12-01"}, "validity_invalid", "valid_until"),
+        ("small_set", {"sale_starts_at": "2026-11-25T10:00:00+08:00",
+                       "sale_ends_at": "2026-11-24T10:00:00+08:00"},
+         "sale_window_invalid", "sale_ends_at"),
+    ],
+)
+def test_type_rules_are_422_with_a_stable_code(app, client, setup, kind, overrides, code, field):
+    bd, merchant_id = setup
+
+    response = create(client, bd, merchant_id, kind, **overrides)
+
+    assert response.status_code == 422, response.get_json()
+    error = response.get_json()["error"]
+    assert error["code"] == code
+    assert field in error["fields"]
+    assert deals_in_db(app) == 0
+
+
+def test_flash_commission_funded_by_a_subsidy_is_allowed(client, setup):
+    bd, merchant_id = setup
+
+    response = create(client, bd, merchant_id, "flash", commission_l1=100, commission_l2=50,
+                      subsidy=150)
+
+    assert response.status_code == 201, response.get_json()
+
+
+@pytest.mark.parametrize(
+    ("l1", "l2", "subsidy", "ok"),
+    [
+        (2000, 1000, 0, True),  # exactly the margin (15800 - 12800 = 3000)
+        (2000, 1001, 0, False),
+        (2500, 1000, 500, True),  # margin + subsidy
+        (2500, 1001, 500, False),
+    ],
+)
+def test_commission_may_not_exceed_margin_plus_subsidy(client, setup, l1, l2, subsidy, ok):
+    bd, merchant_id = setup
+
+    response = create(client, bd, merchant_id, "small_set", commission_l1=l1, commission_l2=l2,
+                      subsidy=subsidy)
+
+    assert response.status_code == (201 if ok else 422), response.get_json()
+    if not ok:
+        assert response.get_json()["error"]["code"] == "commission_exceeds_margin"
+
+
+@pytest.mark.parametrize(("settlement", "ok"), [(14810, True), (14811, False)])
+def test_street_promotion_needs_a_990_fen_margin(client, setup, settlement, ok):
+    bd, merchant_id = setup
+
+    response = create(client, bd, merchant_id, "small_set", settlement_price=settlement,
+                      street_promotion=True, commission_l1=0, commission_l2=0)
+
+    assert response.status_code == (201 if ok else 422), response.get_json()
+    if not ok:
+        assert response.get_json()["error"]["code"] == "street_margin_too_low"
+
+
+def test_several_broken_rules_are_reported_together(client, setup):
+    bd, merchant_id = setup
+
+    response = create(client, bd, merchant_id, "large_set", party_size=4, list_price=100)
+
+    error = response.get_json()["error"]
+    assert response.status_code == 422 and error["code"] == "deal_rules_violated"
+    assert {"party_size", "list_price"} <= set(error["fields"])
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"sale_price": 158.0}, "sale_price"),
+        ({"sale_price": "15800"}, "sale_price"),
+        ({"sale_price": -1}, "sale_price"),
+        ({"type": "mystery_box"}, "type"),
+        ({"title": "好" * 61}, "title"),
+        ({"images": ["javascript:alert(1)"]}, "images"),
+        ({"stock": 0}, "stock"),
+        ({"unavailable_weekdays": [0]}, "unavailable_weekdays"),
+        ({"usage_hours": {"open": "9am", "close": "22:00"}}, "usage_hours"),
+        ({"sale_ends_at": "next tuesday"}, "sale_ends_at"),
+    ],
+)
+def test_malformed_fields_are_422(app, client, setup, overrides, field):
+    bd, merchant_id = setup
+
+    response = create(client, bd, merchant_id, "small_set", **overrides)
+
+    assert response.status_code == 422
+    assert field in response.get_json()["error"]["fields"]
+    assert deals_in_db(app) == 0
+
+
+def test_a_lead_merchant_cannot_have_deals_and_only_editors_and_bd_create(app, client, clock):
+    from tests.factories import make_merchant
+
+    bd = staff(app, client, Role.BD)
+    cs = staff(app, client, Role.CS)
+    editor = staff(app, client, Role.EDITOR)
+    lead = make_merchant(client, bd)
+    shop = live_merchant(client, bd)
+
+    assert create(client, bd, lead["id"], "small_set").get_json()["error"]["code"] == (
+        "merchant_not_ready")
+    assert create(client, cs, shop["id"], "small_set").status_code == 403
+    assert create(client, editor, shop["id"], "small_set").status_code == 201
