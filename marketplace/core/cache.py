@@ -3,8 +3,9 @@
 Every key carries the catalog's current generation; any change a shopper could see (a deal
 edited, published, paused, its stock or sales moving, a merchant renamed or regraded)
 bumps the generation after its transaction commits, so the next read misses and rebuilds.
-Old generations simply expire. A short TTL bounds staleness from the passage of time
-alone (a sale window closing between two changes).
+Old generations simply expire. Keys also carry the current minute of the app's clock, so
+what changes with the passage of time alone (a sale window closing, a new day's home page)
+is at most a minute stale.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 from flask import current_app
 from redis.exceptions import RedisError
 
+from marketplace.core.clock import now
 from marketplace.core.db import on_commit
 from marketplace.core.redis import redis_client
 
@@ -50,7 +52,8 @@ def cached_json(name: str, params: dict[str, Any], build: Callable[[], Any]) -> 
     digest = hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()
     try:
         generation = int(redis.get(GENERATION_KEY) or 0)
-        key = f"linli:catalog:{generation}:{name}:{digest[:32]}"
+        minute = int(now().timestamp() // TTL_SECONDS)
+        key = f"linli:catalog:{generation}:{minute}:{name}:{digest[:32]}"
         hit = redis.get(key)
         if hit is not None:
             return hit.decode()

@@ -99,9 +99,12 @@ def check(deal: Mapping[str, Any], *, flash_stock_cap: int) -> None:
     # Checked where the prices themselves are sound; a flash deal's commission was checked
     # against its subsidy above.
     if kind is not DealType.FLASH and margin >= 0 and commission > margin + subsidy:
-        v.add("commission_exceeds_margin", "commission_l1",
-              f"Commission L1+L2 ({commission}) exceeds the platform margin plus subsidy "
-              f"({margin + subsidy}).")
+        v.add(
+            "commission_exceeds_margin",
+            "commission_l1",
+            f"Commission L1+L2 ({commission}) exceeds the platform margin plus subsidy "
+            f"({margin + subsidy}).",
+        )
     if deal.get("street_promotion") and margin < STREET_PROMOTION_MIN_MARGIN:
         v.add(
             "street_margin_too_low",

@@ -18,7 +18,9 @@ HHMM = validate.Regexp(r"^([01]\d|2[0-3]):[0-5]\d$", error="Use HH:MM, 24-hour."
 def fen(required: bool = False, description: str = "") -> ma.fields.Integer:
     text = FEN["description"] + (f"; {description}" if description else "")
     return ma.fields.Integer(
-        required=required, strict=True, validate=validate.Range(0, MAX_FEN),
+        required=required,
+        strict=True,
+        validate=validate.Range(0, MAX_FEN),
         metadata={"description": text},
     )
 

@@ -216,7 +216,7 @@ def record_sale(deal: Deal, units: int, *, day: date | None = None) -> None:
     Called by checkout when an order is paid."""
     day = day or local_today()
     table = DealDailySales.__table__
-    insert = {"postgresql": pg_insert, "sqlite": sqlite_insert}[db.session.bind.dialect.name]
+    insert = {"postgresql": pg_insert, "sqlite": sqlite_insert}[db.session.get_bind().dialect.name]
     db.session.execute(
         insert(table)
         .values(deal_id=deal.id, day=day, units=units)

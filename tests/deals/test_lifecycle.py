@@ -16,8 +16,11 @@ def shop(app, client, clock):
 
 
 def patch(client, account, deal, **changes):
-    return client.patch(f"/api/v1/deals/{deal['id']}", headers=account.headers,
-                        json={"version": deal["version"], **changes})
+    return client.patch(
+        f"/api/v1/deals/{deal['id']}",
+        headers=account.headers,
+        json={"version": deal["version"], **changes},
+    )
 
 
 def test_price_changes_after_publishing_are_history_but_draft_edits_are_not(app, client, shop):
@@ -35,9 +38,10 @@ def test_price_changes_after_publishing_are_history_but_draft_edits_are_not(app,
 
     assert raised.status_code == 200, raised.get_json()
     history = client.get(f"/api/v1/deals/{live_deal_id}/price-history", headers=bd.headers)
-    assert [(h["field"], h["old_value"], h["new_value"], h["changed_by"]["id"])
-            for h in history.get_json()] == [
-        ("commission_l1", 800, 900, editor.id), ("sale_price", 16800, 17800, editor.id)]
+    assert [
+        (h["field"], h["old_value"], h["new_value"], h["changed_by"]["id"])
+        for h in history.get_json()
+    ] == [("commission_l1", 800, 900, editor.id), ("sale_price", 16800, 17800, editor.id)]
 
 
 def test_edits_are_checked_against_the_type_rules(client, shop):
@@ -126,12 +130,18 @@ def test_image_upload_appends_a_public_url(app, client, shop):
     deal = make_deal(client, bd, merchant["id"])
     png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
 
-    uploaded = client.post(f"/api/v1/deals/{deal['id']}/images", headers=bd.headers,
-                           data={"file": (io.BytesIO(png), "cover.png")},
-                           content_type="multipart/form-data")
-    refused = client.post(f"/api/v1/deals/{deal['id']}/images", headers=bd.headers,
-                          data={"file": (io.BytesIO(b"GIF89a..."), "x.gif")},
-                          content_type="multipart/form-data")
+    uploaded = client.post(
+        f"/api/v1/deals/{deal['id']}/images",
+        headers=bd.headers,
+        data={"file": (io.BytesIO(png), "cover.png")},
+        content_type="multipart/form-data",
+    )
+    refused = client.post(
+        f"/api/v1/deals/{deal['id']}/images",
+        headers=bd.headers,
+        data={"file": (io.BytesIO(b"GIF89a..."), "x.gif")},
+        content_type="multipart/form-data",
+    )
 
     assert uploaded.status_code == 201, uploaded.get_json()
     url = uploaded.get_json()["images"][-1]

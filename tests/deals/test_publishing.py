@@ -19,8 +19,11 @@ def shop(app, client, clock):  # the clock: Monday 2026-11-23 10:00 in Shanghai
 
 
 def schedule(client, account, deal_id, date, slot):
-    return client.post(f"/api/v1/deals/{deal_id}/schedule", headers=account.headers,
-                       json={"date": date, "slot": slot})
+    return client.post(
+        f"/api/v1/deals/{deal_id}/schedule",
+        headers=account.headers,
+        json={"date": date, "slot": slot},
+    )
 
 
 def test_a_deal_goes_live_at_its_slot_and_not_before(app, client, shop, clock):
@@ -135,9 +138,12 @@ def test_the_slot_calendar_shows_empty_slots_and_days_without_a_deal(client, sho
 
     body = response.get_json()
     assert [(s["date"], s["slot"], s["empty"]) for s in body["slots"]] == [
-        ("2026-11-23", "10:00", True), ("2026-11-23", "15:00", False),
-        ("2026-11-24", "10:00", True), ("2026-11-24", "15:00", True),
-        ("2026-11-25", "10:00", False), ("2026-11-25", "15:00", True),
+        ("2026-11-23", "10:00", True),
+        ("2026-11-23", "15:00", False),
+        ("2026-11-24", "10:00", True),
+        ("2026-11-24", "15:00", True),
+        ("2026-11-25", "10:00", False),
+        ("2026-11-25", "15:00", True),
     ]
     assert body["empty_slots"] == 4
     assert body["days_without_a_deal"] == ["2026-11-24"]
@@ -149,12 +155,21 @@ def test_popup_days_are_one_deal_each(app, client, shop):
     first = live_deal(app, client, bd, merchant["id"])
     second = live_deal(app, client, bd, merchant["id"])
 
-    booked = client.post("/api/v1/popup-bookings", headers=bd.headers,
-                         json={"deal_id": first["id"], "date": "2026-11-28", "note": "谈判承诺"})
-    clash = client.post("/api/v1/popup-bookings", headers=bd.headers,
-                        json={"deal_id": second["id"], "date": "2026-11-28"})
-    past = client.post("/api/v1/popup-bookings", headers=bd.headers,
-                       json={"deal_id": second["id"], "date": "2026-11-22"})
+    booked = client.post(
+        "/api/v1/popup-bookings",
+        headers=bd.headers,
+        json={"deal_id": first["id"], "date": "2026-11-28", "note": "谈判承诺"},
+    )
+    clash = client.post(
+        "/api/v1/popup-bookings",
+        headers=bd.headers,
+        json={"deal_id": second["id"], "date": "2026-11-28"},
+    )
+    past = client.post(
+        "/api/v1/popup-bookings",
+        headers=bd.headers,
+        json={"deal_id": second["id"], "date": "2026-11-22"},
+    )
 
     assert booked.status_code == 201 and booked.get_json()["note"] == "谈判承诺"
     assert clash.status_code == 409 and clash.get_json()["error"]["code"] == "popup_day_taken"
@@ -162,11 +177,18 @@ def test_popup_days_are_one_deal_each(app, client, shop):
     listed = client.get("/api/v1/popup-bookings", headers=bd.headers).get_json()
     assert [(b["date"], b["deal"]["id"]) for b in listed["items"]] == [("2026-11-28", first["id"])]
 
-    cancelled = client.delete(f"/api/v1/popup-bookings/{booked.get_json()['id']}",
-                              headers=bd.headers)
+    cancelled = client.delete(
+        f"/api/v1/popup-bookings/{booked.get_json()['id']}", headers=bd.headers
+    )
     assert cancelled.status_code == 204
-    assert client.post("/api/v1/popup-bookings", headers=bd.headers,
-                       json={"deal_id": second["id"], "date": "2026-11-28"}).status_code == 201
+    assert (
+        client.post(
+            "/api/v1/popup-bookings",
+            headers=bd.headers,
+            json={"deal_id": second["id"], "date": "2026-11-28"},
+        ).status_code
+        == 201
+    )
 
 
 def test_concurrent_bookings_of_one_slot_let_one_through(app, client, shop):

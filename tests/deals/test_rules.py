@@ -19,8 +19,9 @@ def setup(app, client, clock):
 
 
 def create(client, bd, merchant_id, kind, **overrides):
-    return client.post("/api/v1/deals", json=deal_body(merchant_id, kind, **overrides),
-                       headers=bd.headers)
+    return client.post(
+        "/api/v1/deals", json=deal_body(merchant_id, kind, **overrides), headers=bd.headers
+    )
 
 
 def deals_in_db(app) -> int:
@@ -58,23 +59,41 @@ def test_flash_defaults_to_one_per_shopper(client, setup):
         ("flash", {"sale_starts_at": None}, "flash_window_required", "sale_starts_at"),
         ("flash", {"sale_ends_at": None}, "flash_window_required", "sale_starts_at"),
         ("flash", {"commission_l1": 100}, "flash_commission_unfunded", "commission_l1"),
-        ("flash", {"commission_l1": 100, "commission_l2": 50, "subsidy": 120},
-         "flash_commission_unfunded", "commission_l1"),
+        (
+            "flash",
+            {"commission_l1": 100, "commission_l2": 50, "subsidy": 120},
+            "flash_commission_unfunded",
+            "commission_l1",
+        ),
         ("small_set", {"party_size": 2}, "party_size_invalid", "party_size"),
         ("small_set", {"party_size": 5}, "party_size_invalid", "party_size"),
         ("small_set", {"party_size": None}, "party_size_invalid", "party_size"),
         ("small_set", {"settlement_price": 15900}, "settlement_above_sale", "settlement_price"),
         ("large_set", {"party_size": 5}, "party_size_invalid", "party_size"),
-        ("large_set", {"commission_l1": 6000, "commission_l2": 1801},
-         "commission_exceeds_margin", "commission_l1"),
+        (
+            "large_set",
+            {"commission_l1": 6000, "commission_l2": 1801},
+            "commission_exceeds_margin",
+            "commission_l1",
+        ),
         ("small_set", {"list_price": 15000}, "list_price_below_sale", "list_price"),
         ("small_set", {"validity_days": None}, "validity_required", "validity_days"),
         ("small_set", {"valid_until": "2026-12-31"}, "validity_required", "validity_days"),
-        ("small_set", {"validity_days": None, "valid_from": "2026-12-31",
-                       "valid_until": "2026-12-01"}, "validity_invalid", "valid_until"),
-        ("small_set", {"sale_starts_at": "2026-11-25T10:00:00+08:00",
-                       "sale_ends_at": "2026-11-24T10:00:00+08:00"},
-         "sale_window_invalid", "sale_ends_at"),
+        (
+            "small_set",
+            {"validity_days": None, "valid_from": "2026-12-31", "valid_until": "2026-12-01"},
+            "validity_invalid",
+            "valid_until",
+        ),
+        (
+            "small_set",
+            {
+                "sale_starts_at": "2026-11-25T10:00:00+08:00",
+                "sale_ends_at": "2026-11-24T10:00:00+08:00",
+            },
+            "sale_window_invalid",
+            "sale_ends_at",
+        ),
     ],
 )
 def test_type_rules_are_422_with_a_stable_code(app, client, setup, kind, overrides, code, field):
@@ -92,8 +111,9 @@ def test_type_rules_are_422_with_a_stable_code(app, client, setup, kind, overrid
 def test_flash_commission_funded_by_a_subsidy_is_allowed(client, setup):
     bd, merchant_id = setup
 
-    response = create(client, bd, merchant_id, "flash", commission_l1=100, commission_l2=50,
-                      subsidy=150)
+    response = create(
+        client, bd, merchant_id, "flash", commission_l1=100, commission_l2=50, subsidy=150
+    )
 
     assert response.status_code == 201, response.get_json()
 
@@ -110,8 +130,9 @@ def test_flash_commission_funded_by_a_subsidy_is_allowed(client, setup):
 def test_commission_may_not_exceed_margin_plus_subsidy(client, setup, l1, l2, subsidy, ok):
     bd, merchant_id = setup
 
-    response = create(client, bd, merchant_id, "small_set", commission_l1=l1, commission_l2=l2,
-                      subsidy=subsidy)
+    response = create(
+        client, bd, merchant_id, "small_set", commission_l1=l1, commission_l2=l2, subsidy=subsidy
+    )
 
     assert response.status_code == (201 if ok else 422), response.get_json()
     if not ok:
@@ -122,8 +143,16 @@ def test_commission_may_not_exceed_margin_plus_subsidy(client, setup, l1, l2, su
 def test_street_promotion_needs_a_990_fen_margin(client, setup, settlement, ok):
     bd, merchant_id = setup
 
-    response = create(client, bd, merchant_id, "small_set", settlement_price=settlement,
-                      street_promotion=True, commission_l1=0, commission_l2=0)
+    response = create(
+        client,
+        bd,
+        merchant_id,
+        "small_set",
+        settlement_price=settlement,
+        street_promotion=True,
+        commission_l1=0,
+        commission_l2=0,
+    )
 
     assert response.status_code == (201 if ok else 422), response.get_json()
     if not ok:
@@ -175,6 +204,7 @@ def test_a_lead_merchant_cannot_have_deals_and_only_editors_and_bd_create(app, c
     shop = live_merchant(client, bd)
 
     assert create(client, bd, lead["id"], "small_set").get_json()["error"]["code"] == (
-        "merchant_not_ready")
+        "merchant_not_ready"
+    )
     assert create(client, cs, shop["id"], "small_set").status_code == 403
     assert create(client, editor, shop["id"], "small_set").status_code == 201
