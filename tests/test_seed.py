@@ -57,3 +57,25 @@ def test_the_demo_city_is_zhaotong_across_all_categories(app, client):
         "/api/v1/merchants/overdue-follow-ups", headers={"Authorization": f"Bearer {bd}"}
     ).get_json()
     assert overdue["total"] >= 1
+
+
+def test_the_demo_deals_cover_all_types_slots_and_todays_popup(app, client, clock):
+    first = app.test_cli_runner().invoke(args=["seed"])
+    second = app.test_cli_runner().invoke(args=["seed"])
+
+    assert "seeded deals: 23" in first.output, first.output
+    assert "seeded deals: none new" in second.output
+    catalog = client.get("/api/v1/deals?page_size=50").get_json()
+    assert catalog["total"] == 19
+    assert {d["type"] for d in catalog["items"]} == {"flash", "small_set", "large_set"}
+    popular = client.get("/api/v1/deals?sort=popularity").get_json()["items"][0]
+    assert popular["merchant"]["name"] == "一杯鲜茶 (万达店)"
+    home = client.get("/api/v1/home").get_json()
+    assert home["popup"]["title"] == "9.9元抢烤串双人拼盘"
+    bd = login_password(client, "bd", DEV_PASSWORD)
+    calendar = client.get(
+        "/api/v1/publishing-slots?days=3", headers={"Authorization": f"Bearer {bd}"}
+    ).get_json()
+    assert [s["empty"] for s in calendar["slots"] if s["starts_at"] >= "2026-11-23T15:00"][:4] == [
+        False
+    ] * 4

@@ -1,0 +1,209 @@
+"""Deals for the seeded shops: all three types, most on sale, a few waiting in the coming
+publishing slots, some sales for popularity, and today's popup promised to a headliner.
+
+Deals are created through ``marketplace.deals.service`` so the type rules hold. Live demo
+deals are published at once (the seed's shortcut); the scheduled ones use real slots.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import sqlalchemy as sa
+
+from marketplace.accounts.models import User
+from marketplace.core.clock import local_today, now
+from marketplace.core.db import db
+from marketplace.deals import publishing, service
+from marketplace.deals.models import Deal, DealStatus, PopupBooking
+from merchants.models import Merchant
+
+# shop, type, title, list, sale, settlement, stock, party, commission (l1, l2), extra
+DEALS = [
+    ("老昭通炭火烧烤", "flash", "9.9元抢烤串双人拼盘", 6800, 990, 990, 100, 2, (0, 0), {}),
+    (
+        "老昭通炭火烧烤",
+        "small_set",
+        "烧烤四人畅享套餐",
+        29800,
+        16800,
+        13800,
+        300,
+        4,
+        (1200, 300),
+        {"street_promotion": True},
+    ),
+    (
+        "乌蒙山羊肉火锅",
+        "large_set",
+        "羊肉火锅六人招牌宴",
+        68800,
+        45800,
+        36800,
+        120,
+        6,
+        (2000, 600),
+        {},
+    ),
+    ("乌蒙山羊肉火锅", "small_set", "羊肉火锅三人餐", 25800, 15800, 12800, 200, 3, (800, 200), {}),
+    ("一杯鲜茶 (万达店)", "flash", "1元尝鲜招牌奶茶", 1800, 100, 100, 200, 1, (0, 0), {}),
+    ("甜心屋甜品", "small_set", "甜品三人下午茶", 12800, 6800, 5200, 150, 3, (500, 100), {}),
+    ("小肠旺老店", "small_set", "小肠旺四人餐", 16800, 9900, 7900, 200, 4, (600, 200), {}),
+    (
+        "稀豆粉早点铺",
+        "flash",
+        "稀豆粉+油条 1 元尝鲜",
+        1200,
+        100,
+        100,
+        50,
+        1,
+        (50, 20),
+        {"subsidy": 100},
+    ),
+    (
+        "淘气堡儿童乐园",
+        "large_set",
+        "亲子畅玩六人家庭票",
+        48800,
+        29800,
+        23800,
+        100,
+        6,
+        (1500, 500),
+        {"reservation_required": True},
+    ),
+    ("小星星亲子乐园", "small_set", "亲子三人畅玩卡", 19800, 11800, 9400, 150, 3, (800, 200), {}),
+    (
+        "好声音 KTV",
+        "small_set",
+        "KTV 小包四人欢唱 3 小时",
+        39800,
+        16800,
+        12800,
+        100,
+        4,
+        (1200, 400),
+        {"usage_hours": {"open": "13:00", "close": "02:00"}},
+    ),
+    ("欢乐密室逃脱", "large_set", "密室逃脱六人团", 59800, 35800, 28800, 60, 6, (1800, 600), {}),
+    ("丽人美甲工作室", "small_set", "闺蜜美甲三人套餐", 29800, 15800, 12800, 80, 3, (900, 300), {}),
+    (
+        "舒心足疗养生馆",
+        "small_set",
+        "足疗四人同行套餐",
+        39600,
+        22800,
+        18800,
+        100,
+        4,
+        (1200, 400),
+        {},
+    ),
+    ("洁净洗衣", "small_set", "家庭洗衣三件套 (3人份)", 9900, 5900, 4400, 200, 3, (400, 100), {}),
+    ("一点通汽车美容", "small_set", "精洗四次卡", 19600, 9900, 7600, 100, 4, (700, 200), {}),
+    (
+        "大山包景区",
+        "large_set",
+        "大山包六人观鹤一日游",
+        118800,
+        79800,
+        66800,
+        80,
+        6,
+        (3000, 1000),
+        {"validity_days": 90},
+    ),
+    ("渔洞水库游船", "small_set", "游船三人票", 18000, 9900, 7800, 200, 3, (600, 200), {}),
+    ("龙氏家祠", "flash", "龙氏家祠 1 元门票", 2000, 100, 100, 100, 1, (0, 0), {}),
+]
+# Waiting in the coming slots: (shop, type, title, list, sale, settlement, stock, party, commission)
+SCHEDULED = [
+    ("老昭通炭火烧烤", "large_set", "烧烤六人豪华宴", 49800, 32800, 26800, 80, 6, (1500, 500)),
+    ("甜心屋甜品", "flash", "0.1元抢蛋糕切块", 1600, 10, 10, 50, 1, (0, 0)),
+    ("小肠旺老店", "large_set", "小肠旺六人家宴", 39800, 26800, 21800, 60, 6, (1200, 400)),
+    ("好声音 KTV", "flash", "9.9元 KTV 小包欢唱 1 小时", 9800, 990, 990, 50, 4, (0, 0)),
+]
+SALES_LAST_WEEK = {"乌蒙山羊肉火锅": 37, "一杯鲜茶 (万达店)": 120, "淘气堡儿童乐园": 24,
+                   "好声音 KTV": 45, "大山包景区": 12}  # fmt: skip
+
+
+def _merchant(name: str) -> Merchant:
+    return db.session.scalars(sa.select(Merchant).where(Merchant.name == name)).one()
+
+
+def _exists(merchant: Merchant, title: str) -> bool:
+    return bool(
+        db.session.scalars(
+            sa.select(Deal.id).where(Deal.merchant_id == merchant.id, Deal.title == title)
+        ).first()
+    )
+
+
+def _body(merchant, kind, title, listed, sale, settlement, stock, party, commission, extra):
+    moment = now()
+    body = {
+        "merchant_id": merchant.id,
+        "type": kind,
+        "title": title,
+        "description": f"{merchant.name}:{title}。到店出示券码核销,节假日通用。",
+        "list_price": listed,
+        "sale_price": sale,
+        "settlement_price": settlement,
+        "stock": stock,
+        "party_size": party,
+        "commission_l1": commission[0],
+        "commission_l2": commission[1],
+        "validity_days": 30,
+    }
+    if kind == "flash":
+        body["sale_starts_at"] = moment - timedelta(hours=1)
+        body["sale_ends_at"] = moment + timedelta(days=5)
+    body.update(extra)
+    return body
+
+
+def load() -> list[str]:
+    bd = db.session.scalars(sa.select(User).where(User.username == "bd")).one()
+    editor = db.session.scalars(sa.select(User).where(User.username == "editor")).one()
+    created = []
+    for shop, kind, title, *rest in DEALS:
+        merchant = _merchant(shop)
+        if _exists(merchant, title):
+            continue
+        deal = service.create_deal(_body(merchant, kind, title, *rest), editor)
+        deal.status = DealStatus.SCHEDULED.value  # the seed publishes its demo deals at once
+        service.go_live(deal, actor_id=bd.id)
+        if shop in SALES_LAST_WEEK:
+            for days_ago in range(7):
+                service.record_sale(
+                    deal, SALES_LAST_WEEK[shop] // 7, day=local_today() - timedelta(days=days_ago)
+                )
+        created.append(title)
+
+    free_slots = (
+        s for s in publishing.slots(local_today(), 14) if s.deal is None and s.starts_at > now()
+    )
+    for shop, kind, title, listed, sale, settlement, stock, party, commission in SCHEDULED:
+        merchant = _merchant(shop)
+        if _exists(merchant, title):
+            continue
+        deal = service.create_deal(
+            _body(merchant, kind, title, listed, sale, settlement, stock, party, commission, {}),
+            editor,
+        )
+        slot = next(free_slots)
+        if kind == "flash":  # a flash sale opens with its slot
+            deal.sale_starts_at = slot.starts_at
+            deal.sale_ends_at = slot.starts_at + timedelta(days=3)
+        publishing.schedule(deal, slot.day, slot.at, bd)
+        created.append(title)
+
+    today = local_today()
+    if (
+        db.session.scalars(sa.select(PopupBooking.id).where(PopupBooking.day == today)).first()
+        is None
+    ):
+        popup = db.session.scalars(sa.select(Deal).where(Deal.title == "9.9元抢烤串双人拼盘")).one()
+        publishing.book_popup(popup, today, bd, note="首批头部商家,谈判时承诺首日弹窗")
+    return created
