@@ -36,7 +36,8 @@ seed: install
 	FLASK_APP=wsgi $(BIN)/flask seed
 
 bench: install
-	@for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+	$(BIN)/python bench/auth.py
+	$(BIN)/python bench/catalog.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .run *.egg-info

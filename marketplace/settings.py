@@ -134,6 +134,13 @@ SETTINGS: tuple[Setting, ...] = (
         _int,
     ),
     Setting(
+        "LINLI_CATALOG_CACHE",
+        "LINLI_CATALOG_CACHE",
+        "1",
+        "cache the public catalog (deal list, deal pages, home) in Redis",
+        _bool,
+    ),
+    Setting(
         "LINLI_SHOPPER_TOKEN_TTL_HOURS",
         "LINLI_SHOPPER_TOKEN_TTL_HOURS",
         "720",

@@ -46,7 +46,7 @@ def catalog_changed() -> None:
 def cached_json(name: str, params: dict[str, Any], build: Callable[[], Any]) -> str:
     """The JSON text for ``name``/``params``, from Redis when fresh, else built and stored.
     Redis trouble never fails a read: it is served from the database."""
-    if not current_app.config.get("LINLI_CATALOG_CACHE", True):
+    if not current_app.config["LINLI_CATALOG_CACHE"]:
         return json.dumps(build(), ensure_ascii=False)
     redis = redis_client()
     digest = hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()

@@ -1,6 +1,6 @@
 """Auth path costs: an authenticated GET /me, an OTP login, a password login.
 
-Run: make bench (or .venv/bin/python bench/bench_auth.py). Needs Redis (DB 14 is flushed).
+Run: make bench (or .venv/bin/python bench/auth.py). Needs Redis (DB 14 is flushed).
 """
 
 from __future__ import annotations

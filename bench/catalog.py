@@ -1,0 +1,177 @@
+"""Load the catalog's hot endpoints against a running server and print requests/s and
+p50/p99 latency, with the Redis cache on and off.
+
+    make bench            # or: .venv/bin/python bench/catalog.py [--seconds 5] [--clients 8]
+
+It builds a throwaway database (migrations + `flask seed` + 200 more live deals), starts
+gunicorn on a free loopback port (2 workers x 4 threads), and drives it from this process
+with concurrent keep-alive clients. Only 127.0.0.1 is contacted. Set BENCH_DATABASE_URL to
+an empty PostgreSQL database to measure PostgreSQL instead of SQLite.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV_BIN = Path(sys.executable).parent
+ENDPOINTS = [
+    ("GET /api/v1/deals", "/api/v1/deals?page_size=20"),
+    ("GET /api/v1/deals?near&sort=distance", "/api/v1/deals?near=27.3383,103.7172&radius=5000"),
+    ("GET /api/v1/deals?sort=popularity", "/api/v1/deals?sort=popularity&category=hotpot-bbq"),
+    ("GET /api/v1/home", "/api/v1/home"),
+]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def prepare(env: dict[str, str], extra_deals: int) -> None:
+    flask = [str(VENV_BIN / "flask"), "--app", "wsgi"]
+    subprocess.run([*flask, "db", "upgrade"], cwd=ROOT, env=env, check=True, capture_output=True)
+    subprocess.run([*flask, "seed"], cwd=ROOT, env=env, check=True, capture_output=True)
+    code = f"""
+import sqlalchemy as sa
+from marketplace import create_app
+from marketplace.accounts.models import User
+from marketplace.core.db import db
+from marketplace.deals import service
+from marketplace.deals.models import DealStatus
+from merchants.models import Merchant
+app = create_app()
+with app.app_context():
+    editor = db.session.scalars(sa.select(User).where(User.username == "editor")).one()
+    shops = db.session.scalars(sa.select(Merchant).where(Merchant.stage == "live")).all()
+    for n in range({extra_deals}):
+        deal = service.create_deal({{
+            "merchant_id": shops[n % len(shops)].id, "type": "small_set",
+            "title": f"压测套餐 {{n}}", "party_size": 4, "list_price": 26800,
+            "sale_price": 15800, "settlement_price": 12800, "stock": 100,
+            "validity_days": 30, "commission_l1": 800, "commission_l2": 200}}, editor)
+        deal.status = DealStatus.SCHEDULED.value
+        service.go_live(deal, actor_id=None)
+    db.session.commit()
+"""
+    subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, check=True)
+
+
+def load(base: str, path: str, seconds: float, clients: int) -> tuple[int, list[float], int]:
+    latencies: list[float] = []
+    errors = 0
+    lock = threading.Lock()
+    deadline = time.perf_counter() + seconds
+
+    def client() -> None:
+        nonlocal errors
+        session = requests.Session()
+        mine: list[float] = []
+        failed = 0
+        while time.perf_counter() < deadline:
+            start = time.perf_counter()
+            response = session.get(base + path, timeout=10)
+            mine.append((time.perf_counter() - start) * 1000)
+            failed += response.status_code != 200
+        with lock:
+            latencies.extend(mine)
+            errors += failed
+
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return len(latencies), sorted(latencies), errors
+
+
+def run(env: dict[str, str], label: str, seconds: float, clients: int) -> None:
+    port = free_port()
+    server = subprocess.Popen(
+        [
+            str(VENV_BIN / "gunicorn"),
+            "-w",
+            "2",
+            "-k",
+            "gthread",
+            "--threads",
+            "4",
+            "-b",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "warning",
+            "wsgi:app",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                if requests.get(base + "/healthz", timeout=1).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        print(f"\n{label}: {clients} concurrent clients, {seconds:.0f} s per endpoint")
+        for name, path in ENDPOINTS:
+            load(base, path, 0.5, clients)  # warm up (and fill the cache)
+            count, latencies, errors = load(base, path, seconds, clients)
+            p50 = statistics.median(latencies)
+            p99 = latencies[max(0, int(len(latencies) * 0.99) - 1)]
+            print(
+                f"  {name:<40} {count / seconds:8.1f} req/s   p50 {p50:6.1f} ms   "
+                f"p99 {p99:6.1f} ms   errors {errors}"
+            )
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=5)
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--extra-deals", type=int, default=200)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="linli-bench-") as instance:
+        env = {
+            **os.environ,
+            "LINLI_ENV": "development",
+            "LINLI_INSTANCE_PATH": instance,
+            "LINLI_DATABASE_URL": os.environ.get(
+                "BENCH_DATABASE_URL", f"sqlite:///{instance}/bench.sqlite3"
+            ),
+            "LINLI_REDIS_URL": os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14"),
+            "LINLI_LOG_LEVEL": "WARNING",
+        }
+        import redis
+
+        redis.Redis.from_url(env["LINLI_REDIS_URL"]).flushdb()
+        prepare(env, args.extra_deals)
+        backend = env["LINLI_DATABASE_URL"].split(":")[0]
+        print(f"database: {backend}; live deals: seed + {args.extra_deals}")
+        run({**env, "LINLI_CATALOG_CACHE": "1"}, "cache on", args.seconds, args.clients)
+        run(
+            {**env, "LINLI_CATALOG_CACHE": "0"},
+            "cache off (every request hits the database)",
+            args.seconds,
+            args.clients,
+        )
+        redis.Redis.from_url(env["LINLI_REDIS_URL"]).flushdb()
+
+
+if __name__ == "__main__":
+    main()
