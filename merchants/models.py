@@ -12,7 +12,7 @@ from sqlalchemy.orm import Mapped, backref, mapped_column, relationship
 
 from marketplace.accounts.models import User
 from marketplace.core.clock import now
-from marketplace.core.db import TimestampMixin, db
+from marketplace.core.db import TimestampMixin, db, enum_check
 
 
 class Stage(enum.StrEnum):
@@ -41,10 +41,6 @@ class VisitChannel(enum.StrEnum):
     WECHAT = "wechat"
 
 
-def _in(column: str, values: type[enum.Enum], name: str) -> sa.CheckConstraint:
-    return sa.CheckConstraint(sa.column(column).in_([v.value for v in values]), name=name)
-
-
 class Category(db.Model):
     __tablename__ = "categories"
 
@@ -64,7 +60,7 @@ class Category(db.Model):
 class Merchant(TimestampMixin, db.Model):
     __tablename__ = "merchants"
     __table_args__ = (
-        _in("stage", Stage, "known_stage"),
+        enum_check("stage", Stage, "known_stage"),
         sa.CheckConstraint("current_grade IS NULL OR current_grade BETWEEN 1 AND 5", name="grade"),
         sa.CheckConstraint("latitude IS NULL OR latitude BETWEEN -90 AND 90", name="latitude"),
         sa.CheckConstraint("longitude IS NULL OR longitude BETWEEN -180 AND 180", name="longitude"),
@@ -132,7 +128,7 @@ class MerchantContract(db.Model):
 
     __tablename__ = "merchant_contracts"
     __table_args__ = (
-        _in("kind", ContractKind, "known_kind"),
+        enum_check("kind", ContractKind, "known_kind"),
         sa.Index("ix_merchant_contracts_merchant_kind", "merchant_id", "kind"),
     )
 
@@ -159,7 +155,7 @@ class MerchantVisit(db.Model):
 
     __tablename__ = "merchant_visits"
     __table_args__ = (
-        _in("channel", VisitChannel, "known_channel"),
+        enum_check("channel", VisitChannel, "known_channel"),
         sa.Index("ix_merchant_visits_merchant_visited", "merchant_id", "visited_on"),
     )
 
@@ -181,7 +177,7 @@ class MerchantStaff(db.Model):
     """Links a portal account to the one merchant it works for."""
 
     __tablename__ = "merchant_staff"
-    __table_args__ = (_in("role", StaffRole, "known_role"),)
+    __table_args__ = (enum_check("role", StaffRole, "known_role"),)
 
     user_id: Mapped[int] = mapped_column(
         sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True

@@ -6,11 +6,10 @@ import marshmallow as ma
 from flask_smorest.fields import Upload
 from marshmallow import validate
 
-from marketplace.core.fields import LocalDateTime
+from marketplace.core.fields import HHMM, LocalDateTime, UserRefSchema
 from marketplace.core.pagination import PageArgsSchema
 from merchants.models import ContractKind, StaffRole, Stage, VisitChannel
 
-HHMM = validate.Regexp(r"^([01]\d|2[0-3]):[0-5]\d$", error="Use HH:MM, 24-hour.")
 SLUG = validate.Regexp(r"^[a-z][a-z0-9-]{1,39}$", error="lowercase letters, digits and '-'.")
 PHONE = validate.Regexp(r"^[0-9+\- ]{5,20}$", error="Digits, spaces, '+' and '-' only.")
 
@@ -101,11 +100,6 @@ class MerchantUpdateSchema(MerchantProfileSchema):
     version = ma.fields.Integer(
         required=True, metadata={"description": "the version you read; a stale one is a 409"}
     )
-
-
-class UserRefSchema(ma.Schema):
-    id = ma.fields.Integer()
-    display_name = ma.fields.String()
 
 
 class CategoryRefSchema(ma.Schema):

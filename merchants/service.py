@@ -21,7 +21,7 @@ from marketplace.accounts.models import Role, User
 from marketplace.core import audit
 from marketplace.core.cache import catalog_changed
 from marketplace.core.clock import local_today, now
-from marketplace.core.db import db, on_rollback
+from marketplace.core.db import db, escape_like, on_rollback
 from marketplace.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from marketplace.providers.storage import file_storage
 from merchants.errors import (
@@ -258,7 +258,7 @@ def list_merchants(viewer: User, filters: dict[str, Any]) -> sa.Select:
     if "headliner" in filters:
         query = query.where(Merchant.is_headliner.is_(filters["headliner"]))
     if filters.get("q"):
-        pattern = "%" + _escape_like(filters["q"].lower()) + "%"
+        pattern = "%" + escape_like(filters["q"].lower()) + "%"
         query = query.where(
             sa.or_(
                 sa.func.lower(Merchant.name).like(pattern, escape="\\"),
@@ -271,10 +271,6 @@ def list_merchants(viewer: User, filters: dict[str, Any]) -> sa.Select:
         "grade": (Merchant.current_grade.desc().nulls_last(), Merchant.id),
     }[filters.get("sort", "newest")]
     return query.order_by(*order)
-
-
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 # -- pipeline ------------------------------------------------------------------------------

@@ -62,6 +62,16 @@ class Base(DeclarativeBase):
 db = SQLAlchemy(model_class=Base)
 
 
+def enum_check(column: str, values: Any, name: str) -> sa.CheckConstraint:
+    """A CHECK that ``column`` holds one of an enum's values (same on both databases)."""
+    return sa.CheckConstraint(sa.column(column).in_([v.value for v in values]), name=name)
+
+
+def escape_like(text: str) -> str:
+    """Make user text literal inside a LIKE pattern (with ``escape="\\"``)."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 class TimestampMixin:
     created_at: Mapped[datetime] = mapped_column(default=now)
     updated_at: Mapped[datetime] = mapped_column(default=now, onupdate=now)

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import marshmallow as ma
+from marshmallow import validate
 
 from marketplace.core.clock import local_zone, to_local
 
@@ -25,3 +26,13 @@ class LocalDateTime(ma.fields.DateTime):
         if parsed.tzinfo is None:
             parsed = parsed.replace(tzinfo=local_zone())
         return parsed.astimezone(UTC)
+
+
+HHMM = validate.Regexp(r"^([01]\d|2[0-3]):[0-5]\d$", error="Use HH:MM, 24-hour.")
+
+
+class UserRefSchema(ma.Schema):
+    """Who did something: enough to show a name, nothing private."""
+
+    id = ma.fields.Integer()
+    display_name = ma.fields.String()

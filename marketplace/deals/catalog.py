@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import contains_eager, lazyload
 
 from marketplace.core.clock import local_today, local_zone, now
-from marketplace.core.db import db
+from marketplace.core.db import db, escape_like
 from marketplace.core.geo import bounding_box, distance_m
 from marketplace.deals.errors import DealNotFound
 from marketplace.deals.models import VISIBLE_STATUSES, Deal, DealDailySales, DealStatus
@@ -73,8 +73,7 @@ def _filtered(query: sa.Select, filters: dict[str, Any]) -> sa.Select:
     if "type" in filters:
         query = query.where(Deal.type == filters["type"])
     if filters.get("q"):
-        text = filters["q"].lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        pattern = f"%{text}%"
+        pattern = f"%{escape_like(filters['q'].lower())}%"
         query = query.where(
             sa.or_(
                 sa.func.lower(Deal.title).like(pattern, escape="\\"),

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from marketplace.accounts.models import User
 from marketplace.core.clock import now
-from marketplace.core.db import TimestampMixin, db
+from marketplace.core.db import TimestampMixin, db, enum_check
 from merchants.models import Merchant
 
 
@@ -38,17 +38,13 @@ PRICE_FIELDS = (
 )  # fmt: skip
 
 
-def _in(column: str, values: type[enum.Enum], name: str) -> sa.CheckConstraint:
-    return sa.CheckConstraint(sa.column(column).in_([v.value for v in values]), name=name)
-
-
 class Deal(TimestampMixin, db.Model):
     """Money is integer fen; times are aware UTC."""
 
     __tablename__ = "deals"
     __table_args__ = (
-        _in("type", DealType, "known_type"),
-        _in("status", DealStatus, "known_status"),
+        enum_check("type", DealType, "known_type"),
+        enum_check("status", DealStatus, "known_status"),
         sa.CheckConstraint("stock_left >= 0", name="stock_left_not_negative"),
         sa.CheckConstraint("stock_left <= stock", name="stock_left_within_stock"),
         sa.CheckConstraint("sale_price > 0 AND settlement_price >= 0", name="prices"),

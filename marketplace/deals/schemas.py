@@ -6,13 +6,12 @@ import marshmallow as ma
 from flask_smorest.fields import Upload
 from marshmallow import validate
 
-from marketplace.core.fields import LocalDateTime
+from marketplace.core.fields import HHMM, LocalDateTime, UserRefSchema
 from marketplace.core.pagination import PageArgsSchema
 from marketplace.deals.models import DealStatus, DealType
 
 FEN = {"description": "integer fen (3990 = ¥39.90)"}
 MAX_FEN = 10_000_000  # ¥100,000: nothing on a local deal platform costs more per unit
-HHMM = validate.Regexp(r"^([01]\d|2[0-3]):[0-5]\d$", error="Use HH:MM, 24-hour.")
 
 
 def fen(required: bool = False, description: str = "") -> ma.fields.Integer:
@@ -167,13 +166,8 @@ class PriceChangeSchema(ma.Schema):
     field = ma.fields.String()
     old_value = ma.fields.Integer(metadata=FEN)
     new_value = ma.fields.Integer(metadata=FEN)
-    changed_by = ma.fields.Nested(lambda: UserBriefSchema(), allow_none=True)
+    changed_by = ma.fields.Nested(UserRefSchema, allow_none=True)
     changed_at = LocalDateTime()
-
-
-class UserBriefSchema(ma.Schema):
-    id = ma.fields.Integer()
-    display_name = ma.fields.String()
 
 
 class ReasonSchema(ma.Schema):
@@ -229,7 +223,7 @@ class PopupBookingSchema(ma.Schema):
     date = ma.fields.Date(attribute="day")
     deal = ma.fields.Nested(SlotDealSchema)
     note = ma.fields.String()
-    booked_by = ma.fields.Nested(UserBriefSchema, allow_none=True)
+    booked_by = ma.fields.Nested(UserRefSchema, allow_none=True)
     booked_at = LocalDateTime()
 
 
