@@ -27,6 +27,7 @@ from marketplace.core.errors import (
 )
 from marketplace.core.ratelimit import init_rate_limits
 from marketplace.core.redis import init_redis
+from marketplace.payments.stripe import init_payments
 from marketplace.providers.sms import init_sms
 from marketplace.providers.storage import init_storage
 
@@ -64,6 +65,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     init_rate_limits(app)
     init_sms(app)
     init_storage(app)
+    init_payments(app)
     api = init_api(app)
     register_error_handlers(app)
     _register_request_id(app)
@@ -88,12 +90,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         )
 
     import merchants
-    from marketplace import accounts, deals, ops
+    from marketplace import accounts, deals, ops, orders
 
     ops.init_app(app, api)
     accounts.init_app(app, api)
     merchants.init_app(app, api)
     deals.init_app(app, api)
+    orders.init_app(app, api)
 
     from seed.cli import seed_command
 

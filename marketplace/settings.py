@@ -141,6 +141,13 @@ SETTINGS: tuple[Setting, ...] = (
         _bool,
     ),
     Setting(
+        "LINLI_ORDER_PAYMENT_MINUTES",
+        "LINLI_ORDER_PAYMENT_MINUTES",
+        "15",
+        "minutes an unpaid order holds its stock before it expires",
+        _int,
+    ),
+    Setting(
         "LINLI_SHOPPER_TOKEN_TTL_HOURS",
         "LINLI_SHOPPER_TOKEN_TTL_HOURS",
         "720",

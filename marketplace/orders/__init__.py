@@ -1,0 +1,15 @@
+"""Checkout: orders with snapshotted prices, stock reservation (with a Redis gate for
+flash deals), payment through the provider, vouchers."""
+
+from flask import Flask
+
+from marketplace.core.api import Api
+
+
+def init_app(app: Flask, api: Api) -> None:
+    from marketplace.orders.api import blp
+    from marketplace.orders.cli import flash_cli, orders_cli
+
+    api.register_blueprint(blp)
+    app.cli.add_command(orders_cli)
+    app.cli.add_command(flash_cli)

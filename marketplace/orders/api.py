@@ -1,0 +1,162 @@
+"""HTTP routes of buying, paying and vouchers."""
+
+from __future__ import annotations
+
+from flask import Response, current_app, request
+
+from marketplace.accounts.auth import auth_required, current_user
+from marketplace.accounts.models import Role
+from marketplace.core import qr
+from marketplace.core.api import Blueprint, doc, documents_errors
+from marketplace.core.db import db
+from marketplace.core.errors import InvalidInput
+from marketplace.core.pagination import PageArgsSchema, page_of, paginate
+from marketplace.orders import service
+from marketplace.orders.schemas import (
+    CheckoutSchema,
+    OrderCreateSchema,
+    OrderSchema,
+    VoucherArgsSchema,
+    VoucherSchema,
+    WebhookResultSchema,
+)
+from marketplace.payments import service as payments
+from marketplace.vouchers import service as vouchers
+
+blp = Blueprint("orders", __name__, description="Orders, payments and vouchers")
+IDEMPOTENCY_HEADER = {
+    "in": "header",
+    "name": "Idempotency-Key",
+    "required": False,
+    "schema": {"type": "string", "maxLength": 80},
+    "description": "repeat a request safely: the same key returns the first order",
+}
+
+
+def _checkout(order):
+    return {
+        "order": order,
+        "payment": {
+            "provider": "stripe",
+            "payment_intent": order.payment_intent_id,
+            "client_secret": order.client_secret,
+            "publishable_key": current_app.config["LINLI_STRIPE_PUBLISHABLE_KEY"],
+        },
+    }
+
+
+@blp.post("/orders")
+@auth_required(Role.SHOPPER)
+@blp.arguments(OrderCreateSchema)
+@blp.response(201, CheckoutSchema)
+@blp.alt_response(200, schema=CheckoutSchema, description="a repeated Idempotency-Key")
+@doc(parameters=[IDEMPOTENCY_HEADER])
+@documents_errors(409, 502, 503)
+def place_order(body: dict):
+    """Buy: reserve the units, create the order, and start its payment
+
+    409 codes: sold_out, purchase_limit_reached, deal_not_on_sale, idempotency_key_reused.
+    503 payment_provider_unavailable keeps the order pending: retry with the same key (or
+    POST /orders/{id}/payment)."""
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and not 1 <= len(key) <= 80:
+        raise InvalidInput(fields={"Idempotency-Key": ["1 to 80 characters."]})
+    order, created = service.place_order(
+        current_user(), body["deal_id"], body["quantity"], idempotency_key=key
+    )
+    db.session.commit()  # the order exists before the provider is asked anything
+    service.attach_payment(order)
+    db.session.commit()
+    return _checkout(order), 201 if created else 200
+
+
+@blp.post("/orders/<int:order_id>/payment")
+@auth_required(Role.SHOPPER)
+@blp.response(200, CheckoutSchema)
+@documents_errors(404, 502, 503)
+def retry_payment(order_id: int):
+    """Start (or show) the payment of a pending order, e.g. after the provider was down"""
+    order = service.get_order(order_id, current_user())
+    service.attach_payment(order)
+    db.session.commit()
+    return _checkout(order)
+
+
+@blp.get("/orders")
+@auth_required(Role.SHOPPER)
+@blp.arguments(PageArgsSchema, location="query")
+@blp.response(200, page_of(OrderSchema))
+def my_orders(args: dict):
+    """My orders, newest first"""
+    return paginate(service.my_orders(current_user()), args["page"], args["page_size"])
+
+
+@blp.get("/orders/<int:order_id>")
+@auth_required(Role.SHOPPER)
+@blp.response(200, OrderSchema)
+@documents_errors(404)
+def get_order(order_id: int):
+    """One of my orders"""
+    return service.get_order(order_id, current_user())
+
+
+@blp.post("/payments/stripe/webhook")
+@blp.response(200, WebhookResultSchema)
+@documents_errors(400)
+def stripe_webhook():
+    """Signed provider events (Stripe-Signature); duplicates and stale or forged
+    deliveries are safe"""
+    outcome = payments.handle_webhook(
+        request.get_data(), request.headers.get("Stripe-Signature", "")
+    )
+    db.session.commit()
+    return {"outcome": outcome}
+
+
+@blp.get("/vouchers")
+@auth_required(Role.SHOPPER)
+@blp.arguments(VoucherArgsSchema, location="query")
+@blp.response(200, page_of(VoucherSchema))
+def my_vouchers(args: dict):
+    """My vouchers: codes, status, validity"""
+    query = vouchers.my_vouchers(current_user(), args.get("status"))
+    return paginate(query, args["page"], args["page_size"])
+
+
+@blp.get("/vouchers/<string:code>/qr.png")
+@auth_required(Role.SHOPPER)
+@blp.response(200, content_type="image/png", description="the code as a QR image")
+@documents_errors(404)
+def voucher_qr(code: str):
+    """My voucher's code as a QR PNG, to show at the shop"""
+    voucher = vouchers.shoppers_voucher(code, current_user())
+    response = Response(qr.png(voucher.code), mimetype="image/png")
+    response.headers["Cache-Control"] = "private, max-age=3600"
+    return response
+
+
+@blp.post("/vouchers/<string:code>/redeem")
+@auth_required(Role.MERCHANT_STAFF)
+@blp.response(200, VoucherSchema)
+@documents_errors(404, 409, 422)
+def redeem(code: str):
+    """Redeem a voucher at the shop, once (owner or clerk of the deal's merchant)
+
+    403 wrong_merchant; 409 already_redeemed, voucher_refunded, voucher_expired,
+    voucher_not_yet_valid, voucher_not_usable_today; 422 malformed_voucher_code."""
+    voucher = vouchers.redeem(code, current_user())
+    db.session.commit()
+    return voucher
+
+
+@blp.get("/merchant/vouchers")
+@auth_required(Role.MERCHANT_STAFF)
+@blp.arguments(VoucherArgsSchema, location="query")
+@blp.response(200, page_of(VoucherSchema))
+def merchant_vouchers(args: dict):
+    """My shop's vouchers by status"""
+    from merchants.service import my_merchant
+
+    member = my_merchant(current_user())
+    query = vouchers.merchant_vouchers(member.merchant_id, args.get("status"))
+    return paginate(query, args["page"], args["page_size"])

@@ -1,0 +1,71 @@
+"""Shapes of orders, payments and vouchers. Money is integer fen."""
+
+from __future__ import annotations
+
+import marshmallow as ma
+from marshmallow import validate
+
+from marketplace.core.fields import LocalDateTime
+from marketplace.core.pagination import PageArgsSchema
+from marketplace.vouchers.models import VoucherStatus
+
+FEN = {"description": "integer fen"}
+
+
+class OrderCreateSchema(ma.Schema):
+    deal_id = ma.fields.Integer(required=True, strict=True)
+    quantity = ma.fields.Integer(load_default=1, strict=True, validate=validate.Range(1, 20))
+
+
+class OrderDealSchema(ma.Schema):
+    id = ma.fields.Integer()
+    title = ma.fields.String()
+    type = ma.fields.String()
+    merchant = ma.fields.String(attribute="merchant.name")
+
+
+class OrderSchema(ma.Schema):
+    id = ma.fields.Integer()
+    deal = ma.fields.Nested(OrderDealSchema)
+    quantity = ma.fields.Integer()
+    unit_price = ma.fields.Integer(metadata=FEN)
+    amount = ma.fields.Integer(metadata=FEN)
+    currency = ma.fields.String()
+    status = ma.fields.String()
+    expires_at = LocalDateTime(metadata={"description": "pay before this or the order expires"})
+    paid_at = LocalDateTime(allow_none=True)
+    closed_reason = ma.fields.String(allow_none=True)
+    created_at = LocalDateTime()
+
+
+class PaymentSchema(ma.Schema):
+    provider = ma.fields.String()
+    payment_intent = ma.fields.String(allow_none=True)
+    client_secret = ma.fields.String(
+        allow_none=True, metadata={"description": "for Stripe.js to confirm the payment"}
+    )
+    publishable_key = ma.fields.String()
+
+
+class CheckoutSchema(ma.Schema):
+    order = ma.fields.Nested(OrderSchema)
+    payment = ma.fields.Nested(PaymentSchema)
+
+
+class VoucherSchema(ma.Schema):
+    code = ma.fields.String(metadata={"description": "12 digits; show it (or its QR) at the shop"})
+    status = ma.fields.String()
+    order_id = ma.fields.Integer()
+    deal = ma.fields.Nested(OrderDealSchema)
+    valid_from = ma.fields.Date()
+    valid_until = ma.fields.Date()
+    issued_at = LocalDateTime()
+    redeemed_at = LocalDateTime(allow_none=True)
+
+
+class VoucherArgsSchema(PageArgsSchema):
+    status = ma.fields.String(validate=validate.OneOf([s.value for s in VoucherStatus]))
+
+
+class WebhookResultSchema(ma.Schema):
+    outcome = ma.fields.String()

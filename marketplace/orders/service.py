@@ -1,0 +1,371 @@
+"""Buying: place an order (reserve stock, snapshot prices), pay it through the provider,
+turn a paid order into vouchers exactly once, expire what is never paid."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from datetime import timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from flask import current_app
+from sqlalchemy.exc import IntegrityError
+
+from marketplace.accounts.models import User
+from marketplace.core import audit
+from marketplace.core.clock import now
+from marketplace.core.db import db
+from marketplace.core.errors import Conflict, InvalidInput, NotFound
+from marketplace.deals import service as deals
+from marketplace.deals.catalog import on_sale
+from marketplace.deals.models import Deal
+from marketplace.orders import stock
+from marketplace.orders.models import Order, OrderStatus
+from marketplace.payments.stripe import ProviderError, ProviderUnavailable, stripe
+from marketplace.vouchers import service as vouchers
+from marketplace.vouchers.models import Voucher, VoucherStatus
+from merchants.models import Merchant
+
+log = logging.getLogger(__name__)
+MAX_QUANTITY = 20
+
+
+class OrderNotFound(NotFound):
+    code = "order_not_found"
+    message = "No such order."
+
+
+class IdempotencyKeyReused(Conflict):
+    code = "idempotency_key_reused"
+    message = "That Idempotency-Key was used for a different request."
+
+
+class DealNotOnSale(Conflict):
+    code = "deal_not_on_sale"
+    message = "This deal is not on sale right now."
+
+
+def request_hash(body: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+
+def _by_key(shopper: User, key: str) -> Order | None:
+    return db.session.scalars(
+        sa.select(Order).where(Order.shopper_id == shopper.id, Order.idempotency_key == key)
+    ).first()
+
+
+def place_order(
+    shopper: User, deal_id: int, quantity: int, *, idempotency_key: str | None = None
+) -> tuple[Order, bool]:
+    """Reserve ``quantity`` units and create a pending order with today's prices.
+
+    With an ``idempotency_key`` a repeat of the same request returns the first order
+    (``created`` False); the same key with another body is a 409."""
+    body_hash = request_hash({"deal_id": deal_id, "quantity": quantity})
+    # One purchase at a time per shopper (a row lock on PostgreSQL; SQLite serialises
+    # writers anyway): a repeated key then always finds the first order.
+    db.session.execute(sa.select(User.id).where(User.id == shopper.id).with_for_update())
+    if idempotency_key:
+        existing = _by_key(shopper, idempotency_key)
+        if existing is not None:
+            if existing.request_hash != body_hash:
+                raise IdempotencyKeyReused()
+            return existing, False
+    if not 1 <= quantity <= MAX_QUANTITY:
+        raise InvalidInput(fields={"quantity": [f"Buy 1 to {MAX_QUANTITY} at a time."]})
+    moment = now()
+    deal = db.session.scalars(
+        sa.select(Deal).join(Deal.merchant).where(Deal.id == deal_id, *on_sale(moment))
+    ).first()
+    if deal is None:
+        if db.session.get(Deal, deal_id) is None:
+            raise InvalidInput(fields={"deal_id": ["No such deal."]}, code="deal_not_found")
+        raise DealNotOnSale()
+    stock.reserve(deal, shopper, quantity)
+    order = Order(
+        shopper_id=shopper.id,
+        deal=deal,
+        merchant_id=deal.merchant_id,
+        quantity=quantity,
+        unit_price=deal.sale_price,
+        settlement_price=deal.settlement_price,
+        subsidy=deal.subsidy,
+        commission_l1=deal.commission_l1,
+        commission_l2=deal.commission_l2,
+        amount=deal.sale_price * quantity,
+        status=OrderStatus.PENDING_PAYMENT.value,
+        expires_at=moment + timedelta(minutes=current_app.config["LINLI_ORDER_PAYMENT_MINUTES"]),
+        idempotency_key=idempotency_key,
+        request_hash=body_hash,
+    )
+    db.session.add(order)
+    try:
+        with db.session.begin_nested():
+            db.session.flush()
+    except IntegrityError:
+        # The same key raced us and won: its order is the answer (our reservation is
+        # rolled back with this request).
+        db.session.rollback()
+        winner = _by_key(shopper, idempotency_key) if idempotency_key else None
+        if winner is None:
+            raise
+        if winner.request_hash != body_hash:
+            raise IdempotencyKeyReused() from None
+        return winner, False
+    audit.record(
+        "order",
+        order.id,
+        "order.placed",
+        actor_id=shopper.id,
+        data={"deal_id": deal.id, "quantity": quantity, "amount": order.amount},
+    )
+    return order, True
+
+
+def attach_payment(order: Order) -> Order:
+    """Make sure a pending order has a PaymentIntent; call after the order is committed,
+    so a provider failure can never lose it. ProviderUnavailable leaves it pending."""
+    if order.status != OrderStatus.PENDING_PAYMENT.value or order.payment_intent_id:
+        return order
+    intent = stripe().create_payment_intent(
+        amount=order.amount,
+        currency=order.currency,
+        metadata={"order_id": order.id, "deal_id": order.deal_id},
+        idempotency_key=f"linli-order-{order.id}-intent",
+    )
+    order.payment_intent_id = intent["id"]
+    order.client_secret = intent.get("client_secret")
+    audit.record(
+        "order",
+        order.id,
+        "payment.intent_created",
+        actor_id=None,
+        data={"payment_intent": intent["id"], "amount": order.amount},
+    )
+    return order
+
+
+def get_order(order_id: int, shopper: User) -> Order:
+    order = db.session.get(Order, order_id)
+    if order is None or order.shopper_id != shopper.id:
+        raise OrderNotFound()
+    return order
+
+
+def my_orders(shopper: User) -> sa.Select:
+    return sa.select(Order).where(Order.shopper_id == shopper.id).order_by(Order.id.desc())
+
+
+def _lock(order_id: int) -> Order | None:
+    return db.session.scalars(
+        sa.select(Order).where(Order.id == order_id).with_for_update(of=Order)
+    ).first()
+
+
+def mark_paid(
+    order_id: int, *, payment_intent_id: str, amount: int, currency: str, source: str
+) -> str:
+    """The provider says the order's payment succeeded: mark it paid and issue its
+    vouchers, exactly once however often (or late) the news arrives. Returns the outcome."""
+    order = _lock(order_id)
+    if order is None or order.payment_intent_id != payment_intent_id:
+        return "unknown_order"
+    if amount != order.amount or currency.lower() != order.currency:
+        log.error(
+            "order %s: paid %s %s, expected %s %s",
+            order.id,
+            amount,
+            currency,
+            order.amount,
+            order.currency,
+        )
+        audit.record(
+            "order",
+            order.id,
+            "payment.amount_mismatch",
+            actor_id=None,
+            data={"amount": amount, "currency": currency},
+        )
+        return "amount_mismatch"
+    if order.status != OrderStatus.PENDING_PAYMENT.value:
+        if order.status == OrderStatus.EXPIRED.value:
+            return _paid_after_expiry(order, source)
+        return "already_paid"
+    _confirm_paid(order, source)
+    return "paid"
+
+
+def _confirm_paid(order: Order, source: str) -> None:
+    order.status = OrderStatus.PAID.value
+    order.paid_at = now()
+    audit.record(
+        "order",
+        order.id,
+        "order.paid",
+        actor_id=None,
+        data={"payment_intent": order.payment_intent_id, "source": source},
+    )
+    vouchers.issue_for(order)
+    deals.record_sale(order.deal, order.quantity)
+
+
+def _paid_after_expiry(order: Order, source: str) -> str:
+    """Money arrived for an order we had given up on (a late webhook). Take the stock back
+    if it is still there and honour the purchase; otherwise refund the money."""
+    try:
+        with db.session.begin_nested():
+            stock.reserve(order.deal, db.session.get(User, order.shopper_id), order.quantity)
+    except (stock.SoldOut, stock.LimitReached):
+        refund = stripe().create_refund(
+            payment_intent=order.payment_intent_id,
+            amount=order.amount,
+            metadata={"order_id": order.id, "reason": "paid_after_expiry"},
+            idempotency_key=f"linli-order-{order.id}-late-refund",
+        )
+        order.status = OrderStatus.REFUNDED.value
+        order.closed_reason = "paid_after_expiry_refunded"
+        audit.record(
+            "order",
+            order.id,
+            "order.refunded_late_payment",
+            actor_id=None,
+            data={"refund": refund.get("id"), "source": source},
+        )
+        return "refunded_late_payment"
+    _confirm_paid(order, source)
+    return "paid_after_expiry"
+
+
+def close_unpaid(order: Order, reason: str) -> bool:
+    """Expire a pending order and give its stock back. False if it was not pending."""
+    table = Order.__table__
+    closed = db.session.execute(
+        sa.update(table)
+        .where(table.c.id == order.id, table.c.status == OrderStatus.PENDING_PAYMENT.value)
+        .values(status=OrderStatus.EXPIRED.value, closed_reason=reason, updated_at=now())
+    ).rowcount
+    if not closed:
+        return False
+    db.session.expire(order, ["status", "closed_reason"])
+    stock.release(order.deal, order.shopper_id, order.quantity)
+    audit.record("order", order.id, "order.expired", actor_id=None, reason=reason)
+    return True
+
+
+def payment_failed(order_id: int, payment_intent_id: str) -> str:
+    order = _lock(order_id)
+    if order is None or order.payment_intent_id != payment_intent_id:
+        return "unknown_order"
+    if order.status != OrderStatus.PENDING_PAYMENT.value:
+        return "ignored"
+    try:
+        stripe().cancel_payment_intent(
+            payment_intent_id, idempotency_key=f"linli-order-{order.id}-cancel"
+        )
+    except (ProviderError, ProviderUnavailable):
+        log.warning(
+            "order %s: could not cancel %s after a failed payment", order.id, payment_intent_id
+        )
+    return "expired" if close_unpaid(order, "payment_failed") else "ignored"
+
+
+def settle_with_provider(order: Order) -> str:
+    """Ask the provider where a pending order's payment stands and act on it: paid →
+    vouchers; still unpaid past its deadline → cancel the intent and expire the order."""
+    if order.status != OrderStatus.PENDING_PAYMENT.value:
+        return "not_pending"
+    if order.payment_intent_id is None:
+        if now() >= order.expires_at:
+            return "expired" if close_unpaid(order, "expired_unpaid") else "not_pending"
+        return "waiting"
+    intent = stripe().retrieve_payment_intent(order.payment_intent_id)
+    if intent["status"] == "succeeded":
+        return mark_paid(
+            order.id,
+            payment_intent_id=intent["id"],
+            amount=intent["amount"],
+            currency=intent["currency"],
+            source="reconciliation",
+        )
+    if intent["status"] == "canceled":
+        return "expired" if close_unpaid(order, "payment_canceled") else "not_pending"
+    if now() >= order.expires_at:
+        if intent["status"] in (
+            "requires_payment_method",
+            "requires_confirmation",
+            "requires_action",
+            "requires_capture",
+        ):
+            stripe().cancel_payment_intent(
+                order.payment_intent_id, idempotency_key=f"linli-order-{order.id}-cancel"
+            )
+        return "expired" if close_unpaid(order, "expired_unpaid") else "not_pending"
+    return "waiting"
+
+
+def expire_unpaid(*, limit: int = 500) -> dict[str, int]:
+    """Job: settle every pending order past its payment deadline with the provider.
+    One order's provider trouble never blocks the others; each commits on its own."""
+    due = db.session.scalars(
+        sa.select(Order.id)
+        .where(Order.status == OrderStatus.PENDING_PAYMENT.value, Order.expires_at <= now())
+        .order_by(Order.id)
+        .limit(limit)
+    ).all()
+    return _settle_each(due)
+
+
+def reconcile_pending(
+    *, older_than: timedelta = timedelta(minutes=2), limit: int = 500
+) -> dict[str, int]:
+    """Job: ask the provider about orders pending longer than ``older_than`` — a missed
+    webhook must not strand a paid order."""
+    due = db.session.scalars(
+        sa.select(Order.id)
+        .where(
+            Order.status == OrderStatus.PENDING_PAYMENT.value,
+            Order.created_at <= now() - older_than,
+        )
+        .order_by(Order.id)
+        .limit(limit)
+    ).all()
+    return _settle_each(due)
+
+
+def _settle_each(order_ids: list[int]) -> dict[str, int]:
+    outcomes: dict[str, int] = {}
+    for order_id in order_ids:
+        try:
+            order = _lock(order_id)
+            outcome = settle_with_provider(order) if order else "gone"
+            db.session.commit()
+        except (ProviderError, ProviderUnavailable):
+            db.session.rollback()
+            outcome = "provider_unavailable"
+        outcomes[outcome] = outcomes.get(outcome, 0) + 1
+    return outcomes
+
+
+def after_voucher_change(order_id: int) -> None:
+    """An order is completed once none of its vouchers is still active."""
+    active = db.session.scalar(
+        sa.select(sa.func.count())
+        .select_from(Voucher)
+        .where(Voucher.order_id == order_id, Voucher.status == VoucherStatus.ACTIVE.value)
+    )
+    if active == 0:
+        table = Order.__table__
+        done = db.session.execute(
+            sa.update(table)
+            .where(table.c.id == order_id, table.c.status == OrderStatus.PAID.value)
+            .values(status=OrderStatus.COMPLETED.value, updated_at=now())
+        ).rowcount
+        if done:
+            audit.record("order", order_id, "order.completed", actor_id=None)
+
+
+def merchant_of(order: Order) -> Merchant:
+    return order.deal.merchant

@@ -1,0 +1,1 @@
+"""Payments through the Stripe API (one client module) and its webhooks."""

@@ -1,0 +1,63 @@
+"""Provider webhooks: verify, de-duplicate, and hand each event to the order it concerns."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import sqlalchemy as sa
+from flask import current_app
+from sqlalchemy.exc import IntegrityError
+
+from marketplace.core.db import db
+from marketplace.orders import service as orders
+from marketplace.orders.models import Order
+from marketplace.payments.models import PaymentEvent
+from marketplace.payments.stripe import InvalidSignature, verify_signature
+
+log = logging.getLogger(__name__)
+
+
+def handle_webhook(payload: bytes, signature_header: str) -> str:
+    """Process one signed provider event. Safe to receive twice (the event id is recorded
+    in the same transaction as its effect) and in any order (each handler acts only on the
+    order state it expects). Raises InvalidSignature for forged or stale deliveries."""
+    verify_signature(payload, signature_header, current_app.config["LINLI_STRIPE_WEBHOOK_SECRET"])
+    try:
+        event = json.loads(payload)
+        event_id, kind, obj = event["id"], event["type"], event["data"]["object"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise InvalidSignature(
+            "The event is not a provider event.", code="malformed_event"
+        ) from exc
+    intent_id = obj.get("id") if obj.get("object") == "payment_intent" else None
+    record = PaymentEvent(
+        provider_event_id=event_id, type=kind, payment_intent_id=intent_id, outcome="received"
+    )
+    db.session.add(record)
+    try:
+        with db.session.begin_nested():
+            db.session.flush()
+    except IntegrityError:
+        return "duplicate"
+    order_id = None
+    if intent_id:
+        order_id = db.session.scalar(
+            sa.select(Order.id).where(Order.payment_intent_id == intent_id)
+        )
+    if order_id is None:
+        record.outcome = "unknown_order"
+    elif kind == "payment_intent.succeeded":
+        record.outcome = orders.mark_paid(
+            order_id,
+            payment_intent_id=intent_id,
+            amount=int(obj["amount"]),
+            currency=obj["currency"],
+            source="webhook",
+        )
+    elif kind in ("payment_intent.payment_failed", "payment_intent.canceled"):
+        record.outcome = orders.payment_failed(order_id, intent_id)
+    else:
+        record.outcome = "ignored"
+    log.info("provider event %s %s: %s", event_id, kind, record.outcome)
+    return record.outcome

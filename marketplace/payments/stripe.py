@@ -1,0 +1,221 @@
+"""The Stripe API, spoken with ``requests``: PaymentIntents, Refunds and webhook signatures.
+
+One small client for the real API, Stripe's stripe-mock and the local ``localstripe``
+server alike; only the base URL and key differ (settings). Every POST carries an
+Idempotency-Key (real Stripe honours it; localstripe does not, so exactly-once never rests
+on the provider). Connection errors and 5xx are retried by urllib3; anything still failing
+becomes ``ProviderUnavailable`` (503) or ``ProviderError`` (502) for the API to report.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+from flask import Flask, current_app
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+from marketplace.core.errors import DomainError
+
+log = logging.getLogger(__name__)
+CONNECT_TIMEOUT = 3.05
+READ_TIMEOUT = 15
+SIGNATURE_TOLERANCE = 300  # seconds, as Stripe's own libraries
+
+
+class ProviderUnavailable(DomainError):
+    status = 503
+    code = "payment_provider_unavailable"
+    message = "The payment service is not answering; your order is kept, try paying again."
+
+
+class ProviderError(DomainError):
+    status = 502
+    code = "payment_provider_error"
+    message = "The payment service refused the request."
+
+
+class InvalidSignature(DomainError):
+    status = 400
+    code = "invalid_signature"
+    message = "The webhook signature does not verify."
+
+
+def _flatten(data: Mapping[str, Any], prefix: str = "") -> list[tuple[str, str]]:
+    """Stripe's form encoding: metadata[order_id]=5, payment_method_types[]=card."""
+    pairs: list[tuple[str, str]] = []
+    for key, value in data.items():
+        name = f"{prefix}[{key}]" if prefix else key
+        if isinstance(value, Mapping):
+            pairs.extend(_flatten(value, name))
+        elif isinstance(value, list | tuple):
+            pairs.extend((f"{name}[]", str(v)) for v in value)
+        elif isinstance(value, bool):
+            pairs.append((name, "true" if value else "false"))
+        elif value is not None:
+            pairs.append((name, str(value)))
+    return pairs
+
+
+@dataclass
+class StripeClient:
+    base_url: str
+    secret_key: str
+    retries: int = 2
+
+    def __post_init__(self) -> None:
+        self.session = requests.Session()
+        retry = Retry(
+            total=self.retries,
+            connect=self.retries,
+            read=0,  # a read timeout may mean the provider acted: do not blindly repeat
+            status=self.retries,
+            status_forcelist=(500, 502, 503, 504),
+            allowed_methods=frozenset({"GET", "POST", "DELETE"}),
+            backoff_factor=0.2,
+            raise_on_status=False,
+            respect_retry_after_header=True,
+        )
+        self.session.mount("http://", HTTPAdapter(max_retries=retry))
+        self.session.mount("https://", HTTPAdapter(max_retries=retry))
+        self.session.headers["Authorization"] = f"Bearer {self.secret_key}"
+        self.session.headers["Stripe-Version"] = "2024-06-20"
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        data: Mapping[str, Any] | None = None,
+        idempotency_key: str | None = None,
+    ) -> dict[str, Any]:
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
+        url = self.base_url.rstrip("/") + path
+        try:
+            response = self.session.request(
+                method,
+                url,
+                data=_flatten(data or {}),
+                headers=headers,
+                timeout=(CONNECT_TIMEOUT, READ_TIMEOUT),
+            )
+        except requests.RequestException as exc:
+            log.warning("stripe %s %s failed: %s", method, path, exc)
+            raise ProviderUnavailable() from exc
+        if response.status_code >= 500:
+            log.warning("stripe %s %s answered %s", method, path, response.status_code)
+            raise ProviderUnavailable()
+        try:
+            body = response.json()
+        except ValueError as exc:
+            raise ProviderError("The payment service answered something unreadable.") from exc
+        if response.status_code >= 400:
+            detail = (body.get("error") or {}).get("message") or response.reason
+            log.warning("stripe %s %s answered %s: %s", method, path, response.status_code, detail)
+            raise ProviderError(f"The payment service refused: {detail}")
+        return body
+
+    # -- the calls Linli makes -----------------------------------------------------------
+
+    def create_payment_intent(
+        self, *, amount: int, currency: str, metadata: Mapping[str, Any], idempotency_key: str
+    ) -> dict[str, Any]:
+        return self._call(
+            "POST",
+            "/v1/payment_intents",
+            {
+                "amount": amount,
+                "currency": currency,
+                "metadata": metadata,
+                "payment_method_types": ["card"],
+            },
+            idempotency_key,
+        )
+
+    def retrieve_payment_intent(self, intent_id: str) -> dict[str, Any]:
+        return self._call("GET", f"/v1/payment_intents/{intent_id}")
+
+    def cancel_payment_intent(self, intent_id: str, *, idempotency_key: str) -> dict[str, Any]:
+        return self._call("POST", f"/v1/payment_intents/{intent_id}/cancel", {}, idempotency_key)
+
+    def create_refund(
+        self, *, payment_intent: str, amount: int, metadata: Mapping[str, Any], idempotency_key: str
+    ) -> dict[str, Any]:
+        return self._call(
+            "POST",
+            "/v1/refunds",
+            {
+                "payment_intent": payment_intent,
+                "amount": amount,
+                "metadata": metadata,
+            },
+            idempotency_key,
+        )
+
+    # -- what a shopper's browser does with Stripe.js; for tests and the demo ------------
+
+    def pay_with_test_card(self, intent_id: str, card: str = "4242424242424242") -> dict[str, Any]:
+        """Attach a test card and confirm, the way localstripe accepts it."""
+        method = self._call(
+            "POST",
+            "/v1/payment_methods",
+            {
+                "type": "card",
+                "card": {"number": card, "exp_month": 12, "exp_year": 2030, "cvc": "123"},
+            },
+        )
+        self._call("POST", f"/v1/payment_intents/{intent_id}", {"payment_method": method["id"]})
+        return self._call("POST", f"/v1/payment_intents/{intent_id}/confirm")
+
+
+def verify_signature(
+    payload: bytes,
+    header: str,
+    secret: str,
+    *,
+    now: float | None = None,
+    tolerance: int = SIGNATURE_TOLERANCE,
+) -> None:
+    """Check a ``Stripe-Signature`` header (``t=…,v1=…``): HMAC-SHA256 of ``t.payload`` with
+    the endpoint secret, and a timestamp within ``tolerance`` seconds."""
+    parts: dict[str, list[str]] = {}
+    for item in (header or "").split(","):
+        key, _, value = item.strip().partition("=")
+        parts.setdefault(key, []).append(value)
+    try:
+        timestamp = int(parts["t"][0])
+    except (KeyError, ValueError) as exc:
+        raise InvalidSignature("No timestamp in the Stripe-Signature header.") from exc
+    expected = hmac.new(
+        secret.encode(), f"{timestamp}.".encode() + payload, hashlib.sha256
+    ).hexdigest()
+    if not any(hmac.compare_digest(expected, sig) for sig in parts.get("v1", [])):
+        raise InvalidSignature()
+    if abs((now if now is not None else time.time()) - timestamp) > tolerance:
+        raise InvalidSignature(
+            "The webhook is too old (or from the future).", code="stale_signature"
+        )
+
+
+def sign(payload: bytes, secret: str, timestamp: int) -> str:
+    """A Stripe-Signature header for ``payload``, as the provider makes it (tests)."""
+    digest = hmac.new(
+        secret.encode(), f"{timestamp}.".encode() + payload, hashlib.sha256
+    ).hexdigest()
+    return f"t={timestamp},v1={digest}"
+
+
+def init_payments(app: Flask) -> None:
+    app.extensions["linli.stripe"] = StripeClient(
+        app.config["LINLI_STRIPE_API_BASE"], app.config["LINLI_STRIPE_SECRET_KEY"]
+    )
+
+
+def stripe() -> StripeClient:
+    return current_app.extensions["linli.stripe"]

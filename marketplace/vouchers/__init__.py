@@ -1,0 +1,1 @@
+"""Vouchers: issued per unit of a paid order, redeemed once at the shop."""

@@ -1,0 +1,168 @@
+"""Issuing vouchers for a paid order and redeeming them at the shop, once."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import date, timedelta
+
+import sqlalchemy as sa
+
+from marketplace.accounts.models import Role, User
+from marketplace.core import audit
+from marketplace.core.clock import local_today, now
+from marketplace.core.db import db
+from marketplace.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from marketplace.deals.models import Deal
+from marketplace.vouchers.models import Voucher, VoucherStatus
+
+CODE_LENGTH = 12
+
+
+def luhn_digit(digits: str) -> str:
+    """The Luhn check digit of ``digits``: catches any single mistyped digit and most
+    swapped neighbours when a clerk types a code in."""
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = int(ch)
+        if i % 2 == 0:
+            d *= 2
+            if d > 9:
+                d -= 9
+        total += d
+    return str((10 - total % 10) % 10)
+
+
+def new_code() -> str:
+    body = f"{secrets.randbelow(10 ** (CODE_LENGTH - 1)):0{CODE_LENGTH - 1}d}"
+    return body + luhn_digit(body)
+
+
+def well_formed(code: str) -> bool:
+    return len(code) == CODE_LENGTH and code.isdigit() and luhn_digit(code[:-1]) == code[-1]
+
+
+def validity(deal: Deal, purchased_on: date) -> tuple[date, date]:
+    if deal.validity_days is not None:
+        return purchased_on, purchased_on + timedelta(days=deal.validity_days)
+    return deal.valid_from or purchased_on, deal.valid_until
+
+
+def issue_for(order) -> list[Voucher]:
+    """One voucher per unit of a paid order, with unique unguessable codes."""
+    valid_from, valid_until = validity(order.deal, local_today())
+    codes: set[str] = set()
+    while len(codes) < order.quantity:
+        codes.add(new_code())
+    taken = set(db.session.scalars(sa.select(Voucher.code).where(Voucher.code.in_(codes))))
+    while taken:  # 1 in 10^11 per code; redraw any that exist
+        codes -= taken
+        while len(codes) < order.quantity:
+            codes.add(new_code())
+        taken = set(db.session.scalars(sa.select(Voucher.code).where(Voucher.code.in_(codes))))
+    vouchers = [
+        Voucher(
+            code=code,
+            order_id=order.id,
+            deal_id=order.deal_id,
+            merchant_id=order.merchant_id,
+            shopper_id=order.shopper_id,
+            valid_from=valid_from,
+            valid_until=valid_until,
+        )
+        for code in sorted(codes)
+    ]
+    db.session.add_all(vouchers)
+    db.session.flush()
+    for voucher in vouchers:
+        audit.record(
+            "voucher",
+            voucher.id,
+            "voucher.issued",
+            actor_id=None,
+            data={"order_id": order.id, "valid_until": valid_until.isoformat()},
+        )
+    return vouchers
+
+
+class VoucherNotFound(NotFound):
+    code = "voucher_not_found"
+    message = "No voucher has that code."
+
+
+def redeem(code: str, clerk: User) -> Voucher:
+    """Redeem a voucher at its own merchant, once. Errors: 404 voucher_not_found (or a
+    mistyped code), 403 wrong_merchant, 409 already_redeemed / voucher_refunded /
+    voucher_expired / voucher_not_yet_valid / voucher_not_usable_today."""
+    from merchants.service import membership
+
+    code = code.strip().replace(" ", "")
+    if not well_formed(code):
+        raise InvalidInput(
+            "That is not a voucher code (12 digits; check for a typo).",
+            code="malformed_voucher_code",
+            fields={"code": ["Check the digits."]},
+        )
+    member = membership(clerk) if clerk.has_role(Role.MERCHANT_STAFF) else None
+    voucher = db.session.scalars(sa.select(Voucher).where(Voucher.code == code)).first()
+    if voucher is None:
+        raise VoucherNotFound()
+    if member is None or member.merchant_id != voucher.merchant_id:
+        raise PermissionDenied("This voucher belongs to another shop.", code="wrong_merchant")
+    today = local_today()
+    if voucher.status == VoucherStatus.REDEEMED.value:
+        raise Conflict("This voucher was already used.", code="already_redeemed")
+    if voucher.status == VoucherStatus.REFUNDED.value:
+        raise Conflict("This voucher was refunded.", code="voucher_refunded")
+    if voucher.status == VoucherStatus.EXPIRED.value or today > voucher.valid_until:
+        raise Conflict("This voucher has expired.", code="voucher_expired")
+    if today < voucher.valid_from:
+        raise Conflict("This voucher is not valid yet.", code="voucher_not_yet_valid")
+    deal = voucher.deal
+    if today.isoweekday() in (deal.unavailable_weekdays or []) or (
+        today.isoformat() in (deal.unavailable_dates or [])
+    ):
+        raise Conflict("This voucher cannot be used today.", code="voucher_not_usable_today")
+    table = Voucher.__table__
+    moment = now()
+    used = db.session.execute(
+        sa.update(table)
+        .where(table.c.id == voucher.id, table.c.status == VoucherStatus.ACTIVE.value)
+        .values(status=VoucherStatus.REDEEMED.value, redeemed_at=moment, redeemed_by_id=clerk.id)
+    ).rowcount
+    if used != 1:  # someone redeemed (or refunded) it a moment ago
+        raise Conflict("This voucher was already used.", code="already_redeemed")
+    db.session.refresh(voucher)
+    audit.record(
+        "voucher",
+        voucher.id,
+        "voucher.redeemed",
+        actor_id=clerk.id,
+        data={"merchant_id": voucher.merchant_id, "order_id": voucher.order_id},
+    )
+    from marketplace.orders.service import after_voucher_change
+
+    after_voucher_change(voucher.order_id)
+    return voucher
+
+
+def my_vouchers(shopper: User, status: str | None) -> sa.Select:
+    query = sa.select(Voucher).where(Voucher.shopper_id == shopper.id)
+    if status:
+        query = query.where(Voucher.status == status)
+    return query.order_by(Voucher.id.desc())
+
+
+def merchant_vouchers(merchant_id: int, status: str | None) -> sa.Select:
+    query = sa.select(Voucher).where(Voucher.merchant_id == merchant_id)
+    if status:
+        query = query.where(Voucher.status == status)
+    return query.order_by(Voucher.id.desc())
+
+
+def shoppers_voucher(code: str, shopper: User) -> Voucher:
+    voucher = db.session.scalars(
+        sa.select(Voucher).where(Voucher.code == code, Voucher.shopper_id == shopper.id)
+    ).first()
+    if voucher is None:
+        raise VoucherNotFound()
+    return voucher
