@@ -8,17 +8,25 @@ missing PostgreSQL or Redis skips the tests that need it; under ``CI=true`` it f
 from __future__ import annotations
 
 import os
+import socket
+import subprocess
+import sys
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
+import requests
 import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
 from redis import Redis
 from redis.exceptions import RedisError
+from werkzeug.serving import make_server
 
 from marketplace import create_app
 from marketplace.core.clock import FrozenClock
@@ -70,6 +78,42 @@ def postgres_url() -> Iterator[str]:
     admin.dispose()
 
 
+WEBHOOK_SECRET = "whsec_test_linli"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def stripe_url() -> Iterator[str]:
+    """A real local Stripe-compatible server (localstripe) on a free port."""
+    executable = Path(sys.executable).parent / "localstripe"
+    if not executable.exists():
+        unavailable("localstripe", "not installed; pip install -e '.[dev]'")
+    port = free_port()
+    process = subprocess.Popen(  # noqa: S603 - our own dev dependency
+        [str(executable), "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(100):
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            break
+        except OSError:
+            time.sleep(0.1)
+    else:
+        process.kill()
+        unavailable("localstripe", "did not start")
+    yield url
+    process.terminate()
+    process.wait(10)
+
+
 def build_app(database_url: str, redis_url: str, instance: str, **overrides: object) -> Flask:
     config = {
         "LINLI_ENV": "testing",
@@ -78,19 +122,20 @@ def build_app(database_url: str, redis_url: str, instance: str, **overrides: obj
         "LINLI_SMS_BACKEND": "memory",
         "LINLI_INSTANCE_PATH": instance,
         "SECRET_KEY": "test-secret-key",
+        "LINLI_STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
     }
     config.update(overrides)
     return create_app(config)
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
-def backend_app(request, redis_url, tmp_path_factory) -> Iterator[Flask]:
+def backend_app(request, redis_url, stripe_url, tmp_path_factory) -> Iterator[Flask]:
     instance = tmp_path_factory.mktemp(f"instance-{request.param}")
     if request.param == "sqlite":
         url = f"sqlite:///{instance / 'test.sqlite3'}"
     else:
         url = request.getfixturevalue("postgres_url")
-    app = build_app(url, redis_url, str(instance))
+    app = build_app(url, redis_url, str(instance), LINLI_STRIPE_API_BASE=stripe_url)
     with app.app_context():
         upgrade()
         # Rows the migrations themselves insert (reference data such as the default
@@ -103,6 +148,29 @@ def backend_app(request, redis_url, tmp_path_factory) -> Iterator[Flask]:
     yield app
     with app.app_context():
         db.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def live_server(backend_app: Flask, stripe_url: str) -> Iterator[str]:
+    """The app served over HTTP on a free port, registered with localstripe for webhooks
+    (every backend's server receives every event and ignores orders it does not know)."""
+    server = make_server("127.0.0.1", 0, backend_app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{server.server_port}"
+    name = sa.make_url(backend_app.config["SQLALCHEMY_DATABASE_URI"]).get_backend_name()
+    response = requests.post(
+        f"{stripe_url}/_config/webhooks/{name}",
+        data={
+            "url": f"{url}/api/v1/payments/stripe/webhook",
+            "secret": WEBHOOK_SECRET,
+            "events[]": ["payment_intent.succeeded", "payment_intent.payment_failed"],
+        },
+        timeout=5,
+    )
+    response.raise_for_status()
+    yield url
+    server.shutdown()
 
 
 @pytest.fixture

@@ -217,3 +217,58 @@ def live_deal(
     deal = make_deal(client, bd, merchant_id, kind, **overrides)
     put_live(app, deal["id"])
     return deal
+
+
+# -- buying --------------------------------------------------------------------------------
+
+
+def quick_shopper(app: Flask, phone: str | None = None) -> Account:
+    """A shopper made directly (no SMS round trip), for tests that need many buyers."""
+    from marketplace.accounts.models import User
+
+    phone = phone or f"138{next(_seq):08d}"
+    with app.app_context():
+        user = User(phone=phone, display_name=f"用户{phone[-4:]}")
+        user.grant(Role.SHOPPER)
+        db.session.add(user)
+        db.session.flush()
+        issued = service.issue_token(user)
+        db.session.commit()
+        return Account(user.id, None, phone, issued.token)
+
+
+def buy(
+    client: FlaskClient, shopper: Account, deal_id: int, quantity: int = 1, key: str | None = None
+):
+    headers = dict(shopper.headers)
+    if key:
+        headers["Idempotency-Key"] = key
+    return client.post(
+        "/api/v1/orders", json={"deal_id": deal_id, "quantity": quantity}, headers=headers
+    )
+
+
+def order_status(app: Flask, order_id: int) -> str:
+    from marketplace.orders.models import Order
+
+    with app.app_context():
+        return db.session.get(Order, order_id).status
+
+
+def pay(app: Flask, order: dict, *, wait: bool = True) -> None:
+    """Pay with the test card at the local payment server, as Stripe.js would, and wait
+    for its webhook to mark the order paid."""
+    import time
+
+    from marketplace.payments.stripe import stripe
+
+    with app.app_context():
+        intent = stripe().pay_with_test_card(order["payment"]["payment_intent"])
+    assert intent["status"] == "succeeded", intent
+    if not wait:
+        return
+    for _ in range(100):
+        if order_status(app, order["order"]["id"]) != "pending_payment":
+            return
+        time.sleep(0.05)
+    raise AssertionError("the payment webhook never arrived")
