@@ -34,9 +34,9 @@ def handle_webhook(payload: bytes, signature_header: str) -> str:
     record = PaymentEvent(
         provider_event_id=event_id, type=kind, payment_intent_id=intent_id, outcome="received"
     )
-    db.session.add(record)
     try:
-        with db.session.begin_nested():
+        with db.session.begin_nested():  # a second delivery of the event stops here
+            db.session.add(record)
             db.session.flush()
     except IntegrityError:
         return "duplicate"
