@@ -255,17 +255,27 @@ def order_status(app: Flask, order_id: int) -> str:
         return db.session.get(Order, order_id).status
 
 
-def pay(app: Flask, order: dict, *, wait: bool = True) -> None:
-    """Pay with the test card at the local payment server, as Stripe.js would, and wait
-    for its webhook to mark the order paid."""
+def pay(app: Flask, order: dict, *, wait: bool = True, via: str = "webhook") -> None:
+    """Pay with the test card at the local payment server, as Stripe.js would. Then wait
+    for the provider's webhook to mark the order paid (about a second), or, with
+    ``via="reconcile"``, ask the provider at once (what the reconciliation job does)."""
     import time
 
+    from marketplace.orders import service as orders
     from marketplace.payments.stripe import stripe
 
     with app.app_context():
         intent = stripe().pay_with_test_card(order["payment"]["payment_intent"])
     assert intent["status"] == "succeeded", intent
     if not wait:
+        return
+    if via == "reconcile":
+        with app.app_context():
+            from marketplace.orders.models import Order
+
+            assert orders.settle_with_provider(db.session.get(Order, order["order"]["id"])) in (
+                "paid", "already_paid")
+            db.session.commit()
         return
     for _ in range(100):
         if order_status(app, order["order"]["id"]) != "pending_payment":
