@@ -274,7 +274,9 @@ def pay(app: Flask, order: dict, *, wait: bool = True, via: str = "webhook") -> 
             from marketplace.orders.models import Order
 
             assert orders.settle_with_provider(db.session.get(Order, order["order"]["id"])) in (
-                "paid", "already_paid")
+                "paid",
+                "already_paid",
+            )
             db.session.commit()
         return
     for _ in range(100):

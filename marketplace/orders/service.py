@@ -20,7 +20,7 @@ from marketplace.core.db import db
 from marketplace.core.errors import Conflict, InvalidInput, NotFound
 from marketplace.deals import service as deals
 from marketplace.deals.catalog import on_sale
-from marketplace.deals.models import Deal
+from marketplace.deals.models import Deal, DealStatus
 from marketplace.orders import stock
 from marketplace.orders.models import Order, OrderStatus
 from marketplace.payments.stripe import ProviderError, ProviderUnavailable, stripe
@@ -81,8 +81,11 @@ def place_order(
         sa.select(Deal).join(Deal.merchant).where(Deal.id == deal_id, *on_sale(moment))
     ).first()
     if deal is None:
-        if db.session.get(Deal, deal_id) is None:
+        existing = db.session.get(Deal, deal_id)
+        if existing is None:
             raise InvalidInput(fields={"deal_id": ["No such deal."]}, code="deal_not_found")
+        if existing.status == DealStatus.SOLD_OUT.value:
+            raise stock.SoldOut()
         raise DealNotOnSale()
     stock.reserve(deal, shopper, quantity)
     order = Order(
