@@ -80,7 +80,7 @@ def test_one_shopper_hammering_gets_one_unit(app, flash):
 
     results = crowd(app, flash["id"], [greedy], attempts_each=12)
 
-    units, per_shopper, left = holdings(app, flash["id"])
+    _, per_shopper, left = holdings(app, flash["id"])
     assert results[(201, "ok")] == 1, results
     assert results[(409, "purchase_limit_reached")] == 11, results
     assert per_shopper == Counter({greedy.id: 1}) and left == 49

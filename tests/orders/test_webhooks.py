@@ -142,7 +142,7 @@ def test_missing_or_garbled_signature_headers(app, client, pending):
 
 
 def test_a_failure_after_success_changes_nothing(app, client, pending):
-    checkout, deal = pending
+    checkout, _ = pending
     deliver(client, event("payment_intent.succeeded", checkout))
 
     late_failure = deliver(
