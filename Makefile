@@ -38,6 +38,7 @@ seed: install
 bench: install
 	$(BIN)/python bench/auth.py
 	$(BIN)/python bench/catalog.py
+	$(BIN)/python bench/flash_sale.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .run *.egg-info

@@ -65,15 +65,10 @@ def place_order(
     With an ``idempotency_key`` a repeat of the same request returns the first order
     (``created`` False); the same key with another body is a 409."""
     body_hash = request_hash({"deal_id": deal_id, "quantity": quantity})
-    # One purchase at a time per shopper (a row lock on PostgreSQL; SQLite serialises
-    # writers anyway): a repeated key then always finds the first order.
-    db.session.execute(sa.select(User.id).where(User.id == shopper.id).with_for_update())
     if idempotency_key:
         existing = _by_key(shopper, idempotency_key)
         if existing is not None:
-            if existing.request_hash != body_hash:
-                raise IdempotencyKeyReused()
-            return existing, False
+            return _repeat(existing, body_hash), False
     if not 1 <= quantity <= MAX_QUANTITY:
         raise InvalidInput(fields={"quantity": [f"Buy 1 to {MAX_QUANTITY} at a time."]})
     moment = now()
@@ -81,12 +76,20 @@ def place_order(
         sa.select(Deal).join(Deal.merchant).where(Deal.id == deal_id, *on_sale(moment))
     ).first()
     if deal is None:
-        existing = db.session.get(Deal, deal_id)
-        if existing is None:
+        existing_deal = db.session.get(Deal, deal_id)
+        if existing_deal is None:
             raise InvalidInput(fields={"deal_id": ["No such deal."]}, code="deal_not_found")
-        if existing.status == DealStatus.SOLD_OUT.value:
+        if existing_deal.status == DealStatus.SOLD_OUT.value:
             raise stock.SoldOut()
         raise DealNotOnSale()
+    # A flash crowd is turned away here, in Redis, before any database write.
+    stock.admit(deal, shopper.id, quantity)
+    stock.lock_shopper(shopper.id)
+    if idempotency_key:  # a concurrent repeat of this request may have finished meanwhile
+        existing = _by_key(shopper, idempotency_key)
+        if existing is not None:
+            stock.ungate_now(deal, shopper.id, quantity)
+            return _repeat(existing, body_hash), False
     stock.reserve(deal, shopper, quantity)
     order = Order(
         shopper_id=shopper.id,
@@ -126,6 +129,12 @@ def place_order(
         data={"deal_id": deal.id, "quantity": quantity, "amount": order.amount},
     )
     return order, True
+
+
+def _repeat(existing: Order, body_hash: str) -> Order:
+    if existing.request_hash != body_hash:
+        raise IdempotencyKeyReused()
+    return existing
 
 
 def attach_payment(order: Order) -> Order:

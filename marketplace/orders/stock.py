@@ -94,7 +94,12 @@ def load_gate(deal: Deal, *, replace: bool = False) -> bool:
     return bool(redis_client().eval(_LOAD, 2, *_keys(deal.id), *args))
 
 
-def _gate(deal: Deal, shopper_id: int, quantity: int) -> None:
+def admit(deal: Deal, shopper_id: int, quantity: int) -> None:
+    """The Redis gate of a flash deal: turn the crowd away before it touches the database.
+    Raises SoldOut/LimitReached; an admitted place is given back if the transaction does
+    not commit. Other deal types pass straight through."""
+    if deal.type != DealType.FLASH.value:
+        return
     keys = _keys(deal.id)
     args = [str(shopper_id), quantity, deal.per_shopper_limit or 0]
     result = redis_client().eval(_RESERVE, 2, *keys, *args)
@@ -106,22 +111,32 @@ def _gate(deal: Deal, shopper_id: int, quantity: int) -> None:
     if result == -2:
         raise LimitReached()
     # Admitted: if the database then refuses (or anything fails), give the place back.
-    on_rollback(lambda: _ungate(deal.id, shopper_id, quantity))
+    on_rollback(lambda: ungate(deal.id, shopper_id, quantity))
 
 
-def _ungate(deal_id: int, shopper_id: int, quantity: int) -> None:
+def ungate_now(deal: Deal, shopper_id: int, quantity: int) -> None:
+    """Give back a place ``admit`` granted when the purchase turned out to be a repeat."""
+    if deal.type == DealType.FLASH.value:
+        ungate(deal.id, shopper_id, quantity)
+
+
+def ungate(deal_id: int, shopper_id: int, quantity: int) -> None:
     try:
         redis_client().eval(_RELEASE, 2, *_keys(deal_id), str(shopper_id), quantity)
     except RedisError:
         log.exception("could not release a flash reservation; reconciliation will repair it")
 
 
+def lock_shopper(shopper_id: int) -> None:
+    """Serialise one shopper's purchases (a row lock on PostgreSQL; SQLite serialises
+    writers anyway), so their held units are counted without a race."""
+    db.session.execute(sa.select(User.id).where(User.id == shopper_id).with_for_update())
+
+
 def reserve(deal: Deal, shopper: User, quantity: int) -> None:
-    """Take ``quantity`` units of ``deal`` for ``shopper`` or raise SoldOut/LimitReached."""
-    if deal.type == DealType.FLASH.value:
-        _gate(deal, shopper.id, quantity)
-    # Serialise this shopper's purchases (PostgreSQL row lock; SQLite serialises writers).
-    db.session.execute(sa.select(User.id).where(User.id == shopper.id).with_for_update())
+    """Take ``quantity`` units of ``deal`` for ``shopper`` in the database — the record —
+    or raise SoldOut/LimitReached. Callers pass a flash buyer through ``admit`` first."""
+    lock_shopper(shopper.id)
     if deal.per_shopper_limit is not None:
         if held_units(deal.id, shopper.id) + quantity > deal.per_shopper_limit:
             raise LimitReached()
@@ -162,7 +177,7 @@ def release(deal: Deal, shopper_id: int, quantity: int) -> None:
     )
     db.session.expire(deal, ["stock_left", "status"])
     if deal.type == DealType.FLASH.value:
-        on_commit(lambda: _ungate(deal.id, shopper_id, quantity))
+        on_commit(lambda: ungate(deal.id, shopper_id, quantity))
     catalog_changed()
 
 
