@@ -125,7 +125,7 @@ def main() -> None:
     args = parser.parse_args()
     stripe_port = free_port()
     stripe = subprocess.Popen(
-        [str(VENV_BIN / "localstripe"), "--port", str(stripe_port)],
+        [str(VENV_BIN / "localstripe"), "--port", str(stripe_port), "--from-scratch"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -144,7 +144,12 @@ def main() -> None:
         }
         redis.Redis.from_url(env["LINLI_REDIS_URL"]).flushdb()
         try:
-            time.sleep(1)
+            for _ in range(100):  # wait for localstripe to listen
+                try:
+                    requests.get(env["LINLI_STRIPE_API_BASE"], timeout=0.5)
+                    break
+                except requests.ConnectionError:
+                    time.sleep(0.1)
             deal_id, tokens = setup(env, args.stock, args.attempts)
             jobs = [
                 {

@@ -95,7 +95,7 @@ def stripe_url() -> Iterator[str]:
         unavailable("localstripe", "not installed; pip install -e '.[dev]'")
     port = free_port()
     process = subprocess.Popen(  # noqa: S603 - our own dev dependency
-        [str(executable), "--port", str(port)],
+        [str(executable), "--port", str(port), "--from-scratch"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

@@ -65,7 +65,7 @@ def place_order(body: dict):
         current_user(), body["deal_id"], body["quantity"], idempotency_key=key
     )
     db.session.commit()  # the order exists before the provider is asked anything
-    service.attach_payment(order)
+    order = service.attach_payment(order)
     db.session.commit()
     return _checkout(order), 201 if created else 200
 
@@ -76,8 +76,7 @@ def place_order(body: dict):
 @documents_errors(404, 502, 503)
 def retry_payment(order_id: int):
     """Start (or show) the payment of a pending order, e.g. after the provider was down"""
-    order = service.get_order(order_id, current_user())
-    service.attach_payment(order)
+    order = service.attach_payment(service.get_order(order_id, current_user()))
     db.session.commit()
     return _checkout(order)
 

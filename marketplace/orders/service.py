@@ -138,25 +138,42 @@ def _repeat(existing: Order, body_hash: str) -> Order:
 
 
 def attach_payment(order: Order) -> Order:
-    """Make sure a pending order has a PaymentIntent; call after the order is committed,
-    so a provider failure can never lose it. ProviderUnavailable leaves it pending."""
+    """Make sure a pending order has a PaymentIntent. Call it after the order is committed,
+    so a provider failure can never lose the order: ProviderUnavailable leaves it pending.
+
+    The read transaction is ended before the network call: no database transaction (on
+    SQLite, the write lock) is ever held while waiting for the provider."""
     if order.status != OrderStatus.PENDING_PAYMENT.value or order.payment_intent_id:
         return order
+    order_id, amount, currency = order.id, order.amount, order.currency
+    metadata = {"order_id": order.id, "deal_id": order.deal_id}
+    db.session.commit()
     intent = stripe().create_payment_intent(
-        amount=order.amount,
-        currency=order.currency,
-        metadata={"order_id": order.id, "deal_id": order.deal_id},
-        idempotency_key=f"linli-order-{order.id}-intent",
+        amount=amount,
+        currency=currency,
+        metadata=metadata,
+        idempotency_key=f"linli-order-{order_id}-intent",
     )
-    order.payment_intent_id = intent["id"]
-    order.client_secret = intent.get("client_secret")
-    audit.record(
-        "order",
-        order.id,
-        "payment.intent_created",
-        actor_id=None,
-        data={"payment_intent": intent["id"], "amount": order.amount},
-    )
+    order = _lock(order_id)
+    if order.payment_intent_id is None and order.status == OrderStatus.PENDING_PAYMENT.value:
+        order.payment_intent_id = intent["id"]
+        order.client_secret = intent.get("client_secret")
+        audit.record(
+            "order",
+            order.id,
+            "payment.intent_created",
+            actor_id=None,
+            data={"payment_intent": intent["id"], "amount": amount},
+        )
+    elif order.payment_intent_id != intent["id"]:
+        # A concurrent retry attached another intent first (a provider that ignores
+        # Idempotency-Key makes a second one): ours must never be paid.
+        try:
+            stripe().cancel_payment_intent(
+                intent["id"], idempotency_key=f"linli-cancel-{intent['id']}"
+            )
+        except (ProviderError, ProviderUnavailable):
+            log.warning("order %s: could not cancel surplus intent %s", order_id, intent["id"])
     return order
 
 
