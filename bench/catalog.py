@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -24,20 +22,16 @@ from pathlib import Path
 
 import requests
 
-ROOT = Path(__file__).resolve().parent.parent
-VENV_BIN = Path(sys.executable).parent
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import ROOT, VENV_BIN, serve, summarize
+
 ENDPOINTS = [
     ("GET /api/v1/deals", "/api/v1/deals?page_size=20"),
     ("GET /api/v1/deals?near&sort=distance", "/api/v1/deals?near=27.3383,103.7172&radius=5000"),
     ("GET /api/v1/deals?sort=popularity", "/api/v1/deals?sort=popularity&category=hotpot-bbq"),
     ("GET /api/v1/home", "/api/v1/home"),
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def prepare(env: dict[str, str], extra_deals: int) -> None:
@@ -98,46 +92,12 @@ def load(base: str, path: str, seconds: float, clients: int) -> tuple[int, list[
 
 
 def run(env: dict[str, str], label: str, seconds: float, clients: int) -> None:
-    port = free_port()
-    server = subprocess.Popen(
-        [
-            str(VENV_BIN / "gunicorn"),
-            "-w",
-            "2",
-            "-k",
-            "gthread",
-            "--threads",
-            "4",
-            "-b",
-            f"127.0.0.1:{port}",
-            "--log-level",
-            "warning",
-            "wsgi:app",
-        ],
-        cwd=ROOT,
-        env=env,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(100):
-            try:
-                if requests.get(base + "/healthz", timeout=1).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                time.sleep(0.1)
+    with serve(env) as base:
         print(f"\n{label}: {clients} concurrent clients, {seconds:.0f} s per endpoint")
         for name, path in ENDPOINTS:
             load(base, path, 0.5, clients)  # warm up (and fill the cache)
-            count, latencies, errors = load(base, path, seconds, clients)
-            p50 = statistics.median(latencies)
-            p99 = latencies[max(0, int(len(latencies) * 0.99) - 1)]
-            print(
-                f"  {name:<40} {count / seconds:8.1f} req/s   p50 {p50:6.1f} ms   "
-                f"p99 {p99:6.1f} ms   errors {errors}"
-            )
-    finally:
-        server.terminate()
-        server.wait(10)
+            _, latencies, errors = load(base, path, seconds, clients)
+            summarize(name, latencies, seconds, f"   errors {errors}")
 
 
 def main() -> None:
