@@ -90,13 +90,14 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         )
 
     import merchants
-    from marketplace import accounts, deals, ops, orders
+    from marketplace import accounts, deals, distribution, ops, orders
 
     ops.init_app(app, api)
     accounts.init_app(app, api)
     merchants.init_app(app, api)
     deals.init_app(app, api)
     orders.init_app(app, api)
+    distribution.init_app(app, api)
 
     from seed.cli import seed_command
 

@@ -148,6 +148,12 @@ SETTINGS: tuple[Setting, ...] = (
         _int,
     ),
     Setting(
+        "LINLI_WEB_BASE_URL",
+        "LINLI_WEB_BASE_URL",
+        "",
+        "where the mobile web lives; share links redirect there (empty: this host)",
+    ),
+    Setting(
         "LINLI_SHOPPER_TOKEN_TTL_HOURS",
         "LINLI_SHOPPER_TOKEN_TTL_HOURS",
         "720",

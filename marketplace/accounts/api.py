@@ -53,6 +53,10 @@ def create_token(body: dict) -> dict:
     account_disabled, password_login_required, rate_limited."""
     if "phone" in body:
         issued = service.login_with_code(body["phone"], body["code"], **_client())
+        # A shopper arriving through a distributor's link is bound at login.
+        from marketplace.distribution.service import attribute
+
+        attribute(issued.user, body.get("ref") or request.cookies.get("linli_ref"), "login")
     else:
         issued = service.login_with_password(body["username"], body["password"], **_client())
     db.session.commit()

@@ -29,6 +29,10 @@ class TokenRequestSchema(ma.Schema):
     code = ma.fields.String(validate=validate.Regexp(r"^\d{6}$", error="The code is 6 digits."))
     username = ma.fields.String(validate=validate.Length(min=1, max=40))
     password = ma.fields.String(validate=validate.Length(min=1, max=128), load_only=True)
+    ref = ma.fields.String(
+        validate=validate.Length(max=16),
+        metadata={"description": "share-link code the shopper arrived with (else the cookie)"},
+    )
 
     @ma.validates_schema
     def one_method(self, data: dict, **kwargs: object) -> None:

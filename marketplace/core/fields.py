@@ -36,3 +36,9 @@ class UserRefSchema(ma.Schema):
 
     id = ma.fields.Integer()
     display_name = ma.fields.String()
+
+
+class ReasonSchema(ma.Schema):
+    """A staff action's optional reason, kept in the audit trail."""
+
+    reason = ma.fields.String(load_default="", validate=validate.Length(max=500))

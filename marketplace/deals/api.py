@@ -15,6 +15,7 @@ from marketplace.core.cache import cached_json
 from marketplace.core.clock import local_today
 from marketplace.core.db import db
 from marketplace.core.errors import NotFound
+from marketplace.core.fields import ReasonSchema
 from marketplace.core.pagination import PageArgsSchema, page_of, paginate
 from marketplace.deals import catalog, publishing, service
 from marketplace.deals.schemas import (
@@ -30,7 +31,6 @@ from marketplace.deals.schemas import (
     PopupBookingCreateSchema,
     PopupBookingSchema,
     PriceChangeSchema,
-    ReasonSchema,
     ScheduleSchema,
     SlotArgsSchema,
     SlotCalendarSchema,

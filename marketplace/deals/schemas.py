@@ -170,10 +170,6 @@ class PriceChangeSchema(ma.Schema):
     changed_at = LocalDateTime()
 
 
-class ReasonSchema(ma.Schema):
-    reason = ma.fields.String(load_default="", validate=validate.Length(max=500))
-
-
 class ScheduleSchema(ma.Schema):
     date = ma.fields.Date(required=True, metadata={"description": "Asia/Shanghai date"})
     slot = ma.fields.String(required=True, validate=validate.OneOf(["10:00", "15:00"]))

@@ -17,7 +17,8 @@ from marketplace.core import audit
 from marketplace.core.cache import catalog_changed
 from marketplace.core.clock import local_today, now
 from marketplace.core.db import db, on_rollback
-from marketplace.core.errors import Conflict, InvalidInput, PayloadTooLarge
+from marketplace.core.errors import Conflict, InvalidInput
+from marketplace.core.files import image_extension
 from marketplace.deals import rules
 from marketplace.deals.errors import DealNotFound, IllegalDealTransition, MerchantNotLive, StaleDeal
 from marketplace.deals.models import (
@@ -257,32 +258,14 @@ def manage_query(filters: dict[str, Any]) -> sa.Select:
 
 # -- images --------------------------------------------------------------------------------
 
-IMAGE_MAX_BYTES = 5 * 1024 * 1024
 MAX_IMAGES = 9
-IMAGE_TYPES = (
-    (b"\xff\xd8\xff", "jpg"),
-    (b"\x89PNG\r\n\x1a\n", "png"),
-)
-
-
-def _image_extension(data: bytes) -> str:
-    for magic, extension in IMAGE_TYPES:
-        if data.startswith(magic):
-            return extension
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "webp"
-    raise InvalidInput(
-        code="file_type_not_allowed", fields={"file": ["Upload a JPEG, PNG or WebP image."]}
-    )
 
 
 def add_image(deal: Deal, data: bytes, actor: User) -> str:
     """Store an uploaded picture and append its public URL to the deal's images."""
     if len(deal.images or []) >= MAX_IMAGES:
         raise Conflict(f"A deal has at most {MAX_IMAGES} images.", code="too_many_images")
-    if len(data) > IMAGE_MAX_BYTES:
-        raise PayloadTooLarge("The image is larger than 5 MiB.", fields={"file": ["Too large."]})
-    extension = _image_extension(data)
+    extension = image_extension(data)
     key = f"deals/{deal.id}/{uuid.uuid4().hex}.{extension}"
     storage = file_storage()
     storage.save(key, data)

@@ -59,8 +59,10 @@ class Order(TimestampMixin, db.Model):
     payment_intent_id: Mapped[str | None] = mapped_column(sa.String(80), unique=True)
     client_secret: Mapped[str | None] = mapped_column(sa.String(200))
     # Distributor attribution, snapshotted at purchase (filled by distribution).
-    distributor_l1_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
-    distributor_l2_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    distributor_l1_id: Mapped[int | None] = mapped_column(sa.ForeignKey("distributors.id"))
+    distributor_l2_id: Mapped[int | None] = mapped_column(sa.ForeignKey("distributors.id"))
+    share_link_id: Mapped[int | None] = mapped_column(sa.ForeignKey("share_links.id"))
+    tier_bonus: Mapped[int] = mapped_column(default=0)  # fen per unit on top of level 1
     idempotency_key: Mapped[str | None] = mapped_column(sa.String(80))
     request_hash: Mapped[str | None] = mapped_column(sa.String(64))
 

@@ -15,6 +15,10 @@ FEN = {"description": "integer fen"}
 class OrderCreateSchema(ma.Schema):
     deal_id = ma.fields.Integer(required=True, strict=True)
     quantity = ma.fields.Integer(load_default=1, strict=True, validate=validate.Range(1, 20))
+    ref = ma.fields.String(
+        validate=validate.Length(max=16),
+        metadata={"description": "share-link code the shopper arrived with (else the cookie)"},
+    )
 
 
 class OrderDealSchema(ma.Schema):

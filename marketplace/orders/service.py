@@ -21,6 +21,7 @@ from marketplace.core.errors import Conflict, InvalidInput, NotFound
 from marketplace.deals import service as deals
 from marketplace.deals.catalog import on_sale
 from marketplace.deals.models import Deal, DealStatus
+from marketplace.distribution import service as distribution
 from marketplace.orders import stock
 from marketplace.orders.models import Order, OrderStatus
 from marketplace.payments.stripe import ProviderError, ProviderUnavailable, stripe
@@ -58,7 +59,12 @@ def _by_key(shopper: User, key: str) -> Order | None:
 
 
 def place_order(
-    shopper: User, deal_id: int, quantity: int, *, idempotency_key: str | None = None
+    shopper: User,
+    deal_id: int,
+    quantity: int,
+    *,
+    idempotency_key: str | None = None,
+    ref: str | None = None,
 ) -> tuple[Order, bool]:
     """Reserve ``quantity`` units and create a pending order with today's prices.
 
@@ -107,6 +113,7 @@ def place_order(
         idempotency_key=idempotency_key,
         request_hash=body_hash,
     )
+    distribution.snapshot_attribution(order, shopper, ref)
     db.session.add(order)
     try:
         with db.session.begin_nested():
@@ -237,7 +244,8 @@ def _confirm_paid(order: Order, source: str) -> None:
         actor_id=None,
         data={"payment_intent": order.payment_intent_id, "source": source},
     )
-    vouchers.issue_for(order)
+    issued = vouchers.issue_for(order)
+    distribution.on_order_paid(order, issued)
     deals.record_sale(order.deal, order.quantity)
 
 

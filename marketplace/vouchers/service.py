@@ -139,8 +139,10 @@ def redeem(code: str, clerk: User) -> Voucher:
         actor_id=clerk.id,
         data={"merchant_id": voucher.merchant_id, "order_id": voucher.order_id},
     )
+    from marketplace.distribution.service import on_voucher_redeemed
     from marketplace.orders.service import after_voucher_change
 
+    on_voucher_redeemed(voucher)
     after_voucher_change(voucher.order_id)
     return voucher
 

@@ -1,0 +1,349 @@
+"""HTTP routes of distribution: joining, links, the dashboard, Moments proofs, and the
+staff's tools (applications, suspension, tiers, rebinding, settings, streak bonuses)."""
+
+from __future__ import annotations
+
+import flask_smorest
+from flask import current_app, redirect, request
+
+from marketplace.accounts.auth import auth_required, current_user
+from marketplace.accounts.models import Role
+from marketplace.core import qr
+from marketplace.core.api import Blueprint, documents_errors
+from marketplace.core.db import db
+from marketplace.core.errors import NotFound, PermissionDenied
+from marketplace.core.fields import ReasonSchema
+from marketplace.core.pagination import PageArgsSchema, page_of, paginate
+from marketplace.distribution import service
+from marketplace.distribution.models import Distributor, MomentsProof
+from marketplace.distribution.schemas import (
+    BindingSchema,
+    CommissionArgsSchema,
+    CommissionSchema,
+    DashboardSchema,
+    DistributorSchema,
+    DistributorUpdateSchema,
+    JoinSchema,
+    LinkCreateSchema,
+    LinkSchema,
+    MonthSchema,
+    ProofArgsSchema,
+    ProofReviewSchema,
+    ProofSchema,
+    ProofUploadSchema,
+    RebindSchema,
+    SettingsSchema,
+    TierSchema,
+)
+
+blp = Blueprint("distribution", __name__, description="Distributors, links, commission")
+short_links = flask_smorest.Blueprint(
+    "short_links", __name__, url_prefix="/s", description="Share links"
+)
+REF_COOKIE_DAYS = 30
+
+
+# -- shoppers and distributors -------------------------------------------------------------
+
+
+@blp.post("/distributors")
+@auth_required(Role.SHOPPER)
+@blp.arguments(JoinSchema)
+@blp.response(201, DistributorSchema)
+@documents_errors(409, 422)
+def join(body: dict):
+    """Join the distribution programme (with a recruiter's invite code, or none)"""
+    distributor = service.join(
+        current_user(),
+        invite_code=body.get("invite_code"),
+        wechat_friends=body.get("wechat_friends"),
+    )
+    db.session.commit()
+    return distributor
+
+
+@blp.get("/distributors/me")
+@auth_required(Role.SHOPPER)
+@blp.response(200, DashboardSchema)
+@documents_errors(404)
+def my_dashboard():
+    """My dashboard: bound customers, orders, commission by state and month, top deals"""
+    return service.dashboard(service.my_distributor(current_user()))
+
+
+@blp.get("/distributors/me/commissions")
+@auth_required(Role.SHOPPER)
+@blp.arguments(CommissionArgsSchema, location="query")
+@blp.response(200, page_of(CommissionSchema))
+def my_commissions(args: dict):
+    """My commission entries (filter by state or kind)"""
+    page, size = args.pop("page"), args.pop("page_size")
+    return paginate(
+        service.commission_entries(service.my_distributor(current_user()), args), page, size
+    )
+
+
+@blp.post("/share-links")
+@auth_required(Role.SHOPPER)
+@blp.arguments(LinkCreateSchema)
+@blp.response(201, LinkSchema)
+@documents_errors(404, 409)
+def create_link(body: dict):
+    """A short link (and QR) for a deal or the home page"""
+    link = service.create_link(service.my_distributor(current_user()), body["deal_id"])
+    db.session.commit()
+    return link
+
+
+@blp.get("/share-links/<string:code>/qr.png")
+@auth_required(Role.SHOPPER)
+@blp.response(200, content_type="image/png", description="the link as a QR code")
+@documents_errors(404)
+def link_qr(code: str):
+    """A QR PNG of my link, for posters"""
+    link = service.link_by_code(code)
+    mine = service.distributor_of(current_user())
+    if link is None or mine is None or link.distributor_id != mine.id:
+        raise NotFound("No such link of yours.", code="link_not_found")
+    target = request.host_url.rstrip("/") + f"/s/{link.code}"
+    return current_app.response_class(qr.png(target), mimetype="image/png")
+
+
+@short_links.get("/<string:code>")
+@short_links.response(302, description="to the deal or home page, with ?ref= and a cookie")
+@documents_errors(404)
+def follow(code: str):
+    """Follow a share link: the visit is recorded and the attribution travels on"""
+    link = service.record_visit(code, ip=request.remote_addr, user_agent=request.user_agent.string)
+    db.session.commit()
+    base = current_app.config["LINLI_WEB_BASE_URL"].rstrip("/")
+    path = f"/deals/{link.deal_id}" if link.deal_id else "/"
+    response = redirect(f"{base}{path}?ref={link.code}", code=302)
+    response.set_cookie(
+        "linli_ref",
+        link.code,
+        max_age=REF_COOKIE_DAYS * 86400,
+        samesite="Lax",
+        secure=request.is_secure,
+        httponly=True,
+    )
+    return response
+
+
+@blp.post("/distributors/me/moments")
+@auth_required(Role.SHOPPER)
+@blp.arguments(ProofUploadSchema, location="multipart")
+@blp.response(201, ProofSchema)
+@documents_errors(409, 413)
+def submit_proof(body: dict):
+    """Today's WeChat Moments proof: a screenshot of the shared deal"""
+    distributor = service.my_distributor(current_user())
+    proof = service.submit_proof(distributor, body["day"], body["file"].read())
+    db.session.commit()
+    return proof
+
+
+@blp.get("/distributors/me/moments")
+@auth_required(Role.SHOPPER)
+@blp.arguments(ProofArgsSchema, location="query")
+@blp.response(200, page_of(ProofSchema))
+def my_proofs(args: dict):
+    """My Moments proofs and their review"""
+    import sqlalchemy as sa
+
+    distributor = service.my_distributor(current_user())
+    query = sa.select(MomentsProof).where(MomentsProof.distributor_id == distributor.id)
+    if "status" in args:
+        query = query.where(MomentsProof.status == args["status"])
+    return paginate(query.order_by(MomentsProof.day.desc()), args["page"], args["page_size"])
+
+
+# -- staff ---------------------------------------------------------------------------------
+
+
+@blp.get("/distributors")
+@auth_required(Role.CS)
+@blp.arguments(PageArgsSchema, location="query")
+@blp.response(200, page_of(DistributorSchema))
+def list_distributors(args: dict):
+    """Every distributor, newest first (customer service, admin)"""
+    import sqlalchemy as sa
+
+    query = sa.select(Distributor).order_by(Distributor.id.desc())
+    return paginate(query, args["page"], args["page_size"])
+
+
+@blp.get("/distributors/<int:distributor_id>")
+@auth_required(Role.SHOPPER, Role.CS)
+@blp.response(200, DashboardSchema)
+@documents_errors(403, 404)
+def distributor_dashboard(distributor_id: int):
+    """A distributor's dashboard: their own, or any for customer service and admin"""
+    user = current_user()
+    distributor = service.get_distributor(distributor_id)
+    if not user.has_role(Role.CS) and distributor.user_id != user.id:
+        raise PermissionDenied("That is another distributor's dashboard.")
+    return service.dashboard(distributor)
+
+
+def _staff_action(distributor_id: int, action) -> Distributor:
+    distributor = action(service.get_distributor(distributor_id))
+    db.session.commit()
+    return distributor
+
+
+@blp.post("/distributors/<int:distributor_id>/approve")
+@auth_required(Role.CS)
+@blp.arguments(ReasonSchema)
+@blp.response(200, DistributorSchema)
+@documents_errors(404, 409)
+def approve(body: dict, distributor_id: int):
+    """Approve an application"""
+    return _staff_action(
+        distributor_id,
+        lambda d: service.review_application(d, True, current_user(), reason=body["reason"]),
+    )
+
+
+@blp.post("/distributors/<int:distributor_id>/reject")
+@auth_required(Role.CS)
+@blp.arguments(ReasonSchema)
+@blp.response(200, DistributorSchema)
+@documents_errors(404, 409)
+def reject(body: dict, distributor_id: int):
+    """Reject an application"""
+    return _staff_action(
+        distributor_id,
+        lambda d: service.review_application(d, False, current_user(), reason=body["reason"]),
+    )
+
+
+@blp.post("/distributors/<int:distributor_id>/suspend")
+@auth_required(Role.CS)
+@blp.arguments(ReasonSchema)
+@blp.response(200, DistributorSchema)
+@documents_errors(404, 409)
+def suspend(body: dict, distributor_id: int):
+    """Suspend: no new links or commission; customers stay bound"""
+    return _staff_action(
+        distributor_id,
+        lambda d: service.set_suspended(d, True, current_user(), reason=body["reason"]),
+    )
+
+
+@blp.post("/distributors/<int:distributor_id>/reinstate")
+@auth_required(Role.CS)
+@blp.arguments(ReasonSchema)
+@blp.response(200, DistributorSchema)
+@documents_errors(404, 409)
+def reinstate(body: dict, distributor_id: int):
+    """Lift a suspension"""
+    return _staff_action(
+        distributor_id,
+        lambda d: service.set_suspended(d, False, current_user(), reason=body["reason"]),
+    )
+
+
+@blp.patch("/distributors/<int:distributor_id>")
+@auth_required(Role.CS)
+@blp.arguments(DistributorUpdateSchema)
+@blp.response(200, DistributorSchema)
+@documents_errors(404)
+def update_distributor(body: dict, distributor_id: int):
+    """Set the tier, record the verified WeChat friend count"""
+    return _staff_action(
+        distributor_id, lambda d: service.update_distributor(d, body, current_user())
+    )
+
+
+@blp.post("/distributors/<int:distributor_id>/streak-bonus")
+@auth_required(Role.ADMIN)
+@blp.arguments(MonthSchema)
+@blp.response(200, CommissionSchema)
+@blp.alt_response(204, description="no bonus that month")
+@documents_errors(404)
+def streak_bonus(body: dict, distributor_id: int):
+    """Compute (or recompute) a month's Moments streak bonus"""
+    entry = service.compute_streak_bonus(service.get_distributor(distributor_id), body["month"])
+    db.session.commit()
+    if entry is None:
+        return "", 204
+    return entry
+
+
+@blp.get("/moments")
+@auth_required(Role.CS)
+@blp.arguments(ProofArgsSchema, location="query")
+@blp.response(200, page_of(ProofSchema))
+def proofs_queue(args: dict):
+    """Moments proofs to review, oldest first"""
+    import sqlalchemy as sa
+
+    query = sa.select(MomentsProof)
+    if "status" in args:
+        query = query.where(MomentsProof.status == args["status"])
+    return paginate(query.order_by(MomentsProof.id), args["page"], args["page_size"])
+
+
+@blp.post("/moments/<int:proof_id>/review")
+@auth_required(Role.CS)
+@blp.arguments(ProofReviewSchema)
+@blp.response(200, ProofSchema)
+@documents_errors(404)
+def review_proof(body: dict, proof_id: int):
+    """Verify or reject a Moments proof"""
+    proof = service.review_proof(proof_id, body["verified"], current_user(), note=body["note"])
+    db.session.commit()
+    return proof
+
+
+@blp.put("/customers/<int:shopper_id>/binding")
+@auth_required(Role.ADMIN)
+@blp.arguments(RebindSchema)
+@blp.response(200, BindingSchema)
+@documents_errors(404, 409)
+def rebind(body: dict, shopper_id: int):
+    """Bind a customer to another distributor, with a reason (audited)"""
+    binding = service.admin_rebind(
+        shopper_id, body["distributor_id"], body["reason"], current_user()
+    )
+    db.session.commit()
+    return binding
+
+
+@blp.get("/distributor-tiers")
+@auth_required(Role.CS)
+@blp.response(200, TierSchema(many=True))
+def tiers():
+    """Distributor tiers and their level-1 bonus"""
+    return service.list_tiers()
+
+
+@blp.put("/distributor-tiers")
+@auth_required(Role.ADMIN)
+@blp.arguments(TierSchema)
+@blp.response(200, TierSchema)
+def save_tier(body: dict):
+    """Create or change a tier (by slug)"""
+    tier = service.save_tier(body, current_user())
+    db.session.commit()
+    return tier
+
+
+@blp.get("/distribution/settings")
+@auth_required(Role.ADMIN)
+@blp.response(200, SettingsSchema)
+def get_settings():
+    """Join policy, binding mode, rebind delay, self-purchase commission"""
+    return service.all_settings()
+
+
+@blp.patch("/distribution/settings")
+@auth_required(Role.ADMIN)
+@blp.arguments(SettingsSchema)
+@blp.response(200, SettingsSchema)
+def patch_settings(body: dict):
+    """Change distribution settings; past bindings and order attribution never change"""
+    settings = service.update_settings(body, current_user())
+    db.session.commit()
+    return settings
