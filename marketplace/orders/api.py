@@ -62,7 +62,11 @@ def place_order(body: dict):
     if key is not None and not 1 <= len(key) <= 80:
         raise InvalidInput(fields={"Idempotency-Key": ["1 to 80 characters."]})
     order, created = service.place_order(
-        current_user(), body["deal_id"], body["quantity"], idempotency_key=key
+        current_user(),
+        body["deal_id"],
+        body["quantity"],
+        idempotency_key=key,
+        ref=body.get("ref") or request.cookies.get("linli_ref"),
     )
     db.session.commit()  # the order exists before the provider is asked anything
     order = service.attach_payment(order)
