@@ -44,7 +44,7 @@ def entries(app, **where) -> list[tuple[str, int, int, str]]:
 
 def test_binding_is_first_come_and_permanent(app, client, shop):
     a, a_row = new_distributor(app, client)
-    b, b_row = new_distributor(app, client)
+    b, _ = new_distributor(app, client)
     shopper = quick_shopper(app)
 
     login_with_ref(app, client, shopper, link(client, a))
@@ -88,7 +88,7 @@ def test_two_levels_with_the_tier_bonus_capped_by_the_deal(app, client, shop):
         headers=admin.headers,
         json={"slug": "diamond", "name": "钻石", "level1_bonus": 5000},
     )
-    parent, parent_row = new_distributor(app, client)
+    _, parent_row = new_distributor(app, client)
     child, child_row = new_distributor(app, client, parent_row["invite_code"])
     client.patch(
         f"/api/v1/distributors/{child_row['id']}", json={"tier": "gold"}, headers=cs.headers
@@ -144,7 +144,7 @@ def test_no_commission_for_unbound_shoppers_or_suspended_distributors(app, clien
 
 
 def test_refund_before_settlement_cancels_after_settlement_claws_back(app, client, shop):
-    parent, parent_row = new_distributor(app, client)
+    _, parent_row = new_distributor(app, client)
     child, child_row = new_distributor(app, client, parent_row["invite_code"])
     shopper = quick_shopper(app)
     purchase(app, client, shopper, shop["deal"]["id"], 2, ref=link(client, child))
@@ -214,7 +214,7 @@ def test_admin_rebind_is_audited(app, client, shop):
 
     admin = staff(app, client, Role.ADMIN)
     a, a_row = new_distributor(app, client)
-    b, b_row = new_distributor(app, client)
+    _, b_row = new_distributor(app, client)
     shopper = quick_shopper(app)
     login_with_ref(app, client, shopper, link(client, a))
 

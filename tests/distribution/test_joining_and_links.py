@@ -17,7 +17,7 @@ def set_settings(app, client, **values):
 
 
 def test_open_policy_and_the_recruiter_chain(app, client, shop):
-    parent, parent_row = new_distributor(app, client)
+    _, parent_row = new_distributor(app, client)
     child, child_row = new_distributor(app, client, parent_row["invite_code"])
 
     assert parent_row["status"] == "active" and parent_row["recruiter_id"] is None
@@ -50,7 +50,7 @@ def test_application_policy_needs_staff_approval(app, client, shop):
 
 
 def test_invitation_policy(app, client, shop):
-    parent, parent_row = new_distributor(app, client)
+    _, parent_row = new_distributor(app, client)
     set_settings(app, client, join_policy="invitation")
 
     without = join(client, quick_shopper(app))
@@ -111,7 +111,7 @@ def test_a_suspended_distributor_makes_no_links(app, client, shop):
 @pytest.mark.parametrize("who", ["self", "other"])
 def test_a_distributor_reads_only_their_own_dashboard(app, client, shop, who):
     account, row = new_distributor(app, client)
-    other, other_row = new_distributor(app, client)
+    _, other_row = new_distributor(app, client)
 
     target = row if who == "self" else other_row
     response = client.get(f"/api/v1/distributors/{target['id']}", headers=account.headers)
