@@ -7,7 +7,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from marketplace.core.db import db
-from seed import deals, merchants, staff
+from seed import deals, distribution, merchants, staff
 
 
 @click.command("seed")
@@ -22,7 +22,9 @@ def seed_command(force: bool) -> None:
     created_staff = staff.load()
     created_merchants = merchants.load()
     created_deals = deals.load()
+    created_distributors = distribution.load()
     db.session.commit()
     click.echo(f"seeded staff accounts: {', '.join(created_staff) or 'none new'}")
     click.echo(f"seeded merchants: {len(created_merchants) or 'none new'}")
     click.echo(f"seeded deals: {len(created_deals) or 'none new'}")
+    click.echo(f"seeded distributors: {', '.join(created_distributors) or 'none new'}")

@@ -24,7 +24,8 @@ def test_seed_is_idempotent(app):
     assert "seeded merchants: none new" in second.output
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.count()).select_from(Merchant)) == 24
-        assert db.session.scalar(sa.select(sa.func.count()).select_from(User)) == 5 + 6
+        # five staff, six portal accounts, three distributors, six customers
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(User)) == 5 + 6 + 3 + 6
 
 
 def test_every_staff_role_has_a_dev_login(app, client):
@@ -79,3 +80,19 @@ def test_the_demo_deals_cover_all_types_slots_and_todays_popup(app, client, cloc
     assert [s["empty"] for s in calendar["slots"] if s["starts_at"] >= "2026-11-23T15:00"][:4] == [
         False
     ] * 4
+
+
+def test_the_demo_distribution_chain(app, client, clock):
+    from marketplace.distribution.models import CommissionEntry, CustomerBinding, Distributor
+
+    first = app.test_cli_runner().invoke(args=["seed"])
+    second = app.test_cli_runner().invoke(args=["seed"])
+
+    assert "seeded distributors: 李姐 (分销员), 王哥 (分销员), 小张 (分销员)" in first.output, first.output
+    assert "seeded distributors: none new" in second.output
+    with app.app_context():
+        chain = db.session.scalars(sa.select(Distributor).order_by(Distributor.id)).all()
+        assert [d.recruiter_id for d in chain] == [None, chain[0].id, chain[1].id]
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(CustomerBinding)) == 6
+        states = db.session.scalars(sa.select(CommissionEntry.state)).all()
+        assert {"pending", "earned"} <= set(states)
