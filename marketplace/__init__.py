@@ -90,7 +90,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         )
 
     import merchants
-    from marketplace import accounts, deals, distribution, ops, orders
+    from marketplace import accounts, deals, distribution, ops, orders, refunds
 
     ops.init_app(app, api)
     accounts.init_app(app, api)
@@ -98,6 +98,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     deals.init_app(app, api)
     orders.init_app(app, api)
     distribution.init_app(app, api)
+    refunds.init_app(app, api)
 
     from seed.cli import seed_command
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import marshmallow as ma
+from flask import current_app
 from marshmallow import validate
 
 from marketplace.core.fields import LocalDateTime
@@ -40,6 +41,10 @@ class OrderSchema(ma.Schema):
     paid_at = LocalDateTime(allow_none=True)
     closed_reason = ma.fields.String(allow_none=True)
     created_at = LocalDateTime()
+    cs_phone = ma.fields.Function(
+        lambda _: current_app.config["LINLI_CS_PHONE"],
+        metadata={"description": "customer service (same number on WeChat)"},
+    )
 
 
 class PaymentSchema(ma.Schema):

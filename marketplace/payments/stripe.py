@@ -158,6 +158,9 @@ class StripeClient:
             idempotency_key,
         )
 
+    def list_refunds(self, payment_intent: str) -> list[dict[str, Any]]:
+        return self._call("GET", f"/v1/refunds?payment_intent={payment_intent}&limit=100")["data"]
+
     # -- what a shopper's browser does with Stripe.js; for tests and the demo ------------
 
     def pay_with_test_card(self, intent_id: str, card: str = "4242424242424242") -> dict[str, Any]:

@@ -16,6 +16,7 @@ from marketplace.deals.models import Deal
 
 class VoucherStatus(enum.StrEnum):
     ACTIVE = "active"
+    REFUNDING = "refunding"  # an approved refund is being paid back: not redeemable
     REDEEMED = "redeemed"
     REFUNDED = "refunded"
     EXPIRED = "expired"

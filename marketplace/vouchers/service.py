@@ -113,6 +113,8 @@ def redeem(code: str, clerk: User) -> Voucher:
         raise Conflict("This voucher was already used.", code="already_redeemed")
     if voucher.status == VoucherStatus.REFUNDED.value:
         raise Conflict("This voucher was refunded.", code="voucher_refunded")
+    if voucher.status == VoucherStatus.REFUNDING.value:
+        raise Conflict("A refund of this voucher is being paid.", code="voucher_refund_pending")
     if voucher.status == VoucherStatus.EXPIRED.value or today > voucher.valid_until:
         raise Conflict("This voucher has expired.", code="voucher_expired")
     if today < voucher.valid_from:

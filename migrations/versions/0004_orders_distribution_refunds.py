@@ -1,8 +1,8 @@
-"""orders, payment events, vouchers, distribution
+"""orders, payment events, vouchers, distribution, refunds
 
 Revision ID: 0004
 Revises: 0003
-Create Date: 2026-11-23 10:23:04.614333
+Create Date: 2026-11-23 10:35:30.212537
 
 """
 from alembic import op
@@ -173,6 +173,43 @@ def upgrade():
         batch_op.create_index('ix_orders_shopper_deal', ['shopper_id', 'deal_id'], unique=False)
         batch_op.create_index('ix_orders_status_expires', ['status', 'expires_at'], unique=False)
 
+    op.create_table('refund_requests',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('order_id', sa.Integer(), nullable=False),
+    sa.Column('shopper_id', sa.Integer(), nullable=False),
+    sa.Column('status', sa.String(length=30), nullable=False),
+    sa.Column('reason', sa.String(length=30), nullable=False),
+    sa.Column('reason_text', sa.String(length=500), nullable=False),
+    sa.Column('amount', sa.Integer(), nullable=False),
+    sa.Column('open_order_id', sa.Integer(), nullable=True),
+    sa.Column('cs_note', sa.String(length=500), nullable=False),
+    sa.Column('decided_by_id', sa.Integer(), nullable=True),
+    sa.Column('decided_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('approve_key', sa.String(length=80), nullable=True),
+    sa.Column('admin_override', sa.Boolean(), nullable=False),
+    sa.Column('override_reason', sa.String(length=500), nullable=True),
+    sa.Column('provider_refund_id', sa.String(length=80), nullable=True),
+    sa.Column('provider_attempts', sa.Integer(), nullable=False),
+    sa.Column('paying_since', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('last_error', sa.String(length=200), nullable=True),
+    sa.Column('alerted_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('refunded_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('failure_code', sa.String(length=40), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.CheckConstraint("reason IN ('changed_mind', 'bought_by_mistake', 'merchant_closed', 'poor_service', 'cannot_book', 'other')", name=op.f('ck_refund_requests_known_reason')),
+    sa.CheckConstraint("status IN ('pending', 'approved_pending_refund', 'refunded', 'rejected', 'failed')", name=op.f('ck_refund_requests_known_status')),
+    sa.ForeignKeyConstraint(['decided_by_id'], ['users.id'], name=op.f('fk_refund_requests_decided_by_id_users')),
+    sa.ForeignKeyConstraint(['order_id'], ['orders.id'], name=op.f('fk_refund_requests_order_id_orders')),
+    sa.ForeignKeyConstraint(['shopper_id'], ['users.id'], name=op.f('fk_refund_requests_shopper_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_refund_requests')),
+    sa.UniqueConstraint('open_order_id', name=op.f('uq_refund_requests_open_order_id')),
+    sa.UniqueConstraint('provider_refund_id', name=op.f('uq_refund_requests_provider_refund_id'))
+    )
+    with op.batch_alter_table('refund_requests', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_refund_requests_order_id'), ['order_id'], unique=False)
+        batch_op.create_index('ix_refund_requests_status_created', ['status', 'created_at'], unique=False)
+
     op.create_table('vouchers',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('code', sa.String(length=12), nullable=False),
@@ -186,7 +223,7 @@ def upgrade():
     sa.Column('issued_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('redeemed_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('redeemed_by_id', sa.Integer(), nullable=True),
-    sa.CheckConstraint("status IN ('active', 'redeemed', 'refunded', 'expired')", name=op.f('ck_vouchers_known_status')),
+    sa.CheckConstraint("status IN ('active', 'refunding', 'redeemed', 'refunded', 'expired')", name=op.f('ck_vouchers_known_status')),
     sa.ForeignKeyConstraint(['deal_id'], ['deals.id'], name=op.f('fk_vouchers_deal_id_deals')),
     sa.ForeignKeyConstraint(['merchant_id'], ['merchants.id'], name=op.f('fk_vouchers_merchant_id_merchants')),
     sa.ForeignKeyConstraint(['order_id'], ['orders.id'], name=op.f('fk_vouchers_order_id_orders')),
@@ -227,11 +264,19 @@ def upgrade():
         batch_op.create_index('ix_commission_entries_distributor_state', ['distributor_id', 'state'], unique=False)
         batch_op.create_index(batch_op.f('ix_commission_entries_order_id'), ['order_id'], unique=False)
 
+    op.create_table('refund_items',
+    sa.Column('request_id', sa.Integer(), nullable=False),
+    sa.Column('voucher_id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['request_id'], ['refund_requests.id'], name=op.f('fk_refund_items_request_id_refund_requests')),
+    sa.ForeignKeyConstraint(['voucher_id'], ['vouchers.id'], name=op.f('fk_refund_items_voucher_id_vouchers')),
+    sa.PrimaryKeyConstraint('request_id', 'voucher_id', name=op.f('pk_refund_items'))
+    )
     # ### end Alembic commands ###
 
 
 def downgrade():
     # ### commands auto generated by Alembic - please adjust! ###
+    op.drop_table('refund_items')
     with op.batch_alter_table('commission_entries', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_commission_entries_order_id'))
         batch_op.drop_index('ix_commission_entries_distributor_state')
@@ -243,6 +288,11 @@ def downgrade():
         batch_op.drop_index('ix_vouchers_merchant_status')
 
     op.drop_table('vouchers')
+    with op.batch_alter_table('refund_requests', schema=None) as batch_op:
+        batch_op.drop_index('ix_refund_requests_status_created')
+        batch_op.drop_index(batch_op.f('ix_refund_requests_order_id'))
+
+    op.drop_table('refund_requests')
     with op.batch_alter_table('orders', schema=None) as batch_op:
         batch_op.drop_index('ix_orders_status_expires')
         batch_op.drop_index('ix_orders_shopper_deal')

@@ -1,0 +1,14 @@
+"""Manual refunds: request, decision by customer service, payment back through the
+provider, and the recovery of an interrupted refund."""
+
+from flask import Flask
+
+from marketplace.core.api import Api
+
+
+def init_app(app: Flask, api: Api) -> None:
+    from marketplace.refunds.api import blp
+    from marketplace.refunds.cli import refunds_cli
+
+    api.register_blueprint(blp)
+    app.cli.add_command(refunds_cli)
