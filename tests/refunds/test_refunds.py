@@ -7,7 +7,7 @@ import threading
 import pytest
 import sqlalchemy as sa
 
-from marketplace.accounts.models import Role, User
+from marketplace.accounts.models import Role
 from marketplace.core.db import db
 from marketplace.deals.models import Deal
 from marketplace.distribution.models import CommissionEntry
