@@ -7,7 +7,7 @@ import threading
 import pytest
 import sqlalchemy as sa
 
-from marketplace.accounts.models import Role
+from marketplace.accounts.models import Role, User
 from marketplace.core.db import db
 from marketplace.deals.models import Deal
 from marketplace.distribution.models import CommissionEntry
@@ -172,9 +172,7 @@ def test_a_crash_after_the_provider_paid_recovers_without_paying_twice(app, clie
     with app.app_context():
         refunds.approve(
             request_id,
-            db.session.get(
-                __import__("marketplace.accounts.models", fromlist=["User"]).User, paid["cs"].id
-            ),
+            db.session.get(User, paid["cs"].id),
         )
         db.session.commit()
 
