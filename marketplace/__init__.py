@@ -28,6 +28,7 @@ from marketplace.core.errors import (
 from marketplace.core.ratelimit import init_rate_limits
 from marketplace.core.redis import init_redis
 from marketplace.payments.stripe import init_payments
+from marketplace.providers.notifier import init_notifier
 from marketplace.providers.sms import init_sms
 from marketplace.providers.storage import init_storage
 
@@ -64,6 +65,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     init_redis(app)
     init_rate_limits(app)
     init_sms(app)
+    init_notifier(app)
     init_storage(app)
     init_payments(app)
     api = init_api(app)
@@ -90,7 +92,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         )
 
     import merchants
-    from marketplace import accounts, deals, distribution, ops, orders, refunds
+    from marketplace import accounts, deals, distribution, ops, orders, refunds, tickets
 
     ops.init_app(app, api)
     accounts.init_app(app, api)
@@ -99,6 +101,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     orders.init_app(app, api)
     distribution.init_app(app, api)
     refunds.init_app(app, api)
+    tickets.init_app(app, api)
 
     from seed.cli import seed_command
 

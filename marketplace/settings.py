@@ -154,6 +154,12 @@ SETTINGS: tuple[Setting, ...] = (
         "where the mobile web lives; share links redirect there (empty: this host)",
     ),
     Setting(
+        "LINLI_NOTIFIER_BACKEND",
+        "LINLI_NOTIFIER_BACKEND",
+        "console",
+        "team notifications (SLA breaches, …): console (log) or memory (tests)",
+    ),
+    Setting(
         "LINLI_SHOPPER_TOKEN_TTL_HOURS",
         "LINLI_SHOPPER_TOKEN_TTL_HOURS",
         "720",
@@ -208,6 +214,8 @@ def finalize(config: dict[str, Any]) -> dict[str, Any]:
         raise SettingsError(f"LINLI_TIME_ZONE: unknown zone {config['LINLI_TIME_ZONE']!r}") from exc
     if config["LINLI_SMS_BACKEND"] not in ("console", "memory"):
         raise SettingsError("LINLI_SMS_BACKEND must be console or memory")
+    if config["LINLI_NOTIFIER_BACKEND"] not in ("console", "memory"):
+        raise SettingsError("LINLI_NOTIFIER_BACKEND must be console or memory")
     if env == "production":
         if config["SECRET_KEY"] in (DEV_SECRET_KEY, "") or len(config["SECRET_KEY"]) < 32:
             raise SettingsError(

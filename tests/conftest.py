@@ -120,6 +120,7 @@ def build_app(database_url: str, redis_url: str, instance: str, **overrides: obj
         "SQLALCHEMY_DATABASE_URI": database_url,
         "LINLI_REDIS_URL": redis_url,
         "LINLI_SMS_BACKEND": "memory",
+        "LINLI_NOTIFIER_BACKEND": "memory",
         "LINLI_INSTANCE_PATH": instance,
         "SECRET_KEY": "test-secret-key",
         "LINLI_STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
@@ -179,6 +180,7 @@ def app(backend_app: Flask) -> Iterator[Flask]:
     # A clean slate for the next test: rows, Redis keys, SMS outbox, clock.
     backend_app.extensions.pop("linli.clock", None)
     backend_app.extensions["linli.sms"].clear()
+    backend_app.extensions["linli.notifier"].clear()
     with backend_app.app_context():
         db.session.remove()
         with db.engine.begin() as conn:

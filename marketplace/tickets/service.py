@@ -1,0 +1,196 @@
+"""Tickets and their SLA: a shopper's first response within 1 service minute, a merchant's
+within 5 (urgent: 1), counted only during service hours 09:00–23:00 Asia/Shanghai."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from marketplace.accounts.models import Role, User
+from marketplace.core import audit
+from marketplace.core.clock import local_zone, now
+from marketplace.core.db import db, on_commit
+from marketplace.core.errors import Conflict, InvalidInput, NotFound
+from marketplace.providers.notifier import notifier
+from marketplace.tickets.models import Ticket, TicketMessage, TicketStatus
+from marketplace.tickets.sla import add_service_time, service_time_between
+
+SHOPPER_TARGET = timedelta(minutes=1)
+MERCHANT_TARGET = timedelta(minutes=5)
+URGENT_TARGET = timedelta(minutes=1)
+CS_CHANNEL = "cs"
+
+
+class TicketNotFound(NotFound):
+    code = "ticket_not_found"
+    message = "No such ticket."
+
+
+def _is_cs(user: User) -> bool:
+    return user.has_role(Role.CS)
+
+
+def target_for(user: User, urgent: bool) -> timedelta:
+    if user.has_role(Role.MERCHANT_STAFF):
+        return URGENT_TARGET if urgent else MERCHANT_TARGET
+    return SHOPPER_TARGET
+
+
+def open_ticket(
+    user: User,
+    *,
+    kind: str,
+    subject: str,
+    body: str,
+    urgent: bool = False,
+    order_id: int | None = None,
+) -> Ticket:
+    merchant_id = None
+    if user.has_role(Role.MERCHANT_STAFF):
+        from merchants.service import my_merchant
+
+        merchant_id = my_merchant(user).merchant_id
+    elif urgent:
+        raise InvalidInput(fields={"urgent": ["Only merchants mark tickets urgent."]})
+    if order_id is not None:
+        from marketplace.orders.models import Order
+
+        order = db.session.get(Order, order_id)
+        if order is None or (order.shopper_id != user.id and order.merchant_id != merchant_id):
+            raise InvalidInput(fields={"order_id": ["Not one of your orders."]})
+    opened = now()
+    ticket = Ticket(
+        opener=user,
+        merchant_id=merchant_id,
+        order_id=order_id,
+        kind=kind,
+        urgent=urgent,
+        subject=subject.strip(),
+        created_at=opened,
+        first_response_due_at=add_service_time(opened, target_for(user, urgent), local_zone()),
+        messages=[TicketMessage(author_id=user.id, body=body.strip(), created_at=opened)],
+    )
+    db.session.add(ticket)
+    db.session.flush()
+    audit.record(
+        "ticket",
+        ticket.id,
+        "ticket.opened",
+        actor_id=user.id,
+        data={"kind": kind, "urgent": urgent},
+    )
+    return ticket
+
+
+def get_ticket(ticket_id: int, viewer: User) -> Ticket:
+    ticket = db.session.get(Ticket, ticket_id)
+    if ticket is None or not (_is_cs(viewer) or ticket.opener_id == viewer.id):
+        raise TicketNotFound()
+    return ticket
+
+
+def reply(ticket_id: int, author: User, body: str) -> Ticket:
+    ticket = get_ticket(ticket_id, author)
+    if ticket.status == TicketStatus.CLOSED.value:
+        raise Conflict("The ticket is closed.", code="ticket_closed")
+    staff = _is_cs(author) and ticket.opener_id != author.id
+    moment = now()
+    ticket.messages.append(
+        TicketMessage(author_id=author.id, from_staff=staff, body=body.strip(), created_at=moment)
+    )
+    if staff:
+        if ticket.first_responded_at is None:
+            ticket.first_responded_at, ticket.first_responder_id = moment, author.id
+            ticket.first_response_seconds = int(
+                service_time_between(ticket.created_at, moment, local_zone()).total_seconds()
+            )
+        ticket.status = TicketStatus.ANSWERED.value
+    else:
+        ticket.status = TicketStatus.OPEN.value
+    audit.record(
+        "ticket", ticket.id, "ticket.replied", actor_id=author.id, data={"from_staff": staff}
+    )
+    return ticket
+
+
+def close(ticket_id: int, actor: User) -> Ticket:
+    ticket = get_ticket(ticket_id, actor)
+    ticket.status, ticket.closed_at = TicketStatus.CLOSED.value, now()
+    audit.record("ticket", ticket.id, "ticket.closed", actor_id=actor.id)
+    return ticket
+
+
+def list_for(viewer: User, status: str | None) -> sa.Select:
+    query = sa.select(Ticket)
+    if not _is_cs(viewer):
+        query = query.where(Ticket.opener_id == viewer.id)
+    if status:
+        query = query.where(Ticket.status == status)
+    return query.order_by(Ticket.id.desc())
+
+
+def flag_breaches() -> int:
+    """Job: mark tickets whose first response is overdue and tell the CS channel once."""
+    moment = now()
+    overdue = db.session.scalars(
+        sa.select(Ticket)
+        .where(
+            Ticket.first_responded_at.is_(None),
+            Ticket.status != TicketStatus.CLOSED.value,
+            Ticket.breached_at.is_(None),
+            Ticket.first_response_due_at < moment,
+        )
+        .with_for_update(skip_locked=True, of=Ticket)
+    ).all()
+    for ticket in overdue:
+        ticket.breached_at = moment
+        audit.record("ticket", ticket.id, "ticket.sla_breached", actor_id=None)
+        text = (
+            f"**SLA breached** ticket #{ticket.id} ({ticket.kind}"
+            f"{', urgent' if ticket.urgent else ''}): {ticket.subject}"
+        )
+        on_commit(lambda text=text: notifier().send(CS_CHANNEL, text))
+    return len(overdue)
+
+
+def dashboard() -> dict[str, Any]:
+    """Open tickets by service time left (most urgent first) and agents' response times."""
+    zone, moment = local_zone(), now()
+    waiting = db.session.scalars(
+        sa.select(Ticket)
+        .where(Ticket.first_responded_at.is_(None), Ticket.status != TicketStatus.CLOSED.value)
+        .order_by(Ticket.first_response_due_at)
+    ).all()
+    open_tickets = [
+        {
+            "ticket": t,
+            "seconds_left": int(
+                service_time_between(moment, t.first_response_due_at, zone).total_seconds()
+            ),
+        }
+        for t in waiting
+    ]
+    agents = [
+        {
+            "agent_id": agent,
+            "display_name": name,
+            "tickets": count,
+            "average_first_response_seconds": int(avg or 0),
+            "worst_first_response_seconds": worst,
+        }
+        for agent, name, count, avg, worst in db.session.execute(
+            sa.select(
+                Ticket.first_responder_id,
+                User.display_name,
+                sa.func.count(Ticket.id),
+                sa.func.avg(Ticket.first_response_seconds),
+                sa.func.max(Ticket.first_response_seconds),
+            )
+            .join(User, User.id == Ticket.first_responder_id)
+            .group_by(Ticket.first_responder_id, User.display_name)
+            .order_by(User.display_name)
+        ).all()
+    ]
+    return {"open_tickets": open_tickets, "agents": agents}
