@@ -92,7 +92,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         )
 
     import merchants
-    from marketplace import accounts, deals, distribution, ops, orders, refunds, tickets
+    from marketplace import accounts, deals, distribution, jobs, ops, orders, refunds, tickets
 
     ops.init_app(app, api)
     accounts.init_app(app, api)
@@ -102,6 +102,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     distribution.init_app(app, api)
     refunds.init_app(app, api)
     tickets.init_app(app, api)
+    jobs.init_app(app, api)
 
     from seed.cli import seed_command
 

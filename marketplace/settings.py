@@ -157,7 +157,14 @@ SETTINGS: tuple[Setting, ...] = (
         "LINLI_NOTIFIER_BACKEND",
         "LINLI_NOTIFIER_BACKEND",
         "console",
-        "team notifications (SLA breaches, …): console (log) or memory (tests)",
+        "team notifications (SLA breaches, pushes): console (log), wecom or memory (tests)",
+    ),
+    Setting(
+        "LINLI_WECOM_WEBHOOKS",
+        "LINLI_WECOM_WEBHOOKS",
+        "",
+        "WeCom group-robot URLs per channel: cs=URL,team=URL,wecom=URL,community=URL,"
+        "official_account=URL",
     ),
     Setting(
         "LINLI_SHOPPER_TOKEN_TTL_HOURS",
@@ -214,8 +221,8 @@ def finalize(config: dict[str, Any]) -> dict[str, Any]:
         raise SettingsError(f"LINLI_TIME_ZONE: unknown zone {config['LINLI_TIME_ZONE']!r}") from exc
     if config["LINLI_SMS_BACKEND"] not in ("console", "memory"):
         raise SettingsError("LINLI_SMS_BACKEND must be console or memory")
-    if config["LINLI_NOTIFIER_BACKEND"] not in ("console", "memory"):
-        raise SettingsError("LINLI_NOTIFIER_BACKEND must be console or memory")
+    if config["LINLI_NOTIFIER_BACKEND"] not in ("console", "memory", "wecom"):
+        raise SettingsError("LINLI_NOTIFIER_BACKEND must be console, wecom or memory")
     if env == "production":
         if config["SECRET_KEY"] in (DEV_SECRET_KEY, "") or len(config["SECRET_KEY"]) < 32:
             raise SettingsError(

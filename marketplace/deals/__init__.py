@@ -7,6 +7,7 @@ from marketplace.core.api import Api
 
 
 def init_app(app: Flask, api: Api) -> None:
+    from marketplace.deals import popup, weekly  # noqa: F401 - their tables
     from marketplace.deals.api import blp, media
 
     api.register_blueprint(blp)

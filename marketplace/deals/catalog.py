@@ -172,13 +172,22 @@ def visible_deal(deal_id: int) -> Listed:
 
 
 def home() -> dict[str, Any]:
-    """Today's popup deal (the booked one while it is on sale), categories with their live
+    """Today's popup deal (chosen by the rotation, or booked), categories with their live
     deal counts, and the deals published today."""
     moment = now()
     today = local_today()
-    popup = booked_popup(today)
-    if popup is not None and not _on_sale_now(popup, moment):
-        popup = None
+    from marketplace.deals.popup import popup_for
+
+    # The day's chosen popup (the rotation job keeps it on sale); until the job has run,
+    # a deal booked for today.
+    popup = next(
+        (
+            deal
+            for deal in (popup_for(today), booked_popup(today))
+            if deal is not None and _on_sale_now(deal, moment)
+        ),
+        None,
+    )
     counts = dict(
         db.session.execute(
             sa.select(Category.id, sa.func.count(Deal.id))

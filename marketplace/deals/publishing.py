@@ -183,3 +183,16 @@ def popup_bookings(from_day: date) -> sa.Select:
 def booked_popup(day: date) -> Deal | None:
     booking = db.session.scalars(sa.select(PopupBooking).where(PopupBooking.day == day)).first()
     return booking.deal if booking else None
+
+
+def empty_slot_alert(day: date | None = None) -> list[str]:
+    """The evening before: tell the team which of tomorrow's slots are still empty."""
+    from marketplace.providers.notifier import notifier
+
+    day = day or local_today() + timedelta(days=1)
+    empty = [f"{slot.at:%H:%M}" for slot in slots(day, 1) if slot.deal is None]
+    if empty:
+        notifier().send(
+            "team", f"**明天 {day.isoformat()} 还有空的上新时段:{'、'.join(empty)}**(不可断更)"
+        )
+    return empty

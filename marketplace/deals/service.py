@@ -275,3 +275,22 @@ def add_image(deal: Deal, data: bytes, actor: User) -> str:
     audit.record("deal", deal.id, "deal.image_added", actor_id=actor.id, data={"url": url})
     catalog_changed()
     return url
+
+
+def end_finished() -> int:
+    """Deals whose sale window closed become ``ended`` (the catalog already hides them)."""
+    table = Deal.__table__
+    ended = db.session.execute(
+        sa.update(table)
+        .where(
+            table.c.status.in_(
+                [DealStatus.LIVE.value, DealStatus.SOLD_OUT.value, DealStatus.PAUSED.value]
+            ),
+            table.c.sale_ends_at.is_not(None),
+            table.c.sale_ends_at <= now(),
+        )
+        .values(status=DealStatus.ENDED.value)
+    ).rowcount
+    if ended:
+        catalog_changed()
+    return ended

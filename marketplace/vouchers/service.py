@@ -170,3 +170,13 @@ def shoppers_voucher(code: str, shopper: User) -> Voucher:
     if voucher is None:
         raise VoucherNotFound()
     return voucher
+
+
+def expire_past_validity() -> int:
+    """Active vouchers past their last valid day (Asia/Shanghai) become ``expired``."""
+    table = Voucher.__table__
+    return db.session.execute(
+        sa.update(table)
+        .where(table.c.status == VoucherStatus.ACTIVE.value, table.c.valid_until < local_today())
+        .values(status=VoucherStatus.EXPIRED.value)
+    ).rowcount

@@ -1,0 +1,12 @@
+"""Scheduled jobs on RQ: the schedule as data (schedule.py), the task runner (tasks.py),
+the `rq cron` configuration (cron_config.py) and the ops view (/api/v1/ops/jobs)."""
+
+from flask import Flask
+
+from marketplace.core.api import Api
+
+
+def init_app(app: Flask, api: Api) -> None:
+    from marketplace.jobs.api import blp
+
+    api.register_blueprint(blp)

@@ -1,0 +1,180 @@
+"""What runs when: one list, read by `rq cron` (cron_config.py) and by /api/v1/ops/jobs.
+
+Cron expressions are Asia/Shanghai wall-clock times; `rq cron` reads them in its process's
+local zone, so it is started with TZ=Asia/Shanghai (make run, the deployment docs). Each entry
+names a function taking no arguments that runs inside an app context and returns a summary.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ScheduledJob:
+    name: str
+    description: str
+    run: Callable[[], Any]
+    cron: str | None = None  # Asia/Shanghai
+    interval: int | None = None  # seconds; runs at once when the scheduler starts
+    retries: tuple[int, ...] = (30, 120, 600)  # RQ Retry intervals (seconds)
+
+
+def _popup() -> Any:
+    from marketplace.deals import popup
+
+    row = popup.ensure()
+    return (
+        {"day": row.day.isoformat(), "deal_id": row.deal_id, "source": row.source} if row else None
+    )
+
+
+def _publish() -> Any:
+    from marketplace.deals.publishing import publish_due
+
+    report = publish_due()
+    return {"published": report.published, "held": report.held}
+
+
+def _empty_slots() -> Any:
+    from marketplace.deals.publishing import empty_slot_alert
+
+    return {"empty": empty_slot_alert()}
+
+
+def _digest() -> Any:
+    from marketplace.deals.weekly import push_category_digest
+
+    return push_category_digest()
+
+
+def _hot_page() -> Any:
+    from marketplace.deals.weekly import push_hot_page
+
+    return push_hot_page()
+
+
+def _hits() -> Any:
+    from marketplace.deals.weekly import push_weekly_hits
+
+    return push_weekly_hits()
+
+
+def _expire_orders() -> Any:
+    from marketplace.orders.service import expire_unpaid
+
+    return expire_unpaid()
+
+
+def _reconcile() -> Any:
+    from marketplace.orders.service import reconcile_pending
+
+    return reconcile_pending()
+
+
+def _expire_vouchers() -> Any:
+    from marketplace.vouchers.service import expire_past_validity
+
+    return {"expired": expire_past_validity()}
+
+
+def _end_deals() -> Any:
+    from marketplace.deals.service import end_finished
+
+    return {"ended": end_finished()}
+
+
+def _flash_gates() -> Any:
+    from marketplace.orders.stock import rebuild_gates
+
+    return {"rebuilt": rebuild_gates()}
+
+
+def _sla() -> Any:
+    from marketplace.tickets.service import flag_breaches
+
+    return {"breached": flag_breaches()}
+
+
+def _refunds() -> Any:
+    from marketplace.refunds.service import retry_approved
+
+    return retry_approved()
+
+
+SCHEDULE: tuple[ScheduledJob, ...] = (
+    ScheduledJob(
+        "popup_rotation",
+        "today's popup deal: chosen at midnight, replaced if it "
+        "sells out or is paused, filled after a missed day",
+        _popup,
+        cron="* * * * *",
+    ),
+    ScheduledJob(
+        "publish_slots",
+        "deals go live at 10:00 and 15:00 (and any missed slot within five minutes)",
+        _publish,
+        cron="0,5,10,15,20,25,30,35,40,45,50,55 * * * *",
+    ),
+    ScheduledJob(
+        "empty_slot_alert",
+        "20:00: tell the team about tomorrow's empty slots",
+        _empty_slots,
+        cron="0 20 * * *",
+    ),
+    ScheduledJob(
+        "category_digest",
+        "Thursday 17:00: live deals by category for the official account",
+        _digest,
+        cron="0 17 * * 4",
+    ),
+    ScheduledJob(
+        "weekly_hot_page",
+        "Friday 17:00: the hot, high-commission page, stored and pushed to WeCom",
+        _hot_page,
+        cron="0 17 * * 5",
+    ),
+    ScheduledJob(
+        "weekly_hits_push",
+        "Saturday 12:00: the week's hits again to the community groups",
+        _hits,
+        cron="0 12 * * 6",
+    ),
+    ScheduledJob(
+        "expire_unpaid_orders",
+        "unpaid orders past 15 minutes expire and release stock",
+        _expire_orders,
+        cron="* * * * *",
+    ),
+    ScheduledJob(
+        "reconcile_payments",
+        "ask the provider about orders pending over 2 minutes",
+        _reconcile,
+        cron="*/5 * * * *",
+    ),
+    ScheduledJob(
+        "expire_vouchers",
+        "vouchers past validity become expired",
+        _expire_vouchers,
+        cron="10 0 * * *",
+    ),
+    ScheduledJob(
+        "end_deals", "deals past their sale window become ended", _end_deals, cron="*/5 * * * *"
+    ),
+    ScheduledJob(
+        "rebuild_flash_gates",
+        "rebuild the Redis gates of flash deals from the database (also at start-up)",
+        _flash_gates,
+        interval=600,
+    ),
+    ScheduledJob(
+        "sla_breaches", "flag tickets past their first-response deadline", _sla, cron="* * * * *"
+    ),
+    ScheduledJob(
+        "retry_refunds", "carry out approved refunds not yet paid", _refunds, cron="*/5 * * * *"
+    ),
+)
+BY_NAME = {job.name: job for job in SCHEDULE}
+QUEUE = "linli"
