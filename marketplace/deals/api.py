@@ -34,6 +34,7 @@ from marketplace.deals.schemas import (
     ScheduleSchema,
     SlotArgsSchema,
     SlotCalendarSchema,
+    WeeklyPageSchema,
 )
 from marketplace.providers.storage import file_storage
 
@@ -295,3 +296,16 @@ def deal_image(deal_id: int, name: str):
     response.headers["Cache-Control"] = "public, max-age=604800, immutable"
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response
+
+
+@blp.get("/weekly-hot")
+@blp.response(200, WeeklyPageSchema)
+@documents_errors(404)
+def weekly_hot():
+    """This week's page of hot, high-commission deals (made Fridays at 17:00). Public."""
+    from marketplace.deals.weekly import latest_page
+
+    page = latest_page()
+    if page is None:
+        raise NotFound("No weekly page yet.", code="weekly_page_not_found")
+    return page

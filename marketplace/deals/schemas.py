@@ -316,3 +316,21 @@ class HomeSchema(ma.Schema):
     categories = ma.fields.List(ma.fields.Nested(HomeCategorySchema))
     new_today = ma.fields.List(ma.fields.Nested(CatalogItemSchema))
     cs_phone = ma.fields.String()
+
+
+class WeeklyItemSchema(ma.Schema):
+    deal_id = ma.fields.Integer()
+    title = ma.fields.String()
+    merchant = ma.fields.String()
+    sale_price = ma.fields.Integer(metadata=FEN)
+    commission_l1 = ma.fields.Integer(metadata=FEN)
+    sold_last_7_days = ma.fields.Integer()
+
+
+class WeeklyPageSchema(ma.Schema):
+    week_of = ma.fields.Date()
+    generated_at = LocalDateTime()
+    hot = ma.fields.List(ma.fields.Nested(WeeklyItemSchema), attribute="content.hot")
+    high_commission = ma.fields.List(
+        ma.fields.Nested(WeeklyItemSchema), attribute="content.high_commission"
+    )
