@@ -73,3 +73,23 @@ def test_every_setting_is_documented_in_the_readme():
     missing = [s.env for s in settings.SETTINGS if f"`{s.env}`" not in readme]
 
     assert missing == []
+
+
+def test_wecom_backend_reads_one_robot_per_channel(tmp_path):
+    from marketplace.providers.notifier import WeComNotifier
+
+    app = create_app(
+        {
+            **settings.load(
+                {
+                    "LINLI_NOTIFIER_BACKEND": "wecom",
+                    "LINLI_WECOM_WEBHOOKS": "cs=http://127.0.0.1:9/a, team=http://127.0.0.1:9/b",
+                }
+            ),
+            "LINLI_INSTANCE_PATH": str(tmp_path),
+        }
+    )
+
+    notifier = app.extensions["linli.notifier"]
+    assert isinstance(notifier, WeComNotifier)
+    assert notifier.webhooks == {"cs": "http://127.0.0.1:9/a", "team": "http://127.0.0.1:9/b"}
