@@ -33,6 +33,7 @@ from marketplace.distribution.models import (
     ProofStatus,
     ShareLink,
 )
+from marketplace.ledger import service as ledger
 from marketplace.providers.storage import file_storage
 
 SETTINGS: dict[str, tuple[Any, Any]] = {
@@ -455,6 +456,7 @@ def on_order_paid(order, vouchers) -> None:
 
 
 def on_voucher_redeemed(voucher) -> None:
+    """The voucher was used: its pending commission is earned (and owed, in the ledger)."""
     table = CommissionEntry.__table__
     db.session.execute(
         sa.update(table)
@@ -465,6 +467,16 @@ def on_voucher_redeemed(voucher) -> None:
         )
         .values(state=CommissionState.EARNED.value, earned_at=now())
     )
+    for entry in db.session.scalars(
+        sa.select(CommissionEntry).where(
+            CommissionEntry.voucher_id == voucher.id,
+            CommissionEntry.state == CommissionState.EARNED.value,
+            CommissionEntry.kind.in_([CommissionKind.LEVEL1.value, CommissionKind.LEVEL2.value]),
+        )
+    ):
+        ledger.commission(
+            entry.id, entry.distributor_id, entry.amount, "earned", order_id=entry.order_id
+        )
 
 
 def on_voucher_refunded(voucher, *, actor_id: int | None) -> None:
@@ -481,6 +493,14 @@ def on_voucher_refunded(voucher, *, actor_id: int | None) -> None:
     moment = now()
     for entry in entries:
         if entry.state in (CommissionState.PENDING.value, CommissionState.EARNED.value):
+            if entry.state == CommissionState.EARNED.value:  # it was owed: reverse it
+                ledger.commission(
+                    entry.id,
+                    entry.distributor_id,
+                    -entry.amount,
+                    "reversed",
+                    order_id=entry.order_id,
+                )
             entry.state, entry.cancelled_at = CommissionState.CANCELLED.value, moment
             audit.record(
                 "commission",
@@ -511,6 +531,13 @@ def on_voucher_refunded(voucher, *, actor_id: int | None) -> None:
             )
             db.session.add(clawback)
             db.session.flush()
+            ledger.commission(
+                clawback.id,
+                clawback.distributor_id,
+                clawback.amount,
+                "clawback",
+                order_id=clawback.order_id,
+            )
             audit.record(
                 "commission",
                 clawback.id,
@@ -705,6 +732,8 @@ def compute_streak_bonus(distributor: Distributor, month: str) -> CommissionEntr
         return entry
     if total <= 0:
         if entry is not None:
+            entry.amount = 0
+            _post_bonus(entry)
             db.session.delete(entry)
         return None
     if entry is None:
@@ -719,6 +748,7 @@ def compute_streak_bonus(distributor: Distributor, month: str) -> CommissionEntr
         db.session.add(entry)
     entry.amount, entry.note = total, "; ".join(detail)[:200]
     db.session.flush()
+    _post_bonus(entry)
     audit.record(
         "commission",
         entry.id,
@@ -727,3 +757,26 @@ def compute_streak_bonus(distributor: Distributor, month: str) -> CommissionEntr
         data={"month": month, "amount": total},
     )
     return entry
+
+
+def _post_bonus(entry: CommissionEntry) -> None:
+    """Post what changed of a (re)computed bonus since its last posting."""
+    from marketplace.ledger.models import LedgerEntry, LedgerTxn
+
+    prefix = f"commission:bonus:{entry.id}:"
+    posted = db.session.scalar(
+        sa.select(sa.func.coalesce(sa.func.sum(LedgerEntry.amount), 0))
+        .join(LedgerTxn, LedgerTxn.id == LedgerEntry.txn_id)
+        .where(
+            LedgerTxn.event_key.like(prefix + "%"),
+            LedgerEntry.account == ledger.distributor(entry.distributor_id),
+        )
+    )
+    revisions = db.session.scalar(
+        sa.select(sa.func.count())
+        .select_from(LedgerTxn)
+        .where(LedgerTxn.event_key.like(prefix + "%"))
+    )
+    delta = entry.amount + int(posted)  # posted is negative (owed to the distributor)
+    if delta:
+        ledger.commission(f"{entry.id}:{revisions}", entry.distributor_id, delta, "bonus")

@@ -22,6 +22,7 @@ from marketplace.deals import service as deals
 from marketplace.deals.catalog import on_sale
 from marketplace.deals.models import Deal, DealStatus
 from marketplace.distribution import service as distribution
+from marketplace.ledger import service as ledger
 from marketplace.orders import stock
 from marketplace.orders.models import Order, OrderStatus
 from marketplace.payments.stripe import ProviderError, ProviderUnavailable, stripe
@@ -244,6 +245,7 @@ def _confirm_paid(order: Order, source: str) -> None:
         actor_id=None,
         data={"payment_intent": order.payment_intent_id, "source": source},
     )
+    ledger.order_paid(order)
     issued = vouchers.issue_for(order)
     distribution.on_order_paid(order, issued)
     deals.record_sale(order.deal, order.quantity)

@@ -31,6 +31,7 @@ from marketplace.core.clock import local_today, now
 from marketplace.core.db import db
 from marketplace.core.errors import Conflict, InvalidInput, NotFound
 from marketplace.distribution.service import on_voucher_refunded
+from marketplace.ledger import service as ledger
 from marketplace.orders import stock
 from marketplace.orders.models import Order, OrderStatus
 from marketplace.payments.stripe import ProviderError, ProviderUnavailable, stripe
@@ -358,7 +359,9 @@ def _finish(request: RefundRequest, refund_id: str) -> None:
         .with_for_update()
     ).all()
     for voucher in vouchers:
+        was_redeemed = voucher.redeemed_at is not None
         voucher.status = VoucherStatus.REFUNDED.value
+        ledger.voucher_refunded(request.order, voucher.id, was_redeemed=was_redeemed)
         audit.record(
             "voucher",
             voucher.id,

@@ -142,8 +142,11 @@ def redeem(code: str, clerk: User) -> Voucher:
         data={"merchant_id": voucher.merchant_id, "order_id": voucher.order_id},
     )
     from marketplace.distribution.service import on_voucher_redeemed
+    from marketplace.ledger import service as ledger
+    from marketplace.orders.models import Order
     from marketplace.orders.service import after_voucher_change
 
+    ledger.voucher_redeemed(db.session.get(Order, voucher.order_id), voucher.id)
     on_voucher_redeemed(voucher)
     after_voucher_change(voucher.order_id)
     return voucher

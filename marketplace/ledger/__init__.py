@@ -1,0 +1,1 @@
+"""The money ledger: balanced, immutable entries for every event that moves money."""
