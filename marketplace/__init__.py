@@ -92,7 +92,17 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         )
 
     import merchants
-    from marketplace import accounts, deals, distribution, jobs, ops, orders, refunds, tickets
+    from marketplace import (
+        accounts,
+        deals,
+        distribution,
+        jobs,
+        ops,
+        orders,
+        refunds,
+        settlement,
+        tickets,
+    )
 
     ops.init_app(app, api)
     accounts.init_app(app, api)
@@ -102,6 +112,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     distribution.init_app(app, api)
     refunds.init_app(app, api)
     tickets.init_app(app, api)
+    settlement.init_app(app, api)
     jobs.init_app(app, api)
 
     from seed.cli import seed_command

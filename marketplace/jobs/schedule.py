@@ -104,6 +104,12 @@ def _refunds() -> Any:
     return retry_approved()
 
 
+def _settle() -> Any:
+    from marketplace.settlement.service import previous_period, run
+
+    return {"period": previous_period(), **run(previous_period())}
+
+
 SCHEDULE: tuple[ScheduledJob, ...] = (
     ScheduledJob(
         "popup_rotation",

@@ -1,0 +1,211 @@
+"""HTTP routes of settlement: run a month, statements, payouts, reconciliation, CSV."""
+
+from __future__ import annotations
+
+import marshmallow as ma
+from flask import Response
+from marshmallow import validate
+
+from marketplace.accounts.auth import auth_required, current_user
+from marketplace.accounts.models import Role
+from marketplace.core.api import Blueprint, documents_errors
+from marketplace.core.db import db
+from marketplace.core.errors import PermissionDenied
+from marketplace.core.fields import LocalDateTime
+from marketplace.core.pagination import PageArgsSchema, page_of, paginate
+from marketplace.settlement import service
+
+blp = Blueprint("settlement", __name__, description="Monthly settlement and the money view")
+PERIOD = validate.Regexp(r"^\d{4}-(0[1-9]|1[0-2])$", error="Use YYYY-MM.")
+
+
+class PeriodSchema(ma.Schema):
+    period = ma.fields.String(required=True, validate=PERIOD)
+
+
+class PeriodArgsSchema(PageArgsSchema):
+    period = ma.fields.String(validate=PERIOD)
+
+
+class LineSchema(ma.Schema):
+    id = ma.fields.Integer()
+    kind = ma.fields.String()
+    amount = ma.fields.Integer(metadata={"description": "fen"})
+    order_id = ma.fields.Integer(allow_none=True)
+    voucher_id = ma.fields.Integer(allow_none=True)
+    commission_entry_id = ma.fields.Integer(allow_none=True)
+
+
+class StatementSchema(ma.Schema):
+    id = ma.fields.Integer()
+    period = ma.fields.String()
+    party_type = ma.fields.String()
+    party_id = ma.fields.Integer()
+    total = ma.fields.Integer(metadata={"description": "fen"})
+    status = ma.fields.String()
+    created_at = LocalDateTime()
+    paid_at = LocalDateTime(allow_none=True)
+    paid_on = ma.fields.Date(allow_none=True)
+    payout_reference = ma.fields.String(allow_none=True)
+    lines = ma.fields.List(ma.fields.Nested(LineSchema))
+
+
+class RunResultSchema(ma.Schema):
+    merchant = ma.fields.Integer()
+    distributor = ma.fields.Integer()
+
+
+class PayoutSchema(ma.Schema):
+    reference = ma.fields.String(required=True, validate=validate.Length(min=1, max=100))
+    paid_on = ma.fields.Date(required=True)
+
+
+class OverviewSchema(ma.Schema):
+    period = ma.fields.String()
+    gmv = ma.fields.Integer()
+    refunds = ma.fields.Integer()
+    platform_margin = ma.fields.Integer()
+    commission = ma.fields.Integer()
+    subsidies_budgeted = ma.fields.Integer()
+    net_result = ma.fields.Integer()
+
+
+class DifferenceSchema(ma.Schema):
+    order_id = ma.fields.Integer()
+    provider = ma.fields.Integer()
+    ledger = ma.fields.Integer()
+    difference = ma.fields.Integer()
+
+
+class ReconciliationSchema(ma.Schema):
+    period = ma.fields.String()
+    orders = ma.fields.Integer()
+    provider_net = ma.fields.Integer()
+    ledger_net = ma.fields.Integer()
+    differences = ma.fields.List(ma.fields.Nested(DifferenceSchema))
+
+
+@blp.post("/settlements")
+@auth_required(Role.ADMIN)
+@blp.arguments(PeriodSchema)
+@blp.response(200, RunResultSchema)
+@documents_errors(409)
+def run(body: dict):
+    """Settle a finished month (the job does it on the 1st at 02:00); running it again
+    changes nothing"""
+    return service.run(body["period"])
+
+
+@blp.get("/settlements")
+@auth_required(Role.ADMIN)
+@blp.arguments(PeriodArgsSchema, location="query")
+@blp.response(200, page_of(StatementSchema))
+def list_statements(args: dict):
+    """The month's merchant and distributor statements"""
+    return paginate(service.statements(args.get("period")), args["page"], args["page_size"])
+
+
+@blp.get("/settlements/overview")
+@auth_required(Role.ADMIN)
+@blp.arguments(PeriodSchema, location="query")
+@blp.response(200, OverviewSchema)
+def overview(args: dict):
+    """GMV, refunds, platform margin, commission, subsidies: the month in one call"""
+    return service.overview(args["period"])
+
+
+@blp.get("/settlements/reconciliation")
+@auth_required(Role.ADMIN)
+@blp.arguments(PeriodSchema, location="query")
+@blp.response(200, ReconciliationSchema)
+def reconciliation(args: dict):
+    """Provider money (payments − refunds) against the ledger, order by order"""
+    return service.reconcile(args["period"])
+
+
+def _readable(statement_id: int):
+    statement = service.get_statement(statement_id)
+    user = current_user()
+    if user.has_role(Role.ADMIN):
+        return statement
+    if statement.party_type == "merchant":
+        member = getattr(user, "merchant_membership", None)
+        if member is not None and member.merchant_id == statement.party_id:
+            return statement
+    else:
+        from marketplace.distribution.service import distributor_of
+
+        mine = distributor_of(user)
+        if mine is not None and mine.id == statement.party_id:
+            return statement
+    raise PermissionDenied("That is not your statement.")
+
+
+@blp.get("/settlements/statements/<int:statement_id>")
+@auth_required(Role.ADMIN, Role.MERCHANT_STAFF, Role.SHOPPER)
+@blp.response(200, StatementSchema)
+@documents_errors(404)
+def get_statement(statement_id: int):
+    """One statement with its lines (admin, or the party it belongs to)"""
+    return _readable(statement_id)
+
+
+@blp.get("/settlements/statements/<int:statement_id>/csv")
+@auth_required(Role.ADMIN, Role.MERCHANT_STAFF, Role.SHOPPER)
+@blp.response(200, content_type="text/csv", description="the statement's lines as CSV")
+@documents_errors(404)
+def statement_csv(statement_id: int):
+    """A statement as CSV"""
+    statement = _readable(statement_id)
+    return Response(
+        service.to_csv(statement),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="statement-{statement.id}.csv"'},
+    )
+
+
+@blp.post("/settlements/statements/<int:statement_id>/payout")
+@auth_required(Role.ADMIN)
+@blp.arguments(PayoutSchema)
+@blp.response(200, StatementSchema)
+@documents_errors(404, 409)
+def payout(body: dict, statement_id: int):
+    """Record the payout (bank reference, date); recording the same reference again is
+    harmless"""
+    statement = service.record_payout(
+        statement_id, body["reference"], body["paid_on"], current_user().id
+    )
+    db.session.commit()
+    return statement
+
+
+@blp.get("/merchant/statements")
+@auth_required(Role.MERCHANT_STAFF)
+@blp.arguments(PageArgsSchema, location="query")
+@blp.response(200, page_of(StatementSchema))
+def merchant_statements(args: dict):
+    """My shop's monthly statements"""
+    from merchants.service import my_merchant
+
+    member = my_merchant(current_user())
+    return paginate(
+        service.statements(party_type="merchant", party_id=member.merchant_id),
+        args["page"],
+        args["page_size"],
+    )
+
+
+@blp.get("/distributors/me/statements")
+@auth_required(Role.SHOPPER)
+@blp.arguments(PageArgsSchema, location="query")
+@blp.response(200, page_of(StatementSchema))
+def distributor_statements(args: dict):
+    """My monthly commission statements"""
+    from marketplace.distribution.service import my_distributor
+
+    mine = my_distributor(current_user())
+    return paginate(
+        service.statements(party_type="distributor", party_id=mine.id),
+        args["page"],
+        args["page_size"],
+    )

@@ -1,0 +1,348 @@
+"""Monthly settlement, exactly once: each party's statement is made in its own transaction,
+guarded by a unique (period, party) and by every voucher and commission entry appearing on
+one line only. Two concurrent runs, or a run resumed after a crash, give the same result."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from marketplace.core import audit
+from marketplace.core.clock import local_zone, now
+from marketplace.core.db import db
+from marketplace.core.errors import Conflict, InvalidInput, NotFound
+from marketplace.distribution.models import CommissionEntry, CommissionKind, CommissionState
+from marketplace.ledger import service as ledger
+from marketplace.ledger.models import LedgerEntry, LedgerTxn
+from marketplace.orders.models import Order
+from marketplace.payments.stripe import stripe
+from marketplace.settlement.models import Statement, StatementLine
+from marketplace.vouchers.models import Voucher
+
+
+def bounds(period: str) -> tuple[datetime, datetime]:
+    """[start, end) of a month in Asia/Shanghai, as aware instants."""
+    try:
+        first = date.fromisoformat(f"{period}-01")
+    except ValueError as exc:
+        raise InvalidInput(fields={"period": ["Use YYYY-MM."]}) from exc
+    following = (first.replace(day=28) + timedelta(days=4)).replace(day=1)
+    zone = local_zone()
+    return (
+        datetime.combine(first, datetime.min.time(), tzinfo=zone),
+        datetime.combine(following, datetime.min.time(), tzinfo=zone),
+    )
+
+
+def previous_period() -> str:
+    start_of_month = now().astimezone(local_zone()).date().replace(day=1)
+    return (start_of_month - timedelta(days=1)).strftime("%Y-%m")
+
+
+def _merchant_lines(period: str) -> dict[int, list[StatementLine]]:
+    start, end = bounds(period)
+    settled = sa.select(StatementLine.voucher_id).where(StatementLine.voucher_id.is_not(None))
+    rows = db.session.execute(
+        sa.select(Voucher.id, Voucher.merchant_id, Order.id, Order.settlement_price)
+        .join(Order, Order.id == Voucher.order_id)
+        .where(Voucher.redeemed_at >= start, Voucher.redeemed_at < end, Voucher.id.not_in(settled))
+        .order_by(Voucher.merchant_id, Voucher.id)
+    ).all()
+    lines: dict[int, list[StatementLine]] = {}
+    for voucher_id, merchant_id, order_id, price in rows:
+        lines.setdefault(merchant_id, []).append(
+            StatementLine(kind="redemption", amount=price, order_id=order_id, voucher_id=voucher_id)
+        )
+    return lines
+
+
+def _distributor_lines(period: str) -> dict[int, list[StatementLine]]:
+    _, end = bounds(period)
+    rows = db.session.scalars(
+        sa.select(CommissionEntry)
+        .where(
+            CommissionEntry.state == CommissionState.EARNED.value,
+            sa.or_(
+                CommissionEntry.earned_at < end,
+                sa.and_(
+                    CommissionEntry.kind == CommissionKind.STREAK_BONUS.value,
+                    CommissionEntry.month <= period,
+                ),
+            ),
+        )
+        .order_by(CommissionEntry.distributor_id, CommissionEntry.id)
+    ).all()
+    lines: dict[int, list[StatementLine]] = {}
+    for entry in rows:
+        lines.setdefault(entry.distributor_id, []).append(
+            StatementLine(
+                kind=entry.kind,
+                amount=entry.amount,
+                order_id=entry.order_id,
+                commission_entry_id=entry.id,
+            )
+        )
+    return lines
+
+
+def run(period: str, *, _after_party=None) -> dict[str, int]:
+    """Settle ``period``: a statement per merchant (settlement value of vouchers redeemed in
+    the month) and per distributor (earned commission, bonuses and clawbacks not settled
+    before). Commits per party. Returns how many statements this run made."""
+    _, end = bounds(period)
+    if end > now():
+        raise Conflict("A month is settled after it ends.", code="period_not_over")
+    made = {"merchant": 0, "distributor": 0}
+    for party_type, collect in (("merchant", _merchant_lines), ("distributor", _distributor_lines)):
+        parties = collect(period)
+        db.session.commit()
+        for party_id in parties:
+            if _settle_party(period, party_type, party_id, collect):
+                made[party_type] += 1
+            if _after_party is not None:
+                _after_party()
+    return made
+
+
+def _settle_party(period: str, party_type: str, party_id: int, collect) -> bool:
+    try:
+        lines = collect(period).get(party_id, [])  # fresh, inside this party's transaction
+        if not lines:
+            db.session.rollback()
+            return False
+        statement = Statement(
+            period=period,
+            party_type=party_type,
+            party_id=party_id,
+            total=sum(line.amount for line in lines),
+            lines=lines,
+        )
+        db.session.add(statement)
+        db.session.flush()
+        if party_type == "distributor":
+            ids = [line.commission_entry_id for line in lines]
+            table = CommissionEntry.__table__
+            db.session.execute(
+                sa.update(table)
+                .where(table.c.id.in_(ids))
+                .values(state=CommissionState.SETTLED.value, settled_at=now())
+            )
+        audit.record(
+            "statement",
+            statement.id,
+            "statement.issued",
+            actor_id=None,
+            data={
+                "period": period,
+                "party": f"{party_type}:{party_id}",
+                "total": statement.total,
+                "lines": len(lines),
+            },
+        )
+        db.session.commit()
+        return True
+    except IntegrityError:  # another run settled this party (or these lines) first
+        db.session.rollback()
+        return False
+
+
+def get_statement(statement_id: int) -> Statement:
+    statement = db.session.get(Statement, statement_id)
+    if statement is None:
+        raise NotFound("No such statement.", code="statement_not_found")
+    return statement
+
+
+def record_payout(statement_id: int, reference: str, paid_on: date, actor_id: int) -> Statement:
+    statement = db.session.scalars(
+        sa.select(Statement).where(Statement.id == statement_id).with_for_update()
+    ).first()
+    if statement is None:
+        raise NotFound("No such statement.", code="statement_not_found")
+    if statement.status == "paid":
+        if statement.payout_reference == reference:
+            return statement  # the same payout recorded again
+        raise Conflict("This statement was already paid.", code="statement_already_paid")
+    if statement.total <= 0:
+        raise Conflict("Nothing to pay on this statement.", code="nothing_to_pay")
+    statement.status, statement.paid_at = "paid", now()
+    statement.paid_on, statement.payout_reference = paid_on, reference
+    account = (ledger.merchant if statement.party_type == "merchant" else ledger.distributor)(
+        statement.party_id
+    )
+    ledger.payout(statement.id, account, statement.total)
+    audit.record(
+        "statement",
+        statement.id,
+        "statement.paid",
+        actor_id=actor_id,
+        data={"reference": reference, "paid_on": paid_on.isoformat()},
+    )
+    return statement
+
+
+def statements(
+    period: str | None = None, *, party_type: str | None = None, party_id: int | None = None
+) -> sa.Select:
+    query = sa.select(Statement)
+    if period:
+        query = query.where(Statement.period == period)
+    if party_type:
+        query = query.where(Statement.party_type == party_type)
+    if party_id is not None:
+        query = query.where(Statement.party_id == party_id)
+    return query.order_by(Statement.period.desc(), Statement.party_type, Statement.party_id)
+
+
+def overview(period: str) -> dict[str, Any]:
+    """The general manager's month: GMV, refunds, platform margin, subsidies, commission."""
+    start, end = bounds(period)
+    gmv, subsidies = db.session.execute(
+        sa.select(
+            sa.func.coalesce(sa.func.sum(Order.amount), 0),
+            sa.func.coalesce(sa.func.sum(Order.subsidy * Order.quantity), 0),
+        ).where(Order.paid_at >= start, Order.paid_at < end)
+    ).one()
+
+    def ledger_sum(account: str | None, kinds: tuple[str, ...]) -> int:
+        query = (
+            sa.select(sa.func.coalesce(sa.func.sum(LedgerEntry.amount), 0))
+            .join(LedgerTxn, LedgerTxn.id == LedgerEntry.txn_id)
+            .where(
+                LedgerTxn.occurred_at >= start,
+                LedgerTxn.occurred_at < end,
+                LedgerTxn.kind.in_(kinds),
+            )
+        )
+        if account:
+            query = query.where(LedgerEntry.account == account)
+        return int(db.session.scalar(query))
+
+    commission_kinds = (
+        "commission_earned",
+        "commission_reversed",
+        "commission_clawback",
+        "commission_bonus",
+    )
+    return {
+        "period": period,
+        "gmv": int(gmv),
+        "refunds": -ledger_sum(ledger.PROVIDER, ("voucher_refunded",)),
+        "platform_margin": -ledger_sum(ledger.PLATFORM, ("voucher_redeemed",)),
+        "commission": ledger_sum(ledger.PLATFORM, commission_kinds),
+        "subsidies_budgeted": int(subsidies),
+        "net_result": -ledger_sum(
+            ledger.PLATFORM, ("voucher_redeemed", "voucher_refunded", *commission_kinds)
+        ),
+    }
+
+
+def reconcile(period: str) -> dict[str, Any]:
+    """Money the provider received for the period's orders (payments minus refunds) against
+    what the ledger says; every order whose two figures differ is listed."""
+    start, end = bounds(period)
+    orders = db.session.scalars(
+        sa.select(Order)
+        .where(Order.paid_at >= start, Order.paid_at < end, Order.payment_intent_id.is_not(None))
+        .order_by(Order.id)
+    ).all()
+    ledger_by_order = (
+        dict(
+            db.session.execute(
+                sa.select(LedgerTxn.order_id, sa.func.sum(LedgerEntry.amount))
+                .join(LedgerEntry, LedgerEntry.txn_id == LedgerTxn.id)
+                .where(
+                    LedgerEntry.account == ledger.PROVIDER,
+                    LedgerTxn.order_id.in_([o.id for o in orders]),
+                )
+                .group_by(LedgerTxn.order_id)
+            ).all()
+        )
+        if orders
+        else {}
+    )
+    differences, provider_total, ledger_total = [], 0, 0
+    client = stripe()
+    for order in orders:
+        intent = client.retrieve_payment_intent(order.payment_intent_id)
+        received = intent.get(
+            "amount_received", intent["amount"] if intent["status"] == "succeeded" else 0
+        )
+        refunded = sum(
+            r["amount"]
+            for r in client.list_refunds(order.payment_intent_id)
+            if r.get("status") == "succeeded"
+        )
+        provider_net, booked = received - refunded, int(ledger_by_order.get(order.id) or 0)
+        provider_total += provider_net
+        ledger_total += booked
+        if provider_net != booked:
+            differences.append(
+                {
+                    "order_id": order.id,
+                    "provider": provider_net,
+                    "ledger": booked,
+                    "difference": provider_net - booked,
+                }
+            )
+    return {
+        "period": period,
+        "orders": len(orders),
+        "provider_net": provider_total,
+        "ledger_net": ledger_total,
+        "differences": differences,
+    }
+
+
+def to_csv(statement: Statement) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(
+        [
+            "statement",
+            "period",
+            "party",
+            "line",
+            "kind",
+            "order",
+            "voucher",
+            "commission_entry",
+            "amount_fen",
+            "amount_yuan",
+        ]
+    )
+    for line in statement.lines:
+        writer.writerow(
+            [
+                statement.id,
+                statement.period,
+                f"{statement.party_type}:{statement.party_id}",
+                line.id,
+                line.kind,
+                line.order_id or "",
+                line.voucher_id or "",
+                line.commission_entry_id or "",
+                line.amount,
+                f"{line.amount / 100:.2f}",
+            ]
+        )
+    writer.writerow(
+        [
+            statement.id,
+            statement.period,
+            f"{statement.party_type}:{statement.party_id}",
+            "total",
+            "",
+            "",
+            "",
+            "",
+            statement.total,
+            f"{statement.total / 100:.2f}",
+        ]
+    )
+    return out.getvalue()

@@ -1,0 +1,266 @@
+"""Monthly settlement: exactly once, resumable, traceable, reconciled with the provider."""
+
+from __future__ import annotations
+
+import random
+import threading
+from datetime import UTC, datetime
+
+import pytest
+import sqlalchemy as sa
+
+from marketplace.accounts.models import Role
+from marketplace.core.db import db
+from marketplace.ledger import service as ledger
+from marketplace.ledger.models import LedgerEntry, LedgerTxn
+from marketplace.settlement import service as settlement
+from marketplace.settlement.models import Statement, StatementLine
+from tests.distribution.conftest import link, new_distributor, purchase
+from tests.factories import live_deal, live_merchant, portal_account, quick_shopper, staff
+
+DECEMBER_1ST_0200 = datetime(2026, 11, 30, 18, 0, tzinfo=UTC)  # 02:00 on 1 Dec in Shanghai
+
+
+@pytest.fixture
+def month(app, client, clock, live_server):
+    """November: two shops sell, some vouchers are used, a distributor earns commission."""
+    bd = staff(app, client, Role.BD)
+    shops = [live_merchant(client, bd, name=f"店{n}") for n in range(2)]
+    deals = [live_deal(app, client, bd, s["id"], "small_set") for s in shops]
+    seller, seller_row = new_distributor(app, client)
+    clerks = [portal_account(app, client, bd, s["id"], "clerk") for s in shops]
+    redeemed = []
+    for index, deal in enumerate(deals):
+        shopper = quick_shopper(app)
+        purchase(app, client, shopper, deal["id"], 2, ref=link(client, seller))
+        codes = sorted(
+            v["code"]
+            for v in client.get("/api/v1/vouchers", headers=shopper.headers).get_json()["items"]
+        )
+        for code in codes[: index + 1]:  # shop 0: one used, shop 1: both used
+            client.post(f"/api/v1/vouchers/{code}/redeem", headers=clerks[index].headers)
+            redeemed.append(code)
+    clock.set(DECEMBER_1ST_0200)
+    return {"shops": shops, "seller": seller_row, "redeemed": redeemed}
+
+
+def statements(app) -> list[tuple[str, int, int, int]]:
+    with app.app_context():
+        return [
+            (s.party_type, s.party_id, s.total, len(s.lines))
+            for s in db.session.scalars(
+                sa.select(Statement).order_by(Statement.party_type, Statement.party_id)
+            )
+        ]
+
+
+def test_a_month_is_settled_once_with_lines_that_trace_to_vouchers(app, month):
+    with app.app_context():
+        first = settlement.run("2026-11")
+        again = settlement.run("2026-11")
+
+    shop0, shop1 = (s["id"] for s in month["shops"])
+    assert first == {"merchant": 2, "distributor": 1} and again == {"merchant": 0, "distributor": 0}
+    assert statements(app) == [
+        ("distributor", month["seller"]["id"], 3 * 800, 3),
+        ("merchant", shop0, 12800, 1),
+        ("merchant", shop1, 2 * 12800, 2),
+    ]
+    with app.app_context():
+        for statement in db.session.scalars(sa.select(Statement)):
+            assert statement.total == sum(line.amount for line in statement.lines)
+            assert all(line.order_id for line in statement.lines)
+        assert db.session.scalar(
+            sa.select(sa.func.count())
+            .select_from(StatementLine)
+            .where(StatementLine.voucher_id.is_not(None))
+        ) == len(month["redeemed"])
+
+
+def test_an_unfinished_month_cannot_be_settled(app, month, clock):
+    clock.set(datetime(2026, 12, 15, tzinfo=UTC))
+
+    with app.app_context(), pytest.raises(Exception) as caught:
+        settlement.run("2026-12")
+
+    assert getattr(caught.value, "code", "") == "period_not_over"
+
+
+def test_two_concurrent_runs_settle_exactly_once(app, month):
+    barrier = threading.Barrier(2)
+
+    def settle() -> None:
+        with app.app_context():
+            barrier.wait()
+            settlement.run("2026-11")
+
+    threads = [threading.Thread(target=settle) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    assert len(statements(app)) == 3
+    assert sum(total for *_, total, _ in [(0, 0, s[2], 0) for s in statements(app)]) == (
+        3 * 800 + 3 * 12800
+    )
+
+
+def test_a_crash_half_way_resumes_to_the_same_result(app, month):
+    calls = {"n": 0}
+
+    def crash() -> None:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise RuntimeError("the worker died after the first statement")
+
+    with app.app_context():
+        with pytest.raises(RuntimeError):
+            settlement.run("2026-11", _after_party=crash)
+        assert len(db.session.scalars(sa.select(Statement)).all()) == 1
+        resumed = settlement.run("2026-11")
+
+    assert resumed == {"merchant": 1, "distributor": 1}
+    assert [s[:3] for s in statements(app)] == [
+        ("distributor", month["seller"]["id"], 2400),
+        ("merchant", month["shops"][0]["id"], 12800),
+        ("merchant", month["shops"][1]["id"], 25600),
+    ]
+
+
+def test_payout_clears_what_is_owed_and_the_csv_adds_up(app, client, month):
+    admin = staff(app, client, Role.ADMIN)
+    with app.app_context():
+        settlement.run("2026-11")
+        statement_id = db.session.scalars(
+            sa.select(Statement.id).where(
+                Statement.party_type == "merchant", Statement.party_id == month["shops"][1]["id"]
+            )
+        ).one()
+
+    paid = client.post(
+        f"/api/v1/settlements/statements/{statement_id}/payout",
+        json={"reference": "ICBC-20261205-01", "paid_on": "2026-12-05"},
+        headers=admin.headers,
+    )
+    again = client.post(
+        f"/api/v1/settlements/statements/{statement_id}/payout",
+        json={"reference": "ICBC-20261205-01", "paid_on": "2026-12-05"},
+        headers=admin.headers,
+    )
+    csv_text = client.get(
+        f"/api/v1/settlements/statements/{statement_id}/csv", headers=admin.headers
+    ).get_data(as_text=True)
+
+    assert paid.get_json()["status"] == "paid" and again.status_code == 200
+    with app.app_context():
+        assert ledger.balance(ledger.merchant(month["shops"][1]["id"])) == 0
+        assert ledger.total() == 0
+    rows = csv_text.strip().splitlines()
+    assert len(rows) == 1 + 2 + 1 and rows[-1].endswith(",25600,256.00")
+
+
+def test_reconciliation_finds_a_planted_mismatch(app, month):
+    with app.app_context():
+        clean = settlement.reconcile("2026-11")
+        txn = db.session.scalars(
+            sa.select(LedgerTxn).where(LedgerTxn.kind == "order_paid").order_by(LedgerTxn.id)
+        ).first()
+        for entry in db.session.scalars(sa.select(LedgerEntry).where(LedgerEntry.txn_id == txn.id)):
+            entry.amount = entry.amount - 100 if entry.account == "provider" else entry.amount + 100
+        order_id = txn.order_id
+        db.session.commit()
+        planted = settlement.reconcile("2026-11")
+
+    assert clean["differences"] == [] and clean["provider_net"] == clean["ledger_net"] == 4 * 15800
+    assert planted["differences"] == [
+        {"order_id": order_id, "provider": 31600, "ledger": 31500, "difference": 100}
+    ]
+
+
+def test_overview_of_the_month(app, client, month):
+    admin = staff(app, client, Role.ADMIN)
+
+    overview = client.get(
+        "/api/v1/settlements/overview?period=2026-11", headers=admin.headers
+    ).get_json()
+
+    assert overview["gmv"] == 4 * 15800
+    assert overview["platform_margin"] == 3 * 3000
+    assert overview["commission"] == 3 * 800
+
+
+def test_parties_see_only_their_statements(app, client, month):
+    with app.app_context():
+        settlement.run("2026-11")
+        ids = dict(
+            db.session.execute(
+                sa.select(Statement.party_type, Statement.id).where(
+                    Statement.party_type == "distributor"
+                )
+            ).all()
+        )
+    stranger = quick_shopper(app)
+
+    assert (
+        client.get(
+            f"/api/v1/settlements/statements/{ids['distributor']}", headers=stranger.headers
+        ).status_code
+        == 403
+    )
+
+
+def test_the_ledger_balances_after_a_random_month(app, client, clock, live_server):
+    """Purchases, redemptions, refunds before and after settlement, bonuses: in any order
+    the entries sum to zero and the provider account equals cash actually held."""
+    rng = random.Random(20261123)
+    bd = staff(app, client, Role.BD)
+    cs = staff(app, client, Role.CS)
+    shop = live_merchant(client, bd)
+    deal = live_deal(app, client, bd, shop["id"], "small_set", stock=500)
+    clerk = portal_account(app, client, bd, shop["id"], "clerk")
+    seller, _ = new_distributor(app, client)
+    bought: list[tuple[object, dict]] = []
+    for _ in range(12):
+        action = rng.choice(["buy", "buy", "redeem", "refund"])
+        if action == "buy" or not bought:
+            shopper = quick_shopper(app)
+            bought.append(
+                (
+                    shopper,
+                    purchase(
+                        app,
+                        client,
+                        shopper,
+                        deal["id"],
+                        rng.randint(1, 3),
+                        ref=link(client, seller),
+                    ),
+                )
+            )
+        elif action == "redeem":
+            shopper, _ = rng.choice(bought)
+            active = client.get(
+                "/api/v1/vouchers?status=active", headers=shopper.headers
+            ).get_json()["items"]
+            if active:
+                client.post(f"/api/v1/vouchers/{active[0]['code']}/redeem", headers=clerk.headers)
+        else:
+            shopper, checkout = rng.choice(bought)
+            made = client.post(
+                f"/api/v1/orders/{checkout['order']['id']}/refund-requests",
+                json={"reason": "other"},
+                headers=shopper.headers,
+            )
+            if made.status_code == 201:
+                client.post(
+                    f"/api/v1/refund-requests/{made.get_json()['id']}/approve",
+                    json={},
+                    headers=cs.headers,
+                )
+
+    with app.app_context():
+        assert ledger.total() == 0
+        report = settlement.reconcile("2026-11")
+    assert report["differences"] == []
+    assert report["provider_net"] == report["ledger_net"]
