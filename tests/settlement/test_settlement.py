@@ -264,3 +264,35 @@ def test_the_ledger_balances_after_a_random_month(app, client, clock, live_serve
         report = settlement.reconcile("2026-11")
     assert report["differences"] == []
     assert report["provider_net"] == report["ledger_net"]
+
+
+def test_a_refund_after_settlement_is_clawed_back_on_the_next_statement(app, client, month, clock):
+    admin = staff(app, client, Role.ADMIN)
+    with app.app_context():
+        settlement.run("2026-11")
+        from marketplace.vouchers.models import Voucher
+
+        voucher = db.session.scalars(
+            sa.select(Voucher).where(Voucher.code == month["redeemed"][0])
+        ).one()
+        order_id = voucher.order_id
+
+    refunded = client.post(
+        f"/api/v1/orders/{order_id}/refund-override",
+        headers=admin.headers,
+        json={"reason": "食品安全投诉", "voucher_codes": [month["redeemed"][0]]},
+    )
+    clock.set(datetime(2026, 12, 31, 18, 0, tzinfo=UTC))  # 02:00 on 1 January
+    with app.app_context():
+        december = settlement.run("2026-12")
+        seller_statement = db.session.scalars(
+            sa.select(Statement).where(
+                Statement.period == "2026-12", Statement.party_type == "distributor"
+            )
+        ).one()
+        lines = [(line.kind, line.amount) for line in seller_statement.lines]
+        assert ledger.total() == 0
+
+    assert refunded.get_json()["status"] == "refunded"
+    assert december == {"merchant": 0, "distributor": 1}
+    assert lines == [("clawback", -800)] and seller_statement.total == -800
