@@ -84,10 +84,13 @@ def load() -> list[str]:
 def _redeem_for_demo(voucher: Voucher) -> None:
     from marketplace.core.clock import now
     from marketplace.distribution.service import on_voucher_redeemed
+    from marketplace.ledger import service as ledger
+    from marketplace.orders.models import Order
     from marketplace.orders.service import after_voucher_change
     from marketplace.vouchers.models import VoucherStatus
 
     voucher.status, voucher.redeemed_at = VoucherStatus.REDEEMED.value, now()
     db.session.flush()
+    ledger.voucher_redeemed(db.session.get(Order, voucher.order_id), voucher.id)
     on_voucher_redeemed(voucher)
     after_voucher_change(voucher.order_id)

@@ -97,3 +97,6 @@ def test_the_demo_distribution_chain(app, client, clock):
         assert db.session.scalar(sa.select(sa.func.count()).select_from(CustomerBinding)) == 6
         states = db.session.scalars(sa.select(CommissionEntry.state)).all()
         assert {"pending", "earned"} <= set(states)
+        from marketplace.ledger import service as ledger
+
+        assert ledger.total() == 0 and ledger.balance("platform") < 0  # margin earned
