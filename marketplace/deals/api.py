@@ -184,18 +184,7 @@ def unschedule_deal(deal_id: int):
 @blp.response(200, SlotCalendarSchema)
 def publishing_slots(args: dict):
     """The coming slots and which are empty: the platform must never skip a day"""
-    start = args.get("start") or local_today()
-    calendar = publishing.slots(start, args["days"])
-    by_day: dict = {}
-    for slot in calendar:
-        by_day.setdefault(slot.day, []).append(slot)
-    return {
-        "slots": calendar,
-        "empty_slots": sum(1 for s in calendar if s.deal is None),
-        "days_without_a_deal": [
-            d for d, day_slots in by_day.items() if all(s.deal is None for s in day_slots)
-        ],
-    }
+    return publishing.calendar(args.get("start") or local_today(), args["days"])
 
 
 @blp.post("/popup-bookings")

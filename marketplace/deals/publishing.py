@@ -130,6 +130,22 @@ def slots(first_day: date, days: int) -> list[Slot]:
     return [Slot(d, t, i, taken.get(i)) for d, t, i in instants]
 
 
+def calendar(first_day: date, days: int) -> dict:
+    """The slots of ``days`` days, how many are empty, and the days with no deal at all (the
+    platform must never skip a day)."""
+    all_slots = slots(first_day, days)
+    by_day: dict[date, list[Slot]] = {}
+    for slot in all_slots:
+        by_day.setdefault(slot.day, []).append(slot)
+    return {
+        "slots": all_slots,
+        "empty_slots": sum(1 for s in all_slots if s.deal is None),
+        "days_without_a_deal": [
+            day for day, day_slots in by_day.items() if all(s.deal is None for s in day_slots)
+        ],
+    }
+
+
 # -- popup bookings ------------------------------------------------------------------------
 
 
