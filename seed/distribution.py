@@ -15,6 +15,7 @@ from marketplace.deals.models import Deal
 from marketplace.distribution import service as distribution
 from marketplace.distribution.models import Distributor, DistributorTier
 from marketplace.orders import service as orders
+from marketplace.vouchers import service as vouchers
 from marketplace.vouchers.models import Voucher
 
 TIERS = [("standard", "普通", 0, 0), ("gold", "金牌", 200, 10), ("platinum", "铂金", 400, 20),
@@ -77,20 +78,5 @@ def load() -> list[str]:
             voucher = db.session.scalars(
                 sa.select(Voucher).where(Voucher.order_id == order.id)
             ).first()
-            _redeem_for_demo(voucher)
+            vouchers.mark_redeemed(voucher, by_id=None)  # used at the shop
     return created
-
-
-def _redeem_for_demo(voucher: Voucher) -> None:
-    from marketplace.core.clock import now
-    from marketplace.distribution.service import on_voucher_redeemed
-    from marketplace.ledger import service as ledger
-    from marketplace.orders.models import Order
-    from marketplace.orders.service import after_voucher_change
-    from marketplace.vouchers.models import VoucherStatus
-
-    voucher.status, voucher.redeemed_at = VoucherStatus.REDEEMED.value, now()
-    db.session.flush()
-    ledger.voucher_redeemed(db.session.get(Order, voucher.order_id), voucher.id)
-    on_voucher_redeemed(voucher)
-    after_voucher_change(voucher.order_id)

@@ -28,7 +28,6 @@ from marketplace.orders.models import Order, OrderStatus
 from marketplace.payments.stripe import ProviderError, ProviderUnavailable, stripe
 from marketplace.vouchers import service as vouchers
 from marketplace.vouchers.models import Voucher, VoucherStatus
-from merchants.models import Merchant
 
 log = logging.getLogger(__name__)
 MAX_QUANTITY = 20
@@ -404,7 +403,3 @@ def after_voucher_change(order_id: int) -> None:
         ).rowcount
         if done:
             audit.record("order", order_id, "order.completed", actor_id=None)
-
-
-def merchant_of(order: Order) -> Merchant:
-    return order.deal.merchant

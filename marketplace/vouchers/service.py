@@ -124,32 +124,40 @@ def redeem(code: str, clerk: User) -> Voucher:
         today.isoformat() in (deal.unavailable_dates or [])
     ):
         raise Conflict("This voucher cannot be used today.", code="voucher_not_usable_today")
-    table = Voucher.__table__
-    moment = now()
-    used = db.session.execute(
-        sa.update(table)
-        .where(table.c.id == voucher.id, table.c.status == VoucherStatus.ACTIVE.value)
-        .values(status=VoucherStatus.REDEEMED.value, redeemed_at=moment, redeemed_by_id=clerk.id)
-    ).rowcount
-    if used != 1:  # someone redeemed (or refunded) it a moment ago
+    if not mark_redeemed(voucher, by_id=clerk.id):  # someone redeemed or refunded it just now
         raise Conflict("This voucher was already used.", code="already_redeemed")
-    db.session.refresh(voucher)
-    audit.record(
-        "voucher",
-        voucher.id,
-        "voucher.redeemed",
-        actor_id=clerk.id,
-        data={"merchant_id": voucher.merchant_id, "order_id": voucher.order_id},
-    )
+    return voucher
+
+
+def mark_redeemed(voucher: Voucher, *, by_id: int | None) -> bool:
+    """Redeem an active voucher once (a conditional update) and book what follows from it:
+    the ledger, the distributors' commission becoming earned, the order's completion.
+    False if it was no longer active."""
     from marketplace.distribution.service import on_voucher_redeemed
     from marketplace.ledger import service as ledger
     from marketplace.orders.models import Order
     from marketplace.orders.service import after_voucher_change
 
+    table = Voucher.__table__
+    used = db.session.execute(
+        sa.update(table)
+        .where(table.c.id == voucher.id, table.c.status == VoucherStatus.ACTIVE.value)
+        .values(status=VoucherStatus.REDEEMED.value, redeemed_at=now(), redeemed_by_id=by_id)
+    ).rowcount
+    if used != 1:
+        return False
+    db.session.refresh(voucher)
+    audit.record(
+        "voucher",
+        voucher.id,
+        "voucher.redeemed",
+        actor_id=by_id,
+        data={"merchant_id": voucher.merchant_id, "order_id": voucher.order_id},
+    )
     ledger.voucher_redeemed(db.session.get(Order, voucher.order_id), voucher.id)
     on_voucher_redeemed(voucher)
     after_voucher_change(voucher.order_id)
-    return voucher
+    return True
 
 
 def my_vouchers(shopper: User, status: str | None) -> sa.Select:
