@@ -6,7 +6,8 @@ import marshmallow as ma
 from flask_smorest.fields import Upload
 from marshmallow import validate
 
-from marketplace.core.fields import HHMM, LocalDateTime, UserRefSchema
+from marketplace.accounts.service import USERNAME_INPUT
+from marketplace.core.fields import HHMM, MAX_INT, Day, Id, LocalDateTime, UserRefSchema
 from marketplace.core.pagination import PageArgsSchema
 from merchants.models import ContractKind, StaffRole, Stage, VisitChannel
 
@@ -37,13 +38,15 @@ class CategoryCreateSchema(ma.Schema):
     slug = ma.fields.String(required=True, validate=SLUG)
     name_zh = ma.fields.String(required=True, validate=validate.Length(min=1, max=40))
     name_en = ma.fields.String(required=True, validate=validate.Length(min=1, max=60))
-    sort_order = ma.fields.Integer(load_default=100, validate=validate.Range(0, 10_000))
+    sort_order = ma.fields.Integer(
+        strict=True, load_default=100, validate=validate.Range(0, 10_000)
+    )
 
 
 class CategoryUpdateSchema(ma.Schema):
     name_zh = ma.fields.String(validate=validate.Length(min=1, max=40))
     name_en = ma.fields.String(validate=validate.Length(min=1, max=60))
-    sort_order = ma.fields.Integer(validate=validate.Range(0, 10_000))
+    sort_order = ma.fields.Integer(strict=True, validate=validate.Range(0, 10_000))
     retired = ma.fields.Boolean(metadata={"description": "true retires, false restores"})
 
 
@@ -84,7 +87,7 @@ class MerchantProfileSchema(ma.Schema):
     is_headliner = ma.fields.Boolean(
         metadata={"description": "a leading shop of its trade (头部商家)"}
     )
-    owner_id = ma.fields.Integer(
+    owner_id = Id(
         allow_none=True, metadata={"description": "the BD user who owns the relationship"}
     )
 
@@ -98,7 +101,10 @@ class MerchantCreateSchema(MerchantProfileSchema):
 
 class MerchantUpdateSchema(MerchantProfileSchema):
     version = ma.fields.Integer(
-        required=True, metadata={"description": "the version you read; a stale one is a 409"}
+        required=True,
+        strict=True,
+        validate=validate.Range(1, MAX_INT),
+        metadata={"description": "the version you read; a stale one is a 409"},
     )
 
 
@@ -162,7 +168,9 @@ class StageChangeSchema(ma.Schema):
     stage = ma.fields.String(required=True, validate=one_of(Stage))
     reason = ma.fields.String(load_default="", validate=validate.Length(max=500))
     version = ma.fields.Integer(
-        metadata={"description": "optional: refuse if the merchant changed"}
+        strict=True,
+        validate=validate.Range(1, MAX_INT),
+        metadata={"description": "optional: refuse if the merchant changed"},
     )
 
 
@@ -192,7 +200,7 @@ class GradeSchema(ma.Schema):
 class ContractUploadSchema(ma.Schema):
     kind = ma.fields.String(required=True, validate=one_of(ContractKind))
     signatory = ma.fields.String(required=True, validate=validate.Length(min=1, max=60))
-    signed_on = ma.fields.Date(required=True)
+    signed_on = Day(required=True)
     file = Upload(required=True, metadata={"description": "PDF, JPEG or PNG, at most 10 MiB"})
 
 
@@ -210,14 +218,14 @@ class ContractSchema(ma.Schema):
 
 
 class VisitCreateSchema(ma.Schema):
-    visited_on = ma.fields.Date(required=True)
+    visited_on = Day(required=True)
     channel = ma.fields.String(required=True, validate=one_of(VisitChannel))
     notes = ma.fields.String(
         required=True,
         validate=validate.Length(min=1, max=2000),
         metadata={"description": "what the merchant said"},
     )
-    follow_up_due = ma.fields.Date(allow_none=True, load_default=None)
+    follow_up_due = Day(allow_none=True, load_default=None)
 
 
 class VisitSchema(ma.Schema):
@@ -237,7 +245,13 @@ class OverdueArgsSchema(PageArgsSchema):
 
 
 class StaffCreateSchema(ma.Schema):
-    username = ma.fields.String(required=True, validate=validate.Length(min=2, max=40))
+    username = ma.fields.String(
+        required=True,
+        validate=validate.Regexp(
+            USERNAME_INPUT, error="2–40 characters: letters, digits, '.', '_' or '-'."
+        ),
+        metadata={"description": "stored in lower case"},
+    )
     role = ma.fields.String(required=True, validate=one_of(StaffRole))
     display_name = ma.fields.String(load_default="", validate=validate.Length(max=60))
     password = ma.fields.String(

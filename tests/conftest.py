@@ -79,6 +79,7 @@ def postgres_url() -> Iterator[str]:
 
 
 WEBHOOK_SECRET = "whsec_test_linli"
+FROZEN_AT = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai, a Monday
 
 
 def free_port() -> int:
@@ -174,10 +175,8 @@ def live_server(backend_app: Flask, stripe_url: str) -> Iterator[str]:
     server.shutdown()
 
 
-@pytest.fixture
-def app(backend_app: Flask) -> Iterator[Flask]:
-    yield backend_app
-    # A clean slate for the next test: rows, Redis keys, SMS outbox, clock.
+def reset(backend_app: Flask) -> None:
+    """A clean slate for the next test: rows, Redis keys, SMS outbox, clock."""
     backend_app.extensions.pop("linli.clock", None)
     backend_app.extensions["linli.sms"].clear()
     backend_app.extensions["linli.notifier"].clear()
@@ -193,6 +192,12 @@ def app(backend_app: Flask) -> Iterator[Flask]:
 
 
 @pytest.fixture
+def app(backend_app: Flask) -> Iterator[Flask]:
+    yield backend_app
+    reset(backend_app)
+
+
+@pytest.fixture
 def client(app: Flask) -> FlaskClient:
     return app.test_client()
 
@@ -205,7 +210,7 @@ def sms(app: Flask) -> MemorySms:
 @pytest.fixture
 def clock(app: Flask) -> FrozenClock:
     """Freeze the app's clock at 2026-11-23 10:00 Asia/Shanghai; move it with advance()."""
-    frozen = FrozenClock(datetime(2026, 11, 23, 2, 0, tzinfo=UTC))
+    frozen = FrozenClock(FROZEN_AT)
     app.extensions["linli.clock"] = frozen
     return frozen
 

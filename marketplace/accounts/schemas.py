@@ -5,13 +5,18 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import validate
 
+from marketplace.accounts.service import PHONE_INPUT
 from marketplace.core.fields import LocalDateTime
+
+PHONE = validate.Regexp(
+    PHONE_INPUT, error="Enter an 11-digit mainland mobile number, e.g. 13812345678."
+)
 
 
 class OtpRequestSchema(ma.Schema):
     phone = ma.fields.String(
         required=True,
-        validate=validate.Length(max=20),
+        validate=[validate.Length(max=20), PHONE],
         metadata={"description": "mainland mobile number, e.g. 13812345678 or +86 138 1234 5678"},
     )
 
@@ -25,8 +30,8 @@ class OtpSentSchema(ma.Schema):
 class TokenRequestSchema(ma.Schema):
     """Either phone + code (shoppers) or username + password (staff, merchant staff)."""
 
-    phone = ma.fields.String(validate=validate.Length(max=20))
-    code = ma.fields.String(validate=validate.Regexp(r"^\d{6}$", error="The code is 6 digits."))
+    phone = ma.fields.String(validate=[validate.Length(max=20), PHONE])
+    code = ma.fields.String(validate=validate.Regexp(r"^[0-9]{6}$", error="The code is 6 digits."))
     username = ma.fields.String(validate=validate.Length(min=1, max=40))
     password = ma.fields.String(validate=validate.Length(min=1, max=128), load_only=True)
     ref = ma.fields.String(

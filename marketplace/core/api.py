@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any
 
 import flask_smorest
 import marshmallow as ma
-from flask import Flask, Request
+from flask import Flask, Request, request
+from marshmallow import validate
 from webargs.flaskparser import FlaskParser
 from webargs.multidictproxy import MultiDictProxy
 from werkzeug.datastructures import CombinedMultiDict
+from werkzeug.routing import UnicodeConverter
 
-from marketplace.core.errors import ErrorSchema, handle_http_exception
+from marketplace.core.errors import DomainError, ErrorSchema, handle_http_exception
+from marketplace.core.fields import IdConverter
 
 API_PREFIX = "/api/v1"
 
@@ -35,8 +39,54 @@ class ArgumentsParser(FlaskParser):
         return MultiDictProxy(CombinedMultiDict([req.form, req.files]), schema)
 
 
+class BodyRequired(DomainError):
+    status = 400
+    code = "body_required"
+    message = "This request needs a JSON body (send {} to change nothing)."
+
+
+class UnsupportedMediaType(DomainError):
+    status = 415
+    code = "unsupported_media_type"
+    message = "Send the body as JSON with Content-Type: application/json."
+
+
+def _has_body() -> bool:
+    return bool(request.content_length) or bool(request.get_data(cache=True))
+
+
+def _is_json() -> bool:
+    mimetype = request.mimetype or ""
+    return mimetype == "application/json" or (
+        mimetype.startswith("application/") and mimetype.endswith("+json")
+    )
+
+
+def _enforce_json_body(required: bool) -> Callable:
+    """What the document says of a JSON body, enforced: a body in another format is refused
+    (it would otherwise be read as no body and change nothing), and a required one must be
+    there. Runs before webargs, which treats both as an empty object."""
+
+    def decorator(func: Callable) -> Callable:
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if _has_body():
+                if not _is_json():
+                    raise UnsupportedMediaType()
+            elif required:
+                raise BodyRequired()
+            return func(*args, **kwargs)
+
+        return wrapper
+
+    return decorator
+
+
 class Blueprint(flask_smorest.Blueprint):
-    """A domain's blueprint; ``url_prefix`` is relative to ``/api/v1``."""
+    """A domain's blueprint; ``url_prefix`` is relative to ``/api/v1``.
+
+    A JSON body argument is required unless declared ``required=False``; the server holds
+    to that (400 ``body_required``) and refuses a body that is not JSON (415)."""
 
     ARGUMENTS_PARSER = ArgumentsParser()
     DEFAULT_LOCATION_CONTENT_TYPE_MAPPING = {  # noqa: RUF012 - flask-smorest's class attribute
@@ -46,6 +96,36 @@ class Blueprint(flask_smorest.Blueprint):
 
     def __init__(self, name: str, import_name: str, *, url_prefix: str = "", **kwargs: Any):
         super().__init__(name, import_name, url_prefix=API_PREFIX + url_prefix, **kwargs)
+
+    def arguments(self, schema: Any, *, location: str = "json", **kwargs: Any) -> Callable:
+        parse = super().arguments(schema, location=location, **kwargs)
+        if location != "json":
+            return parse
+        enforce = _enforce_json_body(kwargs.get("required", True))
+
+        def decorator(func: Callable) -> Callable:
+            wrapped = parse(func)
+            enforced = enforce(wrapped)
+            enforced._apidoc = wrapped._apidoc  # type: ignore[attr-defined]
+            responses = enforced._apidoc["arguments"]["responses"]
+            responses.setdefault(400, HTTPStatus.BAD_REQUEST.name)
+            responses.setdefault(415, HTTPStatus.UNSUPPORTED_MEDIA_TYPE.name)
+            return enforced
+
+        decorator.__doc__ = parse.__doc__
+        return decorator
+
+
+class IdempotencyKeySchema(ma.Schema):
+    """The ``Idempotency-Key`` header of a money-moving POST (one definition for all)."""
+
+    key = ma.fields.String(
+        data_key="Idempotency-Key",
+        validate=validate.Length(1, 80),
+        metadata={
+            "description": "repeat the request safely: the same key returns the first result"
+        },
+    )
 
 
 # A throwaway blueprint lets shared decorators (auth, rate limits) document their error
@@ -66,6 +146,14 @@ def documents_errors(*statuses: int) -> Callable:
 
 def doc(**kwargs: Any) -> Callable:
     return flask_smorest.Blueprint.doc(**kwargs)
+
+
+def register_path_pattern(app: Flask, api: Api, name: str, pattern: str) -> None:
+    """``<name:…>`` in a route: a segment matched like ``<string:…>`` but documented with
+    ``pattern``, so a malformed value reaches the domain and gets its own clear error."""
+    converter = type(f"{name.title().replace('_', '')}Converter", (UnicodeConverter,), {})
+    app.url_map.converters[name] = converter
+    api.register_converter(converter, lambda _: {"type": "string", "pattern": pattern})
 
 
 def init_api(app: Flask) -> Api:
@@ -91,6 +179,8 @@ def init_api(app: Flask) -> Api:
             },
         },
     )
+    # Every <int:…> in a route is an id: past the columns' range it is a 404, not a 500.
+    app.url_map.converters["int"] = IdConverter
     api = Api(app)
     api.spec.components.security_scheme(
         "bearerAuth",

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 import marshmallow as ma
 from flask_smorest.fields import Upload
 from marshmallow import validate
 
-from marketplace.core.fields import HHMM, LocalDateTime, UserRefSchema
+from marketplace.core.fields import HHMM, MAX_INT, Day, Id, LocalDateTime, UserRefSchema
 from marketplace.core.pagination import PageArgsSchema
 from marketplace.deals.models import DealStatus, DealType
 
@@ -57,14 +59,14 @@ class DealFieldsSchema(ma.Schema):
     sale_starts_at = LocalDateTime(allow_none=True)
     sale_ends_at = LocalDateTime(allow_none=True)
     validity_days = ma.fields.Integer(strict=True, allow_none=True, validate=validate.Range(1, 366))
-    valid_from = ma.fields.Date(allow_none=True)
-    valid_until = ma.fields.Date(allow_none=True)
+    valid_from = Day(allow_none=True)
+    valid_until = Day(allow_none=True)
     reservation_required = ma.fields.Boolean()
     unavailable_weekdays = ma.fields.List(
         ma.fields.Integer(strict=True, validate=validate.Range(1, 7)),
         validate=validate.Length(max=7),
     )
-    unavailable_dates = ma.fields.List(ma.fields.Date(), validate=validate.Length(max=60))
+    unavailable_dates = ma.fields.List(Day(), validate=validate.Length(max=60))
     usage_hours = ma.fields.Nested(UsageHoursSchema, allow_none=True)
     usage_notes = ma.fields.String(validate=validate.Length(max=1000))
     street_promotion = ma.fields.Boolean(
@@ -79,7 +81,7 @@ class DealFieldsSchema(ma.Schema):
 
 
 class DealCreateSchema(DealFieldsSchema):
-    merchant_id = ma.fields.Integer(required=True, strict=True)
+    merchant_id = Id(required=True)
     type = ma.fields.String(required=True, validate=validate.OneOf([t.value for t in DealType]))
     title = ma.fields.String(required=True, validate=validate.Length(min=1, max=60))
     list_price = fen(required=True)
@@ -90,7 +92,10 @@ class DealCreateSchema(DealFieldsSchema):
 
 class DealUpdateSchema(DealFieldsSchema):
     version = ma.fields.Integer(
-        required=True, strict=True, metadata={"description": "the version you read"}
+        required=True,
+        strict=True,
+        validate=validate.Range(1, MAX_INT),
+        metadata={"description": "the version you read"},
     )
 
 
@@ -158,7 +163,7 @@ class DealStaffSchema(ma.Schema):
 
 class ManageArgsSchema(PageArgsSchema):
     status = ma.fields.String(validate=validate.OneOf([s.value for s in DealStatus]))
-    merchant_id = ma.fields.Integer()
+    merchant_id = Id(strict=False)
     type = ma.fields.String(validate=validate.OneOf([t.value for t in DealType]))
 
 
@@ -171,12 +176,12 @@ class PriceChangeSchema(ma.Schema):
 
 
 class ScheduleSchema(ma.Schema):
-    date = ma.fields.Date(required=True, metadata={"description": "Asia/Shanghai date"})
+    date = Day(required=True, metadata={"description": "Asia/Shanghai date"})
     slot = ma.fields.String(required=True, validate=validate.OneOf(["10:00", "15:00"]))
 
 
 class SlotArgsSchema(ma.Schema):
-    start = ma.fields.Date(metadata={"description": "first day (default today, Asia/Shanghai)"})
+    start = Day(metadata={"description": "first day (default today, Asia/Shanghai)"})
     days = ma.fields.Integer(load_default=14, validate=validate.Range(1, 60))
 
 
@@ -205,8 +210,8 @@ class SlotCalendarSchema(ma.Schema):
 
 
 class PopupBookingCreateSchema(ma.Schema):
-    deal_id = ma.fields.Integer(required=True, strict=True)
-    date = ma.fields.Date(required=True, metadata={"description": "Asia/Shanghai date"})
+    deal_id = Id(required=True)
+    date = Day(required=True, metadata={"description": "Asia/Shanghai date"})
     note = ma.fields.String(
         load_default="",
         validate=validate.Length(max=500),
@@ -230,12 +235,13 @@ class ImageUploadSchema(ma.Schema):
 # -- catalog (public) ----------------------------------------------------------------------
 
 
+NEAR = r"^-?[0-9]{1,3}(\.[0-9]{1,10})?,-?[0-9]{1,3}(\.[0-9]{1,10})?$"
+
+
 def _near(value: str) -> tuple[float, float]:
-    try:
-        lat_text, lng_text = value.split(",")
-        lat, lng = float(lat_text), float(lng_text)
-    except ValueError as exc:
-        raise ma.ValidationError("Use near=lat,lng, e.g. near=27.3383,103.7172") from exc
+    if not re.match(NEAR, value):
+        raise ma.ValidationError("Use near=lat,lng, e.g. near=27.3383,103.7172")
+    lat, lng = (float(part) for part in value.split(","))
     if not (-90 <= lat <= 90 and -180 <= lng <= 180):
         raise ma.ValidationError("Latitude is -90..90 and longitude -180..180.")
     return lat, lng
@@ -250,7 +256,7 @@ class CatalogArgsSchema(ma.Schema):
     category = ma.fields.String(validate=validate.Length(max=40))
     type = ma.fields.String(validate=validate.OneOf([t.value for t in DealType]))
     q = ma.fields.String(validate=validate.Length(min=1, max=60))
-    near = NearField(metadata={"description": "lat,lng", "type": "string"})
+    near = NearField(metadata={"description": "lat,lng", "type": "string", "pattern": NEAR})
     radius = ma.fields.Integer(
         load_default=5000,
         validate=validate.Range(100, 50_000),

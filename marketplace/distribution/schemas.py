@@ -6,7 +6,7 @@ import marshmallow as ma
 from flask_smorest.fields import Upload
 from marshmallow import validate
 
-from marketplace.core.fields import LocalDateTime
+from marketplace.core.fields import Day, Id, LocalDateTime, Month
 from marketplace.core.pagination import PageArgsSchema
 from marketplace.distribution.models import CommissionKind, CommissionState, ProofStatus
 
@@ -29,7 +29,7 @@ class TierSchema(ma.Schema):
         validate=validate.Range(0, 100_000),
         metadata={"description": "fen per unit on top of level 1"},
     )
-    sort_order = ma.fields.Integer(strict=True, load_default=0)
+    sort_order = ma.fields.Integer(strict=True, load_default=0, validate=validate.Range(0, 10_000))
 
 
 class DistributorSchema(ma.Schema):
@@ -100,8 +100,7 @@ class CommissionArgsSchema(PageArgsSchema):
 
 
 class LinkCreateSchema(ma.Schema):
-    deal_id = ma.fields.Integer(
-        strict=True,
+    deal_id = Id(
         allow_none=True,
         load_default=None,
         metadata={"description": "omit for the home page"},
@@ -118,7 +117,7 @@ class LinkSchema(ma.Schema):
 
 
 class ProofUploadSchema(ma.Schema):
-    day = ma.fields.Date(required=True, metadata={"description": "the day posted (Shanghai)"})
+    day = Day(required=True, metadata={"description": "the day posted (Shanghai)"})
     file = Upload(required=True, metadata={"description": "the screenshot (JPEG/PNG/WebP)"})
 
 
@@ -142,7 +141,7 @@ class ProofReviewSchema(ma.Schema):
 
 
 class RebindSchema(ma.Schema):
-    distributor_id = ma.fields.Integer(required=True, strict=True)
+    distributor_id = Id(required=True)
     reason = ma.fields.String(required=True, validate=validate.Length(min=1, max=500))
 
 
@@ -161,4 +160,4 @@ class SettingsSchema(ma.Schema):
 
 
 class MonthSchema(ma.Schema):
-    month = ma.fields.String(required=True, validate=validate.Regexp(r"^\d{4}-(0[1-9]|1[0-2])$"))
+    month = Month(required=True)

@@ -7,9 +7,8 @@ from flask import Response, current_app, request
 from marketplace.accounts.auth import auth_required, current_user
 from marketplace.accounts.models import Role
 from marketplace.core import qr
-from marketplace.core.api import Blueprint, doc, documents_errors
+from marketplace.core.api import Blueprint, IdempotencyKeySchema, doc, documents_errors
 from marketplace.core.db import db
-from marketplace.core.errors import InvalidInput
 from marketplace.core.pagination import PageArgsSchema, page_of, paginate
 from marketplace.orders import service
 from marketplace.orders.schemas import (
@@ -24,13 +23,6 @@ from marketplace.payments import service as payments
 from marketplace.vouchers import service as vouchers
 
 blp = Blueprint("orders", __name__, description="Orders, payments and vouchers")
-IDEMPOTENCY_HEADER = {
-    "in": "header",
-    "name": "Idempotency-Key",
-    "required": False,
-    "schema": {"type": "string", "maxLength": 80},
-    "description": "repeat a request safely: the same key returns the first order",
-}
 
 
 def _checkout(order):
@@ -48,24 +40,21 @@ def _checkout(order):
 @blp.post("/orders")
 @auth_required(Role.SHOPPER)
 @blp.arguments(OrderCreateSchema)
+@blp.arguments(IdempotencyKeySchema, location="headers")
 @blp.response(201, CheckoutSchema)
 @blp.alt_response(200, schema=CheckoutSchema, description="a repeated Idempotency-Key")
-@doc(parameters=[IDEMPOTENCY_HEADER])
 @documents_errors(409, 502, 503)
-def place_order(body: dict):
+def place_order(body: dict, headers: dict):
     """Buy: reserve the units, create the order, and start its payment
 
     409 codes: sold_out, purchase_limit_reached, deal_not_on_sale, idempotency_key_reused.
     503 payment_provider_unavailable keeps the order pending: retry with the same key (or
     POST /orders/{id}/payment)."""
-    key = request.headers.get("Idempotency-Key")
-    if key is not None and not 1 <= len(key) <= 80:
-        raise InvalidInput(fields={"Idempotency-Key": ["1 to 80 characters."]})
     order, created = service.place_order(
         current_user(),
         body["deal_id"],
         body["quantity"],
-        idempotency_key=key,
+        idempotency_key=headers.get("key"),
         ref=body.get("ref") or request.cookies.get("linli_ref"),
     )
     db.session.commit()  # the order exists before the provider is asked anything
@@ -105,6 +94,17 @@ def get_order(order_id: int):
 
 @blp.post("/payments/stripe/webhook")
 @blp.response(200, WebhookResultSchema)
+@doc(
+    parameters=[
+        {
+            "in": "header",
+            "name": "Stripe-Signature",
+            "required": True,
+            "schema": {"type": "string"},
+            "description": "t=<unix time>,v1=<HMAC-SHA256 of t.payload with the endpoint secret>",
+        }
+    ]
+)
 @documents_errors(400)
 def stripe_webhook():
     """Signed provider events (Stripe-Signature); duplicates and stale or forged
@@ -126,7 +126,7 @@ def my_vouchers(args: dict):
     return paginate(query, args["page"], args["page_size"])
 
 
-@blp.get("/vouchers/<string:code>/qr.png")
+@blp.get("/vouchers/<voucher_code:code>/qr.png")
 @auth_required(Role.SHOPPER)
 @blp.response(200, content_type="image/png", description="the code as a QR image")
 @documents_errors(404)
@@ -138,7 +138,7 @@ def voucher_qr(code: str):
     return response
 
 
-@blp.post("/vouchers/<string:code>/redeem")
+@blp.post("/vouchers/<voucher_code:code>/redeem")
 @auth_required(Role.MERCHANT_STAFF)
 @blp.response(200, VoucherSchema)
 @documents_errors(404, 409, 422)

@@ -6,7 +6,7 @@ import marshmallow as ma
 from flask import current_app
 from marshmallow import validate
 
-from marketplace.core.fields import LocalDateTime
+from marketplace.core.fields import Id, LocalDateTime
 from marketplace.core.pagination import PageArgsSchema
 from marketplace.vouchers.models import VoucherStatus
 
@@ -14,7 +14,7 @@ FEN = {"description": "integer fen"}
 
 
 class OrderCreateSchema(ma.Schema):
-    deal_id = ma.fields.Integer(required=True, strict=True)
+    deal_id = Id(required=True)
     quantity = ma.fields.Integer(load_default=1, strict=True, validate=validate.Range(1, 20))
     ref = ma.fields.String(
         validate=validate.Length(max=16),

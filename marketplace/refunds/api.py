@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from flask import request
-
 from marketplace.accounts.auth import auth_required, current_user
 from marketplace.accounts.models import Role
-from marketplace.core.api import Blueprint, doc, documents_errors
+from marketplace.core.api import Blueprint, IdempotencyKeySchema, documents_errors
 from marketplace.core.db import db
 from marketplace.core.pagination import PageArgsSchema, page_of, paginate
 from marketplace.refunds import service
@@ -65,25 +63,14 @@ def refund_queue(args: dict):
 @blp.post("/refund-requests/<int:request_id>/approve")
 @auth_required(Role.CS)
 @blp.arguments(RefundDecisionSchema)
+@blp.arguments(IdempotencyKeySchema, location="headers")
 @blp.response(200, RefundSchema)
-@doc(
-    parameters=[
-        {
-            "in": "header",
-            "name": "Idempotency-Key",
-            "required": False,
-            "schema": {"type": "string", "maxLength": 80},
-        }
-    ]
-)
 @documents_errors(404, 409)
-def approve(body: dict, request_id: int):
+def approve(body: dict, headers: dict, request_id: int):
     """Approve and pay the refund back through the provider. Approving again returns the
     same request; one refund is ever paid. If the provider is down the request stays
     approved_pending_refund and a job retries it."""
-    service.approve(
-        request_id, current_user(), note=body["note"], key=request.headers.get("Idempotency-Key")
-    )
+    service.approve(request_id, current_user(), note=body["note"], key=headers.get("key"))
     db.session.commit()
     return service.execute(request_id)
 

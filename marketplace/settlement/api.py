@@ -11,20 +11,19 @@ from marketplace.accounts.models import Role
 from marketplace.core.api import Blueprint, documents_errors
 from marketplace.core.db import db
 from marketplace.core.errors import PermissionDenied
-from marketplace.core.fields import LocalDateTime
+from marketplace.core.fields import Day, LocalDateTime, Month
 from marketplace.core.pagination import PageArgsSchema, page_of, paginate
 from marketplace.settlement import service
 
 blp = Blueprint("settlement", __name__, description="Monthly settlement and the money view")
-PERIOD = validate.Regexp(r"^\d{4}-(0[1-9]|1[0-2])$", error="Use YYYY-MM.")
 
 
 class PeriodSchema(ma.Schema):
-    period = ma.fields.String(required=True, validate=PERIOD)
+    period = Month(required=True)
 
 
 class PeriodArgsSchema(PageArgsSchema):
-    period = ma.fields.String(validate=PERIOD)
+    period = Month()
 
 
 class LineSchema(ma.Schema):
@@ -57,7 +56,7 @@ class RunResultSchema(ma.Schema):
 
 class PayoutSchema(ma.Schema):
     reference = ma.fields.String(required=True, validate=validate.Length(min=1, max=100))
-    paid_on = ma.fields.Date(required=True)
+    paid_on = Day(required=True)
 
 
 class OverviewSchema(ma.Schema):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import validate
 
-from marketplace.core.fields import LocalDateTime
+from marketplace.core.fields import Id, LocalDateTime
 from marketplace.core.pagination import PageArgsSchema
 from marketplace.tickets.models import TicketKind, TicketStatus
 
@@ -15,7 +15,7 @@ class TicketCreateSchema(ma.Schema):
     subject = ma.fields.String(required=True, validate=validate.Length(min=1, max=120))
     body = ma.fields.String(required=True, validate=validate.Length(min=1, max=2000))
     urgent = ma.fields.Boolean(load_default=False, metadata={"description": "merchants only"})
-    order_id = ma.fields.Integer(strict=True)
+    order_id = Id()
 
 
 class ReplySchema(ma.Schema):

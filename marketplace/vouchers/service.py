@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 from datetime import date, timedelta
 
@@ -16,6 +17,8 @@ from marketplace.deals.models import Deal
 from marketplace.vouchers.models import Voucher, VoucherStatus
 
 CODE_LENGTH = 12
+# What a clerk may type: the 12 digits, spaces allowed (the voucher shows 4-4-4 groups).
+CODE_INPUT = r"^ *([0-9] *){12}$"
 
 
 def luhn_digit(digits: str) -> str:
@@ -95,8 +98,7 @@ def redeem(code: str, clerk: User) -> Voucher:
     voucher_expired / voucher_not_yet_valid / voucher_not_usable_today."""
     from merchants.service import membership
 
-    code = code.strip().replace(" ", "")
-    if not well_formed(code):
+    if not re.fullmatch(CODE_INPUT, code) or not well_formed(code := code.replace(" ", "")):
         raise InvalidInput(
             "That is not a voucher code (12 digits; check for a typo).",
             code="malformed_voucher_code",
