@@ -29,6 +29,7 @@ from marketplace.deals.models import (
     DealStatus,
     DealType,
 )
+from marketplace.orders import stock
 from marketplace.providers.storage import file_storage
 from merchants.models import Merchant, Stage
 
@@ -138,6 +139,7 @@ def update_deal(deal: Deal, changes: dict[str, Any], expected_version: int, acto
     if "stock" in changes:
         # Relative, in SQL: reservations change stock_left concurrently.
         deal.stock_left = Deal.stock_left + (changes["stock"] - deal.stock)
+        stock.stock_edited(deal, changes["stock"] - deal.stock)
     for name, value in changes.items():
         setattr(deal, name, value)
     db.session.flush()
