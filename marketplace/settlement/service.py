@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from marketplace.core import audit
-from marketplace.core.clock import local_zone, now
+from marketplace.core.clock import month_bounds, now, previous_month
 from marketplace.core.db import db
 from marketplace.core.errors import Conflict, InvalidInput, NotFound
 from marketplace.distribution.models import CommissionEntry, CommissionKind, CommissionState
@@ -28,20 +28,13 @@ from marketplace.vouchers.models import Voucher
 def bounds(period: str) -> tuple[datetime, datetime]:
     """[start, end) of a month in Asia/Shanghai, as aware instants."""
     try:
-        first = date.fromisoformat(f"{period}-01")
+        return month_bounds(period)
     except ValueError as exc:
         raise InvalidInput(fields={"period": ["Use YYYY-MM."]}) from exc
-    following = (first.replace(day=28) + timedelta(days=4)).replace(day=1)
-    zone = local_zone()
-    return (
-        datetime.combine(first, datetime.min.time(), tzinfo=zone),
-        datetime.combine(following, datetime.min.time(), tzinfo=zone),
-    )
 
 
 def previous_period() -> str:
-    start_of_month = now().astimezone(local_zone()).date().replace(day=1)
-    return (start_of_month - timedelta(days=1)).strftime("%Y-%m")
+    return previous_month()
 
 
 def _merchant_lines(period: str) -> dict[int, list[StatementLine]]:

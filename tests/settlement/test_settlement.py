@@ -318,3 +318,28 @@ def test_a_refund_after_settlement_is_clawed_back_on_the_next_statement(app, cli
     assert refunded.get_json()["status"] == "refunded"
     assert december == {"merchant": 0, "distributor": 1}
     assert lines == [("clawback", -800)] and seller_statement.total == -800
+
+
+def test_a_payment_at_0130_on_december_1st_in_shanghai_counts_in_december(
+    app, client, clock, live_server
+):
+    """2026-11-30T17:30Z is 01:30 on 1 December in Shanghai: December's, on the money
+    overview and on the distributor's dashboard alike."""
+    bd = staff(app, client, Role.BD)
+    shop = live_merchant(client, bd)
+    deal = live_deal(app, client, bd, shop["id"], "small_set")
+    seller, _ = new_distributor(app, client)
+    code = link(client, seller)
+    clock.set(datetime(2026, 11, 30, 17, 30, tzinfo=UTC))
+    admin = staff(app, client, Role.ADMIN)  # a staff token lasts 12 hours: log in now
+
+    purchase(app, client, quick_shopper(app), deal["id"], 1, ref=code)
+
+    def gmv(period: str) -> int:
+        return client.get(
+            f"/api/v1/settlements/overview?period={period}", headers=admin.headers
+        ).get_json()["gmv"]
+
+    dashboard = client.get("/api/v1/distributors/me", headers=seller.headers).get_json()
+    assert (gmv("2026-11"), gmv("2026-12")) == (0, 15800)
+    assert dashboard["commission_by_month"] == [{"month": "2026-12", "amount": 800}]
