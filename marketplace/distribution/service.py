@@ -770,6 +770,28 @@ def compute_streak_bonus(distributor: Distributor, month: str) -> CommissionEntr
     return entry
 
 
+def compute_streak_bonuses(month: str) -> int:
+    """Every distributor's streak bonus for ``month`` (the monthly close runs this before
+    the statements): those with verified proofs in the month, and those whose unsettled
+    bonus a recomputation may cancel. Returns how many bonuses stand."""
+    first, last = month_days(month)
+    with_proofs = sa.select(MomentsProof.distributor_id).where(
+        MomentsProof.status == ProofStatus.VERIFIED.value,
+        MomentsProof.day.between(first, last),
+    )
+    with_bonus = sa.select(CommissionEntry.distributor_id).where(
+        CommissionEntry.kind == CommissionKind.STREAK_BONUS.value,
+        CommissionEntry.month == month,
+    )
+    ids = sorted(set(db.session.scalars(with_proofs.union(with_bonus))))
+    standing = 0
+    for distributor_id in ids:
+        distributor = db.session.get(Distributor, distributor_id)
+        if compute_streak_bonus(distributor, month) is not None:
+            standing += 1
+    return standing
+
+
 def _post_bonus(entry: CommissionEntry) -> None:
     """Post what changed of a (re)computed bonus since its last posting."""
     from marketplace.ledger.models import LedgerEntry, LedgerTxn

@@ -51,8 +51,14 @@ class StatementSchema(ma.Schema):
 
 
 class RunResultSchema(ma.Schema):
-    merchant = ma.fields.Integer()
-    distributor = ma.fields.Integer()
+    period = ma.fields.String()
+    streak_bonuses = ma.fields.Integer(
+        metadata={"description": "streak bonuses standing for the month (computed first)"}
+    )
+    merchant = ma.fields.Integer(metadata={"description": "merchant statements this run made"})
+    distributor = ma.fields.Integer(
+        metadata={"description": "distributor statements this run made"}
+    )
 
 
 class PayoutSchema(ma.Schema):
@@ -91,9 +97,9 @@ class ReconciliationSchema(ma.Schema):
 @blp.response(200, RunResultSchema)
 @documents_errors(409)
 def run(body: dict):
-    """Settle a finished month (the job does it on the 1st at 02:00); running it again
-    changes nothing"""
-    return service.run(body["period"])
+    """Settle a finished month: its streak bonuses, then the statements (the job does it on
+    the 1st at 02:00); running it again changes nothing"""
+    return service.close_month(body["period"])
 
 
 @blp.get("/settlements")

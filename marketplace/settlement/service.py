@@ -16,6 +16,7 @@ from marketplace.core import audit
 from marketplace.core.clock import month_bounds, now, previous_month
 from marketplace.core.db import db
 from marketplace.core.errors import Conflict, InvalidInput, NotFound
+from marketplace.distribution import service as distribution
 from marketplace.distribution.models import CommissionEntry, CommissionKind, CommissionState
 from marketplace.ledger import service as ledger
 from marketplace.ledger.models import LedgerEntry, LedgerTxn
@@ -35,6 +36,19 @@ def bounds(period: str) -> tuple[datetime, datetime]:
 
 def previous_period() -> str:
     return previous_month()
+
+
+def close_month(period: str | None = None) -> dict[str, Any]:
+    """The monthly close (the job on the 1st at 02:00, and ``POST /settlements``): the
+    month's streak bonuses first, committed, so they are on the statements; then the
+    statements. Safe to run again: settled bonuses and statements are left alone."""
+    period = period or previous_period()
+    _, end = bounds(period)
+    if end > now():
+        raise Conflict("A month is settled after it ends.", code="period_not_over")
+    bonuses = distribution.compute_streak_bonuses(period)
+    db.session.commit()
+    return {"period": period, "streak_bonuses": bonuses, **run(period)}
 
 
 def _merchant_lines(period: str) -> dict[int, list[StatementLine]]:

@@ -343,3 +343,19 @@ def test_a_payment_at_0130_on_december_1st_in_shanghai_counts_in_december(
     dashboard = client.get("/api/v1/distributors/me", headers=seller.headers).get_json()
     assert (gmv("2026-11"), gmv("2026-12")) == (0, 15800)
     assert dashboard["commission_by_month"] == [{"month": "2026-12", "amount": 800}]
+
+
+def test_admin_settles_a_month_over_http_and_an_unfinished_one_is_a_409(app, client, month):
+    admin = staff(app, client, Role.ADMIN)
+
+    settled = client.post("/api/v1/settlements", json={"period": "2026-11"}, headers=admin.headers)
+    early = client.post("/api/v1/settlements", json={"period": "2026-12"}, headers=admin.headers)
+
+    assert settled.status_code == 200
+    assert settled.get_json() == {
+        "period": "2026-11",
+        "streak_bonuses": 0,
+        "merchant": 2,
+        "distributor": 1,
+    }
+    assert early.status_code == 409 and early.get_json()["error"]["code"] == "period_not_over"
