@@ -34,6 +34,10 @@ class LineSchema(ma.Schema):
     order_id = ma.fields.Integer(allow_none=True)
     voucher_id = ma.fields.Integer(allow_none=True)
     commission_entry_id = ma.fields.Integer(allow_none=True)
+    carried_from_id = ma.fields.Integer(
+        allow_none=True,
+        metadata={"description": "the earlier negative statement this line carries forward"},
+    )
 
 
 class StatementSchema(ma.Schema):

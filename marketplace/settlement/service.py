@@ -122,6 +122,7 @@ def _settle_party(period: str, party_type: str, party_id: int, collect) -> bool:
         if not lines:
             db.session.rollback()
             return False
+        lines += _carried_lines(period, party_type, party_id)
         statement = Statement(
             period=period,
             party_type=party_type,
@@ -132,7 +133,7 @@ def _settle_party(period: str, party_type: str, party_id: int, collect) -> bool:
         db.session.add(statement)
         db.session.flush()
         if party_type == "distributor":
-            ids = [line.commission_entry_id for line in lines]
+            ids = [line.commission_entry_id for line in lines if line.commission_entry_id]
             table = CommissionEntry.__table__
             db.session.execute(
                 sa.update(table)
@@ -156,6 +157,30 @@ def _settle_party(period: str, party_type: str, party_id: int, collect) -> bool:
     except IntegrityError:  # another run settled this party (or these lines) first
         db.session.rollback()
         return False
+
+
+def _carried_lines(period: str, party_type: str, party_id: int) -> list[StatementLine]:
+    """The party's earlier statements that ended negative (clawbacks over earnings) and
+    were not carried yet: each becomes a line of this statement, so what the party owes
+    is netted against what it earns next (a unique line per carried statement)."""
+    carried = sa.select(StatementLine.carried_from_id).where(
+        StatementLine.carried_from_id.is_not(None)
+    )
+    owed = db.session.execute(
+        sa.select(Statement.id, Statement.total)
+        .where(
+            Statement.party_type == party_type,
+            Statement.party_id == party_id,
+            Statement.period < period,
+            Statement.total < 0,
+            Statement.id.not_in(carried),
+        )
+        .order_by(Statement.period)
+    ).all()
+    return [
+        StatementLine(kind="carried_forward", amount=total, carried_from_id=statement_id)
+        for statement_id, total in owed
+    ]
 
 
 def get_statement(statement_id: int) -> Statement:
@@ -319,6 +344,7 @@ def to_csv(statement: Statement) -> str:
             "order",
             "voucher",
             "commission_entry",
+            "carried_from_statement",
             "amount_fen",
             "amount_yuan",
         ]
@@ -334,6 +360,7 @@ def to_csv(statement: Statement) -> str:
                 line.order_id or "",
                 line.voucher_id or "",
                 line.commission_entry_id or "",
+                line.carried_from_id or "",
                 line.amount,
                 f"{line.amount / 100:.2f}",
             ]
@@ -344,6 +371,7 @@ def to_csv(statement: Statement) -> str:
             statement.period,
             f"{statement.party_type}:{statement.party_id}",
             "total",
+            "",
             "",
             "",
             "",
