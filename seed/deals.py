@@ -59,7 +59,7 @@ DEALS = [
         50,
         1,
         (50, 20),
-        {"subsidy": 100},
+        {"subsidy": 700},  # L1 + L2 + the diamond tier's ¥6 bonus: the platform pays it all
     ),
     (
         "淘气堡儿童乐园",

@@ -29,6 +29,7 @@ from marketplace.deals.models import (
     DealStatus,
     DealType,
 )
+from marketplace.distribution.models import DistributorTier
 from marketplace.orders import stock
 from marketplace.providers.storage import file_storage
 from merchants.models import Merchant, Stage
@@ -55,7 +56,13 @@ def get_deal(deal_id: int) -> Deal:
 
 
 def _check_rules(values: dict[str, Any]) -> None:
-    rules.check(values, flash_stock_cap=current_app.config["LINLI_FLASH_STOCK_CAP"])
+    rules.check(
+        values,
+        flash_stock_cap=current_app.config["LINLI_FLASH_STOCK_CAP"],
+        max_tier_bonus=db.session.scalar(
+            sa.select(sa.func.coalesce(sa.func.max(DistributorTier.level1_bonus), 0))
+        ),
+    )
 
 
 def _rule_values(deal: Deal) -> dict[str, Any]:

@@ -27,6 +27,7 @@ from marketplace.core.clock import (
 from marketplace.core.db import db, on_rollback
 from marketplace.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from marketplace.core.files import image_extension
+from marketplace.deals import rules
 from marketplace.distribution.models import (
     CommissionEntry,
     CommissionKind,
@@ -424,8 +425,9 @@ def snapshot_attribution(order, shopper: User, ref: str | None) -> None:
         order.distributor_l2_id = recruiter.id
     if link is not None and link.distributor_id == level1.id:
         order.share_link_id = link.id
-    # The tier bonus, capped so the deal's commission budget (margin + subsidy) holds.
-    budget = max(order.unit_price - order.settlement_price, 0) + order.subsidy
+    # The tier bonus, capped so the deal's commission budget holds (margin + subsidy, less
+    # what the subsidy already spends on a sale below settlement).
+    budget = rules.commission_budget(order.unit_price, order.settlement_price, order.subsidy)
     l2 = order.commission_l2 if order.distributor_l2_id else 0
     bonus = level1.tier.level1_bonus if level1.tier else 0
     order.tier_bonus = max(0, min(bonus, budget - order.commission_l1 - l2))

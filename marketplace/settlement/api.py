@@ -76,7 +76,15 @@ class OverviewSchema(ma.Schema):
     refunds = ma.fields.Integer()
     platform_margin = ma.fields.Integer()
     commission = ma.fields.Integer()
-    subsidies_budgeted = ma.fields.Integer()
+    subsidies_budgeted = ma.fields.Integer(
+        metadata={"description": "subsidy per unit × units of the month's paid orders"}
+    )
+    subsidies_spent = ma.fields.Integer(
+        metadata={
+            "description": "platform money beyond the margin that the month's redeemed "
+            "vouchers cost: commission over the margin and sales below settlement"
+        }
+    )
     net_result = ma.fields.Integer()
 
 

@@ -16,6 +16,7 @@ from marketplace.core import audit
 from marketplace.core.clock import month_bounds, now, previous_month
 from marketplace.core.db import db
 from marketplace.core.errors import Conflict, InvalidInput, NotFound
+from marketplace.deals import rules
 from marketplace.distribution import service as distribution
 from marketplace.distribution.models import CommissionEntry, CommissionKind, CommissionState
 from marketplace.ledger import service as ledger
@@ -23,7 +24,7 @@ from marketplace.ledger.models import LedgerEntry, LedgerTxn
 from marketplace.orders.models import Order
 from marketplace.payments.stripe import stripe
 from marketplace.settlement.models import Statement, StatementLine
-from marketplace.vouchers.models import Voucher
+from marketplace.vouchers.models import Voucher, VoucherStatus
 
 
 def bounds(period: str) -> tuple[datetime, datetime]:
@@ -232,7 +233,8 @@ def statements(
 
 
 def overview(period: str) -> dict[str, Any]:
-    """The general manager's month: GMV, refunds, platform margin, subsidies, commission."""
+    """The general manager's month: GMV, refunds, platform margin, commission, subsidies
+    budgeted (on the month's paid orders) and spent (on the month's delivered vouchers)."""
     start, end = bounds(period)
     gmv, subsidies = db.session.execute(
         sa.select(
@@ -268,10 +270,38 @@ def overview(period: str) -> dict[str, Any]:
         "platform_margin": -ledger_sum(ledger.PLATFORM, ("voucher_redeemed",)),
         "commission": ledger_sum(ledger.PLATFORM, commission_kinds),
         "subsidies_budgeted": int(subsidies),
+        "subsidies_spent": _subsidy_spent(start, end),
         "net_result": -ledger_sum(
             ledger.PLATFORM, ("voucher_redeemed", "voucher_refunded", *commission_kinds)
         ),
     }
+
+
+def _subsidy_spent(start: datetime, end: datetime) -> int:
+    """Platform money beyond the margin that the vouchers delivered in [start, end) cost:
+    commission over the margin and sales below settlement (``rules.subsidy_spent``)."""
+    commission = (
+        sa.select(sa.func.coalesce(sa.func.sum(CommissionEntry.amount), 0))
+        .where(
+            CommissionEntry.voucher_id == Voucher.id,
+            CommissionEntry.kind.in_([CommissionKind.LEVEL1.value, CommissionKind.LEVEL2.value]),
+            CommissionEntry.state.in_(
+                [CommissionState.EARNED.value, CommissionState.SETTLED.value]
+            ),
+        )
+        .scalar_subquery()
+    )
+    rows = db.session.execute(
+        sa.select(Order.unit_price, Order.settlement_price, commission)
+        .select_from(Voucher)
+        .join(Order, Order.id == Voucher.order_id)
+        .where(
+            Voucher.redeemed_at >= start,
+            Voucher.redeemed_at < end,
+            Voucher.status == VoucherStatus.REDEEMED.value,
+        )
+    ).all()
+    return sum(rules.subsidy_spent(price, owed, int(paid)) for price, owed, paid in rows)
 
 
 def reconcile(period: str) -> dict[str, Any]:

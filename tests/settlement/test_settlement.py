@@ -194,6 +194,7 @@ def test_overview_of_the_month(app, client, month):
     assert overview["gmv"] == 4 * 15800
     assert overview["platform_margin"] == 3 * 3000
     assert overview["commission"] == 3 * 800
+    assert overview["subsidies_spent"] == 0  # the margin covers the commission
 
 
 def test_parties_see_only_their_statements(app, client, month):
@@ -463,3 +464,44 @@ def test_a_negative_statement_is_carried_into_the_partys_next_statement_once(
         # still owed: November's and February's statements (unpaid), nothing else
         assert ledger.balance(ledger.distributor(month["seller"]["id"])) == -(2400 + 800)
         assert ledger.total() == 0
+
+
+def test_a_launch_deal_sold_below_settlement_pays_the_merchant_exactly_and_shows_the_subsidy(
+    app, client, clock, live_server
+):
+    """Sale ¥100, settlement ¥120, subsidy ¥30, L1 ¥5: the merchant gets ¥120, the
+    platform pays the ¥20 gap, and a gold distributor's ¥8 tier bonus (set after the deal)
+    is capped to the ¥5 the subsidy has left. The overview shows the ¥30 spent."""
+    bd, admin, cs = (staff(app, client, role) for role in (Role.BD, Role.ADMIN, Role.CS))
+    shop = live_merchant(client, bd)
+    deal = live_deal(app, client, bd, shop["id"], "small_set", sale_price=10000,
+                     settlement_price=12000, subsidy=3000, commission_l1=500,
+                     commission_l2=0)  # fmt: skip
+    clerk = portal_account(app, client, bd, shop["id"], "clerk")
+    client.put(
+        "/api/v1/distributor-tiers",
+        headers=admin.headers,
+        json={"slug": "gold", "name": "金牌", "level1_bonus": 800},
+    )
+    seller, seller_row = new_distributor(app, client)
+    client.patch(
+        f"/api/v1/distributors/{seller_row['id']}", json={"tier": "gold"}, headers=cs.headers
+    )
+    shopper = quick_shopper(app)
+    purchase(app, client, shopper, deal["id"], 1, ref=link(client, seller))
+    code = client.get("/api/v1/vouchers", headers=shopper.headers).get_json()["items"][0]["code"]
+
+    redeemed = client.post(f"/api/v1/vouchers/{code}/redeem", headers=clerk.headers)
+    overview = client.get(
+        "/api/v1/settlements/overview?period=2026-11", headers=admin.headers
+    ).get_json()
+
+    assert redeemed.status_code == 200
+    with app.app_context():
+        assert ledger.balance(ledger.merchant(shop["id"])) == -12000  # exactly settlement
+        assert ledger.balance(ledger.distributor(seller_row["id"])) == -(500 + 500)
+        assert ledger.total() == 0
+    assert "error" not in overview, overview
+    assert overview["platform_margin"] == -2000 and overview["commission"] == 1000
+    assert overview["subsidies_budgeted"] == 3000 and overview["subsidies_spent"] == 3000
+    assert overview["net_result"] == -3000
