@@ -70,9 +70,12 @@ def subsidy_spent(unit_price: int, settlement_price: int, commission: int) -> in
     return max(0, commission - (unit_price - settlement_price))
 
 
-def check(deal: Mapping[str, Any], *, flash_stock_cap: int, max_tier_bonus: int = 0) -> None:
+def check(
+    deal: Mapping[str, Any], *, flash_stock_cap: int, max_tier_bonus: int = 0, min_charge: int = 1
+) -> None:
     """Raise ``DealRuleViolated`` listing every rule ``deal`` (the merged field values)
-    breaks. ``max_tier_bonus`` is the largest level-1 bonus of any distributor tier."""
+    breaks. ``max_tier_bonus`` is the largest level-1 bonus of any distributor tier;
+    ``min_charge`` the payment provider's smallest charge (LINLI_MIN_CHARGE)."""
     v = Violations()
     kind = DealType(deal["type"])
     sale, settlement, listed = deal["sale_price"], deal["settlement_price"], deal["list_price"]
@@ -84,6 +87,13 @@ def check(deal: Mapping[str, Any], *, flash_stock_cap: int, max_tier_bonus: int 
     margin = sale - settlement
     party = deal.get("party_size")
 
+    if sale < min_charge:
+        v.add(
+            "sale_price_below_minimum_charge",
+            "sale_price",
+            f"The payment provider cannot charge less than ¥{min_charge / 100:.2f}: the sale "
+            f"price is at least {min_charge}.",
+        )
     if listed < sale:
         v.add(
             "list_price_below_sale", "list_price", "The list price cannot be below the sale price."

@@ -59,6 +59,7 @@ def _check_rules(values: dict[str, Any]) -> None:
     rules.check(
         values,
         flash_stock_cap=current_app.config["LINLI_FLASH_STOCK_CAP"],
+        min_charge=current_app.config["LINLI_MIN_CHARGE"],
         max_tier_bonus=db.session.scalar(
             sa.select(sa.func.coalesce(sa.func.max(DistributorTier.level1_bonus), 0))
         ),

@@ -222,12 +222,14 @@ FLASH = {"type": "flash", "list_price": 5800, "sale_price": 990, "settlement_pri
          "sale_ends_at": "2026-11-26T14:00:00Z"}  # fmt: skip
 
 
-def broken(values: dict, *, max_tier_bonus: int = 0) -> set[str]:
+def broken(values: dict, *, max_tier_bonus: int = 0, min_charge: int = 400) -> set[str]:
     from marketplace.deals import rules
     from marketplace.deals.errors import DealRuleViolated
 
     try:
-        rules.check(values, flash_stock_cap=200, max_tier_bonus=max_tier_bonus)
+        rules.check(
+            values, flash_stock_cap=200, max_tier_bonus=max_tier_bonus, min_charge=min_charge
+        )
     except DealRuleViolated as exc:
         return {exc.code}
     return set()
@@ -303,3 +305,60 @@ def test_a_tier_bonus_too_large_for_a_deal_is_refused_when_the_deal_is_made(app,
     assert refused.get_json()["error"]["code"] == "commission_exceeds_margin"
     assert "2001" in refused.get_json()["error"]["message"]
     assert subsidised.status_code == 201 and below.status_code == 201, below.get_json()
+
+
+# -- the payment provider's minimum charge (LINLI_MIN_CHARGE) --------------------------------
+
+
+@pytest.mark.parametrize(
+    ("values", "min_charge", "expected"),
+    [
+        ({**FLASH, "sale_price": 400, "settlement_price": 400}, 400, set()),
+        (
+            {**FLASH, "sale_price": 399, "settlement_price": 399},
+            400,
+            {"sale_price_below_minimum_charge"},
+        ),
+        (
+            {**SMALL_SET, "sale_price": 300, "settlement_price": 300, "commission_l1": 0,
+             "commission_l2": 0},
+            400,
+            {"sale_price_below_minimum_charge"},
+        ),
+        (FLASH, 1000, {"sale_price_below_minimum_charge"}),  # 990 under a ¥10 minimum
+    ],
+)  # fmt: skip
+def test_the_sale_price_is_at_least_the_minimum_charge(values, min_charge, expected):
+    assert broken(values, min_charge=min_charge) == expected
+
+
+def test_a_flash_deal_below_the_minimum_charge_is_a_clear_422(app, client, setup):
+    bd, merchant_id = setup
+
+    response = create(client, bd, merchant_id, "flash", sale_price=100, settlement_price=100)
+
+    assert response.status_code == 422
+    error = response.get_json()["error"]
+    assert error["code"] == "sale_price_below_minimum_charge"
+    assert "¥4.00" in error["message"] and "sale_price" in error["fields"]
+    assert deals_in_db(app) == 0
+
+
+def test_an_edit_below_the_minimum_charge_is_refused_and_the_minimum_is_a_setting(
+    app, client, setup, monkeypatch
+):
+    bd, merchant_id = setup
+    deal = create(client, bd, merchant_id, "flash").get_json()  # ¥9.90
+
+    lowered = client.patch(
+        f"/api/v1/deals/{deal['id']}",
+        json={"version": deal["version"], "sale_price": 399, "settlement_price": 399},
+        headers=bd.headers,
+    )
+    monkeypatch.setitem(app.config, "LINLI_MIN_CHARGE", 1000)
+    under_ten = create(client, bd, merchant_id, "flash")
+
+    assert lowered.status_code == 422
+    assert lowered.get_json()["error"]["code"] == "sale_price_below_minimum_charge"
+    assert under_ten.status_code == 422
+    assert "¥10.00" in under_ten.get_json()["error"]["message"]
