@@ -134,6 +134,14 @@ SETTINGS: tuple[Setting, ...] = (
         _int,
     ),
     Setting(
+        "LINLI_MIN_CHARGE",
+        "LINLI_MIN_CHARGE",
+        "400",
+        "smallest sale price a deal may have, in fen: the payment provider's minimum charge "
+        "(Stripe: USD 0.50 or its equivalent; 400 = ¥4.00 for CNY)",
+        _int,
+    ),
+    Setting(
         "LINLI_CATALOG_CACHE",
         "LINLI_CATALOG_CACHE",
         "1",
@@ -219,6 +227,8 @@ def finalize(config: dict[str, Any]) -> dict[str, Any]:
         ZoneInfo(config["LINLI_TIME_ZONE"])
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise SettingsError(f"LINLI_TIME_ZONE: unknown zone {config['LINLI_TIME_ZONE']!r}") from exc
+    if config["LINLI_MIN_CHARGE"] < 1:
+        raise SettingsError("LINLI_MIN_CHARGE is a price in fen: at least 1")
     if config["LINLI_SMS_BACKEND"] not in ("console", "memory"):
         raise SettingsError("LINLI_SMS_BACKEND must be console or memory")
     if config["LINLI_NOTIFIER_BACKEND"] not in ("console", "memory", "wecom"):

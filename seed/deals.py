@@ -1,7 +1,8 @@
 """Deals for the seeded shops: all three types, most on sale, a few waiting in the coming
 publishing slots, some sales for popularity, and today's popup promised to a headliner.
 
-Deals are created through ``marketplace.deals.service`` so the type rules hold. Live demo
+Deals are created through ``marketplace.deals.service`` so the type rules hold (flash deals
+too are priced at or above LINLI_MIN_CHARGE, the provider's minimum charge). Live demo
 deals are published at once (the seed's shortcut); the scheduled ones use real slots.
 """
 
@@ -46,20 +47,20 @@ DEALS = [
         {},
     ),
     ("乌蒙山羊肉火锅", "small_set", "羊肉火锅三人餐", 25800, 15800, 12800, 200, 3, (800, 200), {}),
-    ("一杯鲜茶 (万达店)", "flash", "1元尝鲜招牌奶茶", 1800, 100, 100, 200, 1, (0, 0), {}),
+    ("一杯鲜茶 (万达店)", "flash", "4.9元尝鲜招牌奶茶", 1800, 490, 490, 200, 1, (0, 0), {}),
     ("甜心屋甜品", "small_set", "甜品三人下午茶", 12800, 6800, 5200, 150, 3, (500, 100), {}),
     ("小肠旺老店", "small_set", "小肠旺四人餐", 16800, 9900, 7900, 200, 4, (600, 200), {}),
     (
         "稀豆粉早点铺",
         "flash",
-        "稀豆粉+油条 1 元尝鲜",
+        "稀豆粉+油条 4.9 元尝鲜",
         1200,
-        100,
-        100,
+        490,
+        490,
         50,
         1,
         (50, 20),
-        {"subsidy": 100},
+        {"subsidy": 700},  # L1 + L2 + the diamond tier's ¥6 bonus: the platform pays it all
     ),
     (
         "淘气堡儿童乐园",
@@ -115,12 +116,12 @@ DEALS = [
         {"validity_days": 90},
     ),
     ("渔洞水库游船", "small_set", "游船三人票", 18000, 9900, 7800, 200, 3, (600, 200), {}),
-    ("龙氏家祠", "flash", "龙氏家祠 1 元门票", 2000, 100, 100, 100, 1, (0, 0), {}),
+    ("龙氏家祠", "flash", "龙氏家祠 5 元门票", 2000, 500, 500, 100, 1, (0, 0), {}),
 ]
 # Waiting in the coming slots: (shop, type, title, list, sale, settlement, stock, party, commission)
 SCHEDULED = [
     ("老昭通炭火烧烤", "large_set", "烧烤六人豪华宴", 49800, 32800, 26800, 80, 6, (1500, 500)),
-    ("甜心屋甜品", "flash", "0.1元抢蛋糕切块", 1600, 10, 10, 50, 1, (0, 0)),
+    ("甜心屋甜品", "flash", "4.9元抢蛋糕切块", 1600, 490, 490, 50, 1, (0, 0)),
     ("小肠旺老店", "large_set", "小肠旺六人家宴", 39800, 26800, 21800, 60, 6, (1200, 400)),
     ("好声音 KTV", "flash", "9.9元 KTV 小包欢唱 1 小时", 9800, 990, 990, 50, 4, (0, 0)),
 ]

@@ -100,3 +100,19 @@ def test_the_demo_distribution_chain(app, client, clock):
         from marketplace.ledger import service as ledger
 
         assert ledger.total() == 0 and ledger.balance("platform") < 0  # margin earned
+
+
+def test_every_seeded_deal_obeys_the_rules_in_force_after_seeding(app):
+    """Edits re-check the rules on the merged values, so a seeded deal that breaks one
+    (a price under the provider's minimum charge, commission the largest tier bonus would
+    push over its budget) could not even have its title changed."""
+    from marketplace.deals import service as deals
+    from marketplace.deals.models import Deal
+
+    app.test_cli_runner().invoke(args=["seed"])
+
+    with app.app_context():
+        seeded = db.session.scalars(sa.select(Deal)).all()
+        for deal in seeded:
+            deals._check_rules(deals._rule_values(deal))  # raises DealRuleViolated
+        assert min(d.sale_price for d in seeded) >= app.config["LINLI_MIN_CHARGE"]

@@ -65,3 +65,58 @@ def to_local(instant: datetime) -> datetime:
 def local_today() -> date:
     """Today's date in the platform's zone (what a shop or BD calls "today")."""
     return to_local(now()).date()
+
+
+# -- months --------------------------------------------------------------------------------
+# Every month Linli reports, settles or pays a bonus for is a calendar month in the
+# platform's zone: a payment at 2026-11-30T17:30Z (01:30 on 1 December in Shanghai) is
+# December's. These are the only place month boundaries are computed.
+
+
+def month_days(month: str) -> tuple[date, date]:
+    """First and last day of ``month`` ("YYYY-MM"). ValueError if it is not a month."""
+    if len(month) != 7 or month[4] != "-":
+        raise ValueError(f"not a month: {month!r}")
+    first = date(int(month[:4]), int(month[5:]), 1)
+    following = _next_month(first)
+    return first, following - timedelta(days=1)
+
+
+def month_bounds(month: str) -> tuple[datetime, datetime]:
+    """[start, end) of ``month`` in the platform's zone, as aware UTC instants.
+    ValueError if it is not a month or its bounds cannot be represented."""
+    first, last = month_days(month)
+    return day_start(first), day_start(last + timedelta(days=1))
+
+
+def day_start(day: date) -> datetime:
+    """Local midnight at the start of ``day``, as an aware UTC instant."""
+    try:
+        return datetime.combine(day, datetime.min.time(), tzinfo=local_zone()).astimezone(UTC)
+    except OverflowError as exc:
+        raise ValueError(f"{day} is outside the representable range") from exc
+
+
+def month_of(instant: datetime) -> str:
+    """The local month ("YYYY-MM") an aware instant falls in."""
+    return to_local(instant).strftime("%Y-%m")
+
+
+def previous_month(instant: datetime | None = None) -> str:
+    """The local month before the one ``instant`` (default: now) falls in."""
+    first = to_local(instant or now()).date().replace(day=1)
+    return (first - timedelta(days=1)).strftime("%Y-%m")
+
+
+def shift_month(month: str, months: int) -> str:
+    """``month`` moved by ``months`` (negative: back)."""
+    first, _ = month_days(month)
+    index = first.year * 12 + first.month - 1 + months
+    return f"{index // 12:04d}-{index % 12 + 1:02d}"
+
+
+def _next_month(first: date) -> date:
+    try:
+        return date(first.year + first.month // 12, first.month % 12 + 1, 1)
+    except ValueError as exc:
+        raise ValueError(f"no month after {first:%Y-%m}") from exc

@@ -1,9 +1,14 @@
 """The economics of the three deal types, checked on every create and edit.
 
 All amounts are integer fen per unit. The platform takes ``sale_price`` from the shopper,
-pays ``settlement_price`` to the merchant for each redeemed voucher and pays commission to
-two levels of distributors. ``subsidy`` is platform money budgeted per unit on top of its
-margin: it is what funds commission on a zero-margin flash deal.
+pays exactly ``settlement_price`` to the merchant for each redeemed voucher and pays
+commission to two levels of distributors (level 1 plus their tier's bonus). ``subsidy`` is
+platform money per unit on top of its margin: it may fund commission (on a zero-margin flash
+deal, all of it) and a sale price below the settlement price (launch deals of headliners).
+The rule that ties them together:
+
+    commission (L1 + L2 + the largest tier bonus) + max(0, settlement − sale)
+        ≤ max(0, sale − settlement) + subsidy
 """
 
 from __future__ import annotations
@@ -41,17 +46,54 @@ class Violations:
         )
 
 
-def check(deal: Mapping[str, Any], *, flash_stock_cap: int) -> None:
+def shortfall(sale: int, settlement: int) -> int:
+    """Per unit, what the platform adds when a deal sells below its settlement price."""
+    return max(0, settlement - sale)
+
+
+def commission_budget(sale: int, settlement: int, subsidy: int) -> int:
+    """Per unit, what commission (with any tier bonus) may cost: the positive margin plus
+    the subsidy, less the part of the subsidy a sale below settlement already spends."""
+    return max(0, sale - settlement) + subsidy - shortfall(sale, settlement)
+
+
+def committed_commission(l1: int, l2: int, max_tier_bonus: int) -> int:
+    """Per unit, the most commission a deal may have to pay: both levels plus the largest
+    tier bonus, which rides on level 1 (a deal that pays no level-1 commission promises no
+    bonus; a bound distributor then gets only what the budget leaves, capped at purchase)."""
+    return l1 + l2 + (max_tier_bonus if l1 > 0 else 0)
+
+
+def subsidy_spent(unit_price: int, settlement_price: int, commission: int) -> int:
+    """Platform money beyond the margin that one delivered unit cost: commission over the
+    margin, and the whole gap of a sale below settlement."""
+    return max(0, commission - (unit_price - settlement_price))
+
+
+def check(
+    deal: Mapping[str, Any], *, flash_stock_cap: int, max_tier_bonus: int = 0, min_charge: int = 1
+) -> None:
     """Raise ``DealRuleViolated`` listing every rule ``deal`` (the merged field values)
-    breaks."""
+    breaks. ``max_tier_bonus`` is the largest level-1 bonus of any distributor tier;
+    ``min_charge`` the payment provider's smallest charge (LINLI_MIN_CHARGE)."""
     v = Violations()
     kind = DealType(deal["type"])
     sale, settlement, listed = deal["sale_price"], deal["settlement_price"], deal["list_price"]
     subsidy = deal.get("subsidy") or 0
-    commission = (deal.get("commission_l1") or 0) + (deal.get("commission_l2") or 0)
+    l1, l2 = deal.get("commission_l1") or 0, deal.get("commission_l2") or 0
+    commission = committed_commission(l1, l2, max_tier_bonus)
+    budget = commission_budget(sale, settlement, subsidy)
+    bonus_note = f" with the largest tier bonus ({max_tier_bonus})" if commission > l1 + l2 else ""
     margin = sale - settlement
     party = deal.get("party_size")
 
+    if sale < min_charge:
+        v.add(
+            "sale_price_below_minimum_charge",
+            "sale_price",
+            f"The payment provider cannot charge less than ¥{min_charge / 100:.2f}: the sale "
+            f"price is at least {min_charge}.",
+        )
     if listed < sale:
         v.add(
             "list_price_below_sale", "list_price", "The list price cannot be below the sale price."
@@ -77,34 +119,36 @@ def check(deal: Mapping[str, Any], *, flash_stock_cap: int) -> None:
                 "sale_starts_at",
                 "A flash deal needs a sale window (starts and ends).",
             )
-        if commission and commission > subsidy:
+        if commission > subsidy:  # zero margin: the subsidy is the whole budget
             v.add(
                 "flash_commission_unfunded",
                 "commission_l1",
-                "A flash deal pays commission only out of a platform subsidy that covers it.",
+                f"A flash deal pays commission only out of a platform subsidy that covers it: "
+                f"commission L1+L2{bonus_note} is {commission}, the subsidy {subsidy}.",
             )
         if party is not None and party < 1:
             v.add("party_size_invalid", "party_size", "Party size is at least 1.")
     else:
-        if settlement > sale:
+        if shortfall(sale, settlement) > subsidy:
             v.add(
                 "settlement_above_sale",
                 "settlement_price",
-                "A set is settled at or below its sale price.",
+                f"A set sold below its settlement price needs a platform subsidy covering the "
+                f"difference ({shortfall(sale, settlement)} per unit); the subsidy is {subsidy}.",
             )
         if kind is DealType.SMALL_SET and party not in SMALL_SET_PARTY:
             v.add("party_size_invalid", "party_size", "A small set is for 3–4 people.")
         if kind is DealType.LARGE_SET and party != LARGE_SET_PARTY:
             v.add("party_size_invalid", "party_size", "A large set is for 6 people.")
-    # Checked where the prices themselves are sound; a flash deal's commission was checked
-    # against its subsidy above.
-    if kind is not DealType.FLASH and margin >= 0 and commission > margin + subsidy:
-        v.add(
-            "commission_exceeds_margin",
-            "commission_l1",
-            f"Commission L1+L2 ({commission}) exceeds the platform margin plus subsidy "
-            f"({margin + subsidy}).",
-        )
+        # Checked where the prices themselves are sound (the subsidy covers any gap below
+        # settlement); a flash deal's commission was checked against its subsidy above.
+        if shortfall(sale, settlement) <= subsidy and commission > budget:
+            v.add(
+                "commission_exceeds_margin",
+                "commission_l1",
+                f"Commission L1+L2{bonus_note} ({commission}) exceeds the platform margin plus "
+                f"the subsidy left after any sale below settlement ({budget}).",
+            )
     if deal.get("street_promotion") and margin < STREET_PROMOTION_MIN_MARGIN:
         v.add(
             "street_margin_too_low",

@@ -29,6 +29,8 @@ from marketplace.deals.models import (
     DealStatus,
     DealType,
 )
+from marketplace.distribution.models import DistributorTier
+from marketplace.orders import stock
 from marketplace.providers.storage import file_storage
 from merchants.models import Merchant, Stage
 
@@ -54,7 +56,14 @@ def get_deal(deal_id: int) -> Deal:
 
 
 def _check_rules(values: dict[str, Any]) -> None:
-    rules.check(values, flash_stock_cap=current_app.config["LINLI_FLASH_STOCK_CAP"])
+    rules.check(
+        values,
+        flash_stock_cap=current_app.config["LINLI_FLASH_STOCK_CAP"],
+        min_charge=current_app.config["LINLI_MIN_CHARGE"],
+        max_tier_bonus=db.session.scalar(
+            sa.select(sa.func.coalesce(sa.func.max(DistributorTier.level1_bonus), 0))
+        ),
+    )
 
 
 def _rule_values(deal: Deal) -> dict[str, Any]:
@@ -138,6 +147,7 @@ def update_deal(deal: Deal, changes: dict[str, Any], expected_version: int, acto
     if "stock" in changes:
         # Relative, in SQL: reservations change stock_left concurrently.
         deal.stock_left = Deal.stock_left + (changes["stock"] - deal.stock)
+        stock.stock_edited(deal, changes["stock"] - deal.stock)
     for name, value in changes.items():
         setattr(deal, name, value)
     db.session.flush()

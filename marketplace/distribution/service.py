@@ -7,7 +7,7 @@ from __future__ import annotations
 import secrets
 import string
 import uuid
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -15,10 +15,19 @@ from sqlalchemy.exc import IntegrityError
 
 from marketplace.accounts.models import Role, User
 from marketplace.core import audit
-from marketplace.core.clock import local_today, local_zone, now
+from marketplace.core.clock import (
+    day_start,
+    local_today,
+    month_bounds,
+    month_days,
+    month_of,
+    now,
+    shift_month,
+)
 from marketplace.core.db import db, on_rollback
 from marketplace.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from marketplace.core.files import image_extension
+from marketplace.deals import rules
 from marketplace.distribution.models import (
     CommissionEntry,
     CommissionKind,
@@ -416,8 +425,9 @@ def snapshot_attribution(order, shopper: User, ref: str | None) -> None:
         order.distributor_l2_id = recruiter.id
     if link is not None and link.distributor_id == level1.id:
         order.share_link_id = link.id
-    # The tier bonus, capped so the deal's commission budget (margin + subsidy) holds.
-    budget = max(order.unit_price - order.settlement_price, 0) + order.subsidy
+    # The tier bonus, capped so the deal's commission budget holds (margin + subsidy, less
+    # what the subsidy already spends on a sale below settlement).
+    budget = rules.commission_budget(order.unit_price, order.settlement_price, order.subsidy)
     l2 = order.commission_l2 if order.distributor_l2_id else 0
     bonus = level1.tier.level1_bonus if level1.tier else 0
     order.tier_bonus = max(0, min(bonus, budget - order.commission_l1 - l2))
@@ -574,19 +584,22 @@ def dashboard(distributor: Distributor) -> dict[str, Any]:
             .group_by(CommissionEntry.state)
         ).all()
     )
-    month = sa.func.substr(sa.cast(CommissionEntry.created_at, sa.String), 1, 7)
+    # Asia/Shanghai months (a bonus counts in the month it is for), the last twelve.
+    oldest = shift_month(month_of(now()), -11)
+    since, _ = month_bounds(oldest)
+    by_month_totals: dict[str, int] = {}
+    for created_at, bonus_month, amount in db.session.execute(
+        sa.select(CommissionEntry.created_at, CommissionEntry.month, CommissionEntry.amount).where(
+            CommissionEntry.distributor_id == distributor.id,
+            CommissionEntry.state != CommissionState.CANCELLED.value,
+            CommissionEntry.created_at >= since,
+        )
+    ):
+        key = bonus_month or month_of(created_at)
+        if key >= oldest:
+            by_month_totals[key] = by_month_totals.get(key, 0) + amount
     by_month = [
-        {"month": m, "amount": int(a)}
-        for m, a in db.session.execute(
-            sa.select(month, sa.func.sum(CommissionEntry.amount))
-            .where(
-                CommissionEntry.distributor_id == distributor.id,
-                CommissionEntry.state != CommissionState.CANCELLED.value,
-            )
-            .group_by(month)
-            .order_by(month.desc())
-            .limit(12)
-        ).all()
+        {"month": m, "amount": by_month_totals[m]} for m in sorted(by_month_totals, reverse=True)
     ]
     top = [
         {"deal_id": d, "title": t, "units": int(u)}
@@ -691,8 +704,10 @@ def compute_streak_bonus(distributor: Distributor, month: str) -> CommissionEntr
     Recomputing an unsettled month replaces it; a settled month is left alone."""
     from marketplace.orders.models import Order
 
-    first = date.fromisoformat(f"{month}-01")
-    last = (first.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+    try:
+        first, last = month_days(month)
+    except ValueError as exc:
+        raise InvalidInput(fields={"month": ["Use YYYY-MM."]}) from exc
     verified = db.session.scalars(
         sa.select(MomentsProof.day).where(
             MomentsProof.distributor_id == distributor.id,
@@ -705,9 +720,7 @@ def compute_streak_bonus(distributor: Distributor, month: str) -> CommissionEntr
         rate = streak_rate((end - start).days + 1)
         if not rate:
             continue
-        zone = local_zone()
-        since = datetime.combine(start, datetime.min.time(), tzinfo=zone)
-        until = datetime.combine(end + timedelta(days=1), datetime.min.time(), tzinfo=zone)
+        since, until = day_start(start), day_start(end + timedelta(days=1))
         converted = db.session.scalar(
             sa.select(sa.func.count())
             .select_from(Order)
@@ -757,6 +770,28 @@ def compute_streak_bonus(distributor: Distributor, month: str) -> CommissionEntr
         data={"month": month, "amount": total},
     )
     return entry
+
+
+def compute_streak_bonuses(month: str) -> int:
+    """Every distributor's streak bonus for ``month`` (the monthly close runs this before
+    the statements): those with verified proofs in the month, and those whose unsettled
+    bonus a recomputation may cancel. Returns how many bonuses stand."""
+    first, last = month_days(month)
+    with_proofs = sa.select(MomentsProof.distributor_id).where(
+        MomentsProof.status == ProofStatus.VERIFIED.value,
+        MomentsProof.day.between(first, last),
+    )
+    with_bonus = sa.select(CommissionEntry.distributor_id).where(
+        CommissionEntry.kind == CommissionKind.STREAK_BONUS.value,
+        CommissionEntry.month == month,
+    )
+    ids = sorted(set(db.session.scalars(with_proofs.union(with_bonus))))
+    standing = 0
+    for distributor_id in ids:
+        distributor = db.session.get(Distributor, distributor_id)
+        if compute_streak_bonus(distributor, month) is not None:
+            standing += 1
+    return standing
 
 
 def _post_bonus(entry: CommissionEntry) -> None:

@@ -105,9 +105,9 @@ def _refunds() -> Any:
 
 
 def _settle() -> Any:
-    from marketplace.settlement.service import previous_period, run
+    from marketplace.settlement.service import close_month
 
-    return {"period": previous_period(), **run(previous_period())}
+    return close_month()
 
 
 SCHEDULE: tuple[ScheduledJob, ...] = (
@@ -180,6 +180,12 @@ SCHEDULE: tuple[ScheduledJob, ...] = (
     ),
     ScheduledJob(
         "retry_refunds", "carry out approved refunds not yet paid", _refunds, cron="*/5 * * * *"
+    ),
+    ScheduledJob(
+        "monthly_settlement",
+        "the 1st at 02:00: last month's streak bonuses, then every party's statement",
+        _settle,
+        cron="0 2 1 * *",
     ),
 )
 BY_NAME = {job.name: job for job in SCHEDULE}

@@ -92,9 +92,10 @@ def order_paid(order) -> None:
 
 
 def voucher_redeemed(order, voucher_id: int) -> None:
-    """The shop delivered: the unit's price leaves ``unearned``; the merchant is owed the
-    settlement price (plus the subsidy per unit, if any, as the platform promised); the rest
-    is the platform's."""
+    """The shop delivered: the unit's price leaves ``unearned``; the merchant is owed exactly
+    the settlement price; the platform keeps the difference, which is negative when a
+    subsidy funds a sale below the settlement price (the platform pays it). The subsidy never
+    goes to the merchant: it is the platform's budget for that gap and for commission."""
     price, owed = order.unit_price, order.settlement_price
     post(
         f"voucher_redeemed:{voucher_id}",

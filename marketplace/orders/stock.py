@@ -53,6 +53,11 @@ for i = 4, #ARGV, 2 do redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1]) end
 redis.call('EXPIRE', KEYS[2], ARGV[3])
 return 1
 """
+_MOVE = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('INCRBY', KEYS[1], ARGV[1])
+return 1
+"""
 
 
 class SoldOut(Conflict):
@@ -179,6 +184,24 @@ def release(deal: Deal, shopper_id: int, quantity: int) -> None:
     if deal.type == DealType.FLASH.value:
         on_commit(lambda: ungate(deal.id, shopper_id, quantity))
     catalog_changed()
+
+
+def stock_edited(deal: Deal, delta: int) -> None:
+    """Staff changed the stock of ``deal`` by ``delta`` units: once that commits, move the
+    flash gate by the same amount, so raising the stock of a sold-out flash deal lets buyers
+    in at once (and lowering it turns them away). Relative, like the edit itself: places
+    admitted but not yet committed stay counted."""
+    if deal.type != DealType.FLASH.value or not delta:
+        return
+    deal_id = deal.id
+
+    def move() -> None:
+        try:
+            redis_client().eval(_MOVE, 1, _keys(deal_id)[0], delta)
+        except RedisError:
+            log.exception("could not move a flash gate; the rebuild job will repair it")
+
+    on_commit(move)
 
 
 def rebuild_gates() -> int:

@@ -33,6 +33,10 @@ class LineSchema(ma.Schema):
     order_id = ma.fields.Integer(allow_none=True)
     voucher_id = ma.fields.Integer(allow_none=True)
     commission_entry_id = ma.fields.Integer(allow_none=True)
+    carried_from_id = ma.fields.Integer(
+        allow_none=True,
+        metadata={"description": "the earlier negative statement this line carries forward"},
+    )
 
 
 class StatementSchema(ma.Schema):
@@ -50,8 +54,14 @@ class StatementSchema(ma.Schema):
 
 
 class RunResultSchema(ma.Schema):
-    merchant = ma.fields.Integer()
-    distributor = ma.fields.Integer()
+    period = ma.fields.String()
+    streak_bonuses = ma.fields.Integer(
+        metadata={"description": "streak bonuses standing for the month (computed first)"}
+    )
+    merchant = ma.fields.Integer(metadata={"description": "merchant statements this run made"})
+    distributor = ma.fields.Integer(
+        metadata={"description": "distributor statements this run made"}
+    )
 
 
 class PayoutSchema(ma.Schema):
@@ -65,7 +75,15 @@ class OverviewSchema(ma.Schema):
     refunds = ma.fields.Integer()
     platform_margin = ma.fields.Integer()
     commission = ma.fields.Integer()
-    subsidies_budgeted = ma.fields.Integer()
+    subsidies_budgeted = ma.fields.Integer(
+        metadata={"description": "subsidy per unit × units of the month's paid orders"}
+    )
+    subsidies_spent = ma.fields.Integer(
+        metadata={
+            "description": "platform money beyond the margin that the month's redeemed "
+            "vouchers cost: commission over the margin and sales below settlement"
+        }
+    )
     net_result = ma.fields.Integer()
 
 
@@ -90,9 +108,9 @@ class ReconciliationSchema(ma.Schema):
 @blp.response(200, RunResultSchema)
 @documents_errors(409)
 def run(body: dict):
-    """Settle a finished month (the job does it on the 1st at 02:00); running it again
-    changes nothing"""
-    return service.run(body["period"])
+    """Settle a finished month: its streak bonuses, then the statements (the job does it on
+    the 1st at 02:00); running it again changes nothing"""
+    return service.close_month(body["period"])
 
 
 @blp.get("/settlements")

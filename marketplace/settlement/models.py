@@ -30,7 +30,10 @@ class Statement(db.Model):
     payout_reference: Mapped[str | None] = mapped_column(sa.String(100))
 
     lines: Mapped[list[StatementLine]] = relationship(
-        lazy="selectin", order_by="StatementLine.id", cascade="all, delete-orphan"
+        lazy="selectin",
+        order_by="StatementLine.id",
+        cascade="all, delete-orphan",
+        foreign_keys="StatementLine.statement_id",
     )
 
 
@@ -39,7 +42,7 @@ class StatementLine(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     statement_id: Mapped[int] = mapped_column(sa.ForeignKey("statements.id"), index=True)
-    kind: Mapped[str] = mapped_column(sa.String(20))  # redemption, level1, level2, …
+    kind: Mapped[str] = mapped_column(sa.String(20))  # redemption, level1, …, carried_forward
     amount: Mapped[int]
     order_id: Mapped[int | None] = mapped_column(sa.ForeignKey("orders.id"))
     # A voucher is settled to its merchant once; a commission entry once.
@@ -47,3 +50,5 @@ class StatementLine(db.Model):
     commission_entry_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("commission_entries.id"), unique=True
     )
+    # A negative statement (clawbacks over earnings) is carried into one later statement.
+    carried_from_id: Mapped[int | None] = mapped_column(sa.ForeignKey("statements.id"), unique=True)

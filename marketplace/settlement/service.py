@@ -6,42 +6,50 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from marketplace.core import audit
-from marketplace.core.clock import local_zone, now
+from marketplace.core.clock import month_bounds, now, previous_month
 from marketplace.core.db import db
 from marketplace.core.errors import Conflict, InvalidInput, NotFound
+from marketplace.deals import rules
+from marketplace.distribution import service as distribution
 from marketplace.distribution.models import CommissionEntry, CommissionKind, CommissionState
 from marketplace.ledger import service as ledger
 from marketplace.ledger.models import LedgerEntry, LedgerTxn
 from marketplace.orders.models import Order
 from marketplace.payments.stripe import stripe
 from marketplace.settlement.models import Statement, StatementLine
-from marketplace.vouchers.models import Voucher
+from marketplace.vouchers.models import Voucher, VoucherStatus
 
 
 def bounds(period: str) -> tuple[datetime, datetime]:
     """[start, end) of a month in Asia/Shanghai, as aware instants."""
     try:
-        first = date.fromisoformat(f"{period}-01")
+        return month_bounds(period)
     except ValueError as exc:
         raise InvalidInput(fields={"period": ["Use YYYY-MM."]}) from exc
-    following = (first.replace(day=28) + timedelta(days=4)).replace(day=1)
-    zone = local_zone()
-    return (
-        datetime.combine(first, datetime.min.time(), tzinfo=zone),
-        datetime.combine(following, datetime.min.time(), tzinfo=zone),
-    )
 
 
 def previous_period() -> str:
-    start_of_month = now().astimezone(local_zone()).date().replace(day=1)
-    return (start_of_month - timedelta(days=1)).strftime("%Y-%m")
+    return previous_month()
+
+
+def close_month(period: str | None = None) -> dict[str, Any]:
+    """The monthly close (the job on the 1st at 02:00, and ``POST /settlements``): the
+    month's streak bonuses first, committed, so they are on the statements; then the
+    statements. Safe to run again: settled bonuses and statements are left alone."""
+    period = period or previous_period()
+    _, end = bounds(period)
+    if end > now():
+        raise Conflict("A month is settled after it ends.", code="period_not_over")
+    bonuses = distribution.compute_streak_bonuses(period)
+    db.session.commit()
+    return {"period": period, "streak_bonuses": bonuses, **run(period)}
 
 
 def _merchant_lines(period: str) -> dict[int, list[StatementLine]]:
@@ -115,6 +123,7 @@ def _settle_party(period: str, party_type: str, party_id: int, collect) -> bool:
         if not lines:
             db.session.rollback()
             return False
+        lines += _carried_lines(period, party_type, party_id)
         statement = Statement(
             period=period,
             party_type=party_type,
@@ -125,7 +134,7 @@ def _settle_party(period: str, party_type: str, party_id: int, collect) -> bool:
         db.session.add(statement)
         db.session.flush()
         if party_type == "distributor":
-            ids = [line.commission_entry_id for line in lines]
+            ids = [line.commission_entry_id for line in lines if line.commission_entry_id]
             table = CommissionEntry.__table__
             db.session.execute(
                 sa.update(table)
@@ -149,6 +158,30 @@ def _settle_party(period: str, party_type: str, party_id: int, collect) -> bool:
     except IntegrityError:  # another run settled this party (or these lines) first
         db.session.rollback()
         return False
+
+
+def _carried_lines(period: str, party_type: str, party_id: int) -> list[StatementLine]:
+    """The party's earlier statements that ended negative (clawbacks over earnings) and
+    were not carried yet: each becomes a line of this statement, so what the party owes
+    is netted against what it earns next (a unique line per carried statement)."""
+    carried = sa.select(StatementLine.carried_from_id).where(
+        StatementLine.carried_from_id.is_not(None)
+    )
+    owed = db.session.execute(
+        sa.select(Statement.id, Statement.total)
+        .where(
+            Statement.party_type == party_type,
+            Statement.party_id == party_id,
+            Statement.period < period,
+            Statement.total < 0,
+            Statement.id.not_in(carried),
+        )
+        .order_by(Statement.period)
+    ).all()
+    return [
+        StatementLine(kind="carried_forward", amount=total, carried_from_id=statement_id)
+        for statement_id, total in owed
+    ]
 
 
 def get_statement(statement_id: int) -> Statement:
@@ -200,7 +233,8 @@ def statements(
 
 
 def overview(period: str) -> dict[str, Any]:
-    """The general manager's month: GMV, refunds, platform margin, subsidies, commission."""
+    """The general manager's month: GMV, refunds, platform margin, commission, subsidies
+    budgeted (on the month's paid orders) and spent (on the month's delivered vouchers)."""
     start, end = bounds(period)
     gmv, subsidies = db.session.execute(
         sa.select(
@@ -236,10 +270,38 @@ def overview(period: str) -> dict[str, Any]:
         "platform_margin": -ledger_sum(ledger.PLATFORM, ("voucher_redeemed",)),
         "commission": ledger_sum(ledger.PLATFORM, commission_kinds),
         "subsidies_budgeted": int(subsidies),
+        "subsidies_spent": _subsidy_spent(start, end),
         "net_result": -ledger_sum(
             ledger.PLATFORM, ("voucher_redeemed", "voucher_refunded", *commission_kinds)
         ),
     }
+
+
+def _subsidy_spent(start: datetime, end: datetime) -> int:
+    """Platform money beyond the margin that the vouchers delivered in [start, end) cost:
+    commission over the margin and sales below settlement (``rules.subsidy_spent``)."""
+    commission = (
+        sa.select(sa.func.coalesce(sa.func.sum(CommissionEntry.amount), 0))
+        .where(
+            CommissionEntry.voucher_id == Voucher.id,
+            CommissionEntry.kind.in_([CommissionKind.LEVEL1.value, CommissionKind.LEVEL2.value]),
+            CommissionEntry.state.in_(
+                [CommissionState.EARNED.value, CommissionState.SETTLED.value]
+            ),
+        )
+        .scalar_subquery()
+    )
+    rows = db.session.execute(
+        sa.select(Order.unit_price, Order.settlement_price, commission)
+        .select_from(Voucher)
+        .join(Order, Order.id == Voucher.order_id)
+        .where(
+            Voucher.redeemed_at >= start,
+            Voucher.redeemed_at < end,
+            Voucher.status == VoucherStatus.REDEEMED.value,
+        )
+    ).all()
+    return sum(rules.subsidy_spent(price, owed, int(paid)) for price, owed, paid in rows)
 
 
 def reconcile(period: str) -> dict[str, Any]:
@@ -312,6 +374,7 @@ def to_csv(statement: Statement) -> str:
             "order",
             "voucher",
             "commission_entry",
+            "carried_from_statement",
             "amount_fen",
             "amount_yuan",
         ]
@@ -327,6 +390,7 @@ def to_csv(statement: Statement) -> str:
                 line.order_id or "",
                 line.voucher_id or "",
                 line.commission_entry_id or "",
+                line.carried_from_id or "",
                 line.amount,
                 f"{line.amount / 100:.2f}",
             ]
@@ -337,6 +401,7 @@ def to_csv(statement: Statement) -> str:
             statement.period,
             f"{statement.party_type}:{statement.party_id}",
             "total",
+            "",
             "",
             "",
             "",

@@ -19,6 +19,7 @@ def test_defaults_are_an_embedded_dev_setup():
     assert config["LINLI_STRIPE_API_BASE"] == "http://127.0.0.1:8420"
     assert config["LINLI_TIME_ZONE"] == "Asia/Shanghai"
     assert config["LINLI_REDIS_URL"] == "redis://127.0.0.1:6379/0"
+    assert config["LINLI_MIN_CHARGE"] == 400  # Stripe's minimum charge in CNY, ¥4.00
 
 
 def test_postgresql_urls_use_psycopg3():
@@ -42,6 +43,8 @@ def test_postgresql_urls_use_psycopg3():
         {"LINLI_TIME_ZONE": "Mars/Olympus"},
         {"LINLI_STAFF_TOKEN_TTL_HOURS": "twelve"},
         {"LINLI_SMS_BACKEND": "carrier-pigeon"},
+        {"LINLI_MIN_CHARGE": "0"},
+        {"LINLI_MIN_CHARGE": "4.00"},
     ],
 )
 def test_unsafe_or_broken_configurations_refuse_to_start(env):

@@ -208,3 +208,157 @@ def test_a_lead_merchant_cannot_have_deals_and_only_editors_and_bd_create(app, c
     )
     assert create(client, cs, shop["id"], "small_set").status_code == 403
     assert create(client, editor, shop["id"], "small_set").status_code == 201
+
+
+# -- the subsidy rule, as plain functions ---------------------------------------------------
+# commission (L1 + L2 + the largest tier bonus) + max(0, settlement − sale)
+#     ≤ max(0, sale − settlement) + subsidy
+
+SMALL_SET = {"type": "small_set", "party_size": 4, "list_price": 26800, "sale_price": 15800,
+             "settlement_price": 12800, "subsidy": 0, "commission_l1": 800,
+             "commission_l2": 200, "validity_days": 30}  # fmt: skip
+FLASH = {"type": "flash", "list_price": 5800, "sale_price": 990, "settlement_price": 990,
+         "stock": 50, "validity_days": 30, "sale_starts_at": "2026-11-23T02:00:00Z",
+         "sale_ends_at": "2026-11-26T14:00:00Z"}  # fmt: skip
+
+
+def broken(values: dict, *, max_tier_bonus: int = 0, min_charge: int = 400) -> set[str]:
+    from marketplace.deals import rules
+    from marketplace.deals.errors import DealRuleViolated
+
+    try:
+        rules.check(
+            values, flash_stock_cap=200, max_tier_bonus=max_tier_bonus, min_charge=min_charge
+        )
+    except DealRuleViolated as exc:
+        return {exc.code}
+    return set()
+
+
+@pytest.mark.parametrize(
+    ("sale", "settlement", "subsidy", "l1", "l2", "expected"),
+    [
+        (10000, 12000, 2000, 0, 0, set()),  # the subsidy covers the gap exactly
+        (10000, 12000, 1999, 0, 0, {"settlement_above_sale"}),
+        (10000, 12000, 2500, 400, 100, set()),  # gap 2000 + commission 500 = 2500
+        (10000, 12000, 2500, 400, 101, {"commission_exceeds_margin"}),
+        (15800, 12800, 0, 2000, 1000, set()),  # a margin alone still funds commission
+        (15800, 12800, 500, 2500, 1001, {"commission_exceeds_margin"}),
+    ],
+)
+def test_a_sale_below_settlement_is_allowed_when_the_subsidy_covers_it(
+    sale, settlement, subsidy, l1, l2, expected
+):
+    values = {**SMALL_SET, "sale_price": sale, "settlement_price": settlement,
+              "list_price": max(sale, 26800), "subsidy": subsidy, "commission_l1": l1,
+              "commission_l2": l2}  # fmt: skip
+
+    assert broken(values) == expected
+
+
+@pytest.mark.parametrize(
+    ("values", "max_tier_bonus", "expected"),
+    [
+        (SMALL_SET, 2000, set()),  # margin 3000 = 800 + 200 + 2000
+        (SMALL_SET, 2001, {"commission_exceeds_margin"}),
+        ({**SMALL_SET, "commission_l1": 0, "commission_l2": 0}, 5000, set()),  # no L1: no bonus
+        ({**FLASH, "commission_l1": 100, "commission_l2": 50, "subsidy": 150}, 0, set()),
+        (
+            {**FLASH, "commission_l1": 100, "commission_l2": 50, "subsidy": 150},
+            1,
+            {"flash_commission_unfunded"},
+        ),
+        (FLASH, 600, set()),  # a flash deal paying no commission needs no subsidy
+    ],
+)
+def test_the_largest_tier_bonus_counts_as_commission(values, max_tier_bonus, expected):
+    assert broken(values, max_tier_bonus=max_tier_bonus) == expected
+
+
+def test_the_budget_and_the_subsidy_spent_per_unit():
+    from marketplace.deals import rules
+
+    assert rules.commission_budget(15800, 12800, 500) == 3500
+    assert rules.commission_budget(10000, 12000, 3000) == 1000
+    assert rules.subsidy_spent(10000, 12000, 1000) == 3000  # the gap and all the commission
+    assert rules.subsidy_spent(15800, 12800, 3500) == 500  # commission over the margin
+    assert rules.subsidy_spent(15800, 12800, 1000) == 0
+
+
+def test_a_tier_bonus_too_large_for_a_deal_is_refused_when_the_deal_is_made(app, client, setup):
+    bd, merchant_id = setup
+    admin = staff(app, client, Role.ADMIN)
+    tier = client.put(
+        "/api/v1/distributor-tiers",
+        headers=admin.headers,
+        json={"slug": "gold", "name": "金牌", "level1_bonus": 2001},
+    )
+
+    refused = create(client, bd, merchant_id, "small_set")  # margin 3000, L1+L2 1000
+    subsidised = create(client, bd, merchant_id, "small_set", subsidy=1)
+    below = create(
+        client, bd, merchant_id, "small_set", sale_price=10000, subsidy=5801, list_price=26800
+    )  # gap 2800 + L1 800 + L2 200 + bonus 2001
+
+    assert tier.status_code == 200, tier.get_json()
+    assert refused.status_code == 422
+    assert refused.get_json()["error"]["code"] == "commission_exceeds_margin"
+    assert "2001" in refused.get_json()["error"]["message"]
+    assert subsidised.status_code == 201 and below.status_code == 201, below.get_json()
+
+
+# -- the payment provider's minimum charge (LINLI_MIN_CHARGE) --------------------------------
+
+
+@pytest.mark.parametrize(
+    ("values", "min_charge", "expected"),
+    [
+        ({**FLASH, "sale_price": 400, "settlement_price": 400}, 400, set()),
+        (
+            {**FLASH, "sale_price": 399, "settlement_price": 399},
+            400,
+            {"sale_price_below_minimum_charge"},
+        ),
+        (
+            {**SMALL_SET, "sale_price": 300, "settlement_price": 300, "commission_l1": 0,
+             "commission_l2": 0},
+            400,
+            {"sale_price_below_minimum_charge"},
+        ),
+        (FLASH, 1000, {"sale_price_below_minimum_charge"}),  # 990 under a ¥10 minimum
+    ],
+)  # fmt: skip
+def test_the_sale_price_is_at_least_the_minimum_charge(values, min_charge, expected):
+    assert broken(values, min_charge=min_charge) == expected
+
+
+def test_a_flash_deal_below_the_minimum_charge_is_a_clear_422(app, client, setup):
+    bd, merchant_id = setup
+
+    response = create(client, bd, merchant_id, "flash", sale_price=100, settlement_price=100)
+
+    assert response.status_code == 422
+    error = response.get_json()["error"]
+    assert error["code"] == "sale_price_below_minimum_charge"
+    assert "¥4.00" in error["message"] and "sale_price" in error["fields"]
+    assert deals_in_db(app) == 0
+
+
+def test_an_edit_below_the_minimum_charge_is_refused_and_the_minimum_is_a_setting(
+    app, client, setup, monkeypatch
+):
+    bd, merchant_id = setup
+    deal = create(client, bd, merchant_id, "flash").get_json()  # ¥9.90
+
+    lowered = client.patch(
+        f"/api/v1/deals/{deal['id']}",
+        json={"version": deal["version"], "sale_price": 399, "settlement_price": 399},
+        headers=bd.headers,
+    )
+    monkeypatch.setitem(app.config, "LINLI_MIN_CHARGE", 1000)
+    under_ten = create(client, bd, merchant_id, "flash")
+
+    assert lowered.status_code == 422
+    assert lowered.get_json()["error"]["code"] == "sale_price_below_minimum_charge"
+    assert under_ten.status_code == 422
+    assert "¥10.00" in under_ten.get_json()["error"]["message"]

@@ -130,3 +130,55 @@ def test_rebuild_restores_the_gate_from_the_database(app, flash):
 
     assert int(redis.get(f"linli:flash:{flash['id']}:stock")) == 45
     assert len(redis.hgetall(f"linli:flash:{flash['id']}:bought")) == 5
+
+
+def test_raising_the_stock_of_a_sold_out_flash_deal_lets_the_next_buyer_in_at_once(
+    app, client, clock
+):
+    bd = staff(app, client, Role.BD)
+    merchant = live_merchant(client, bd)
+    deal = live_deal(app, client, bd, merchant["id"], "flash", stock=2)
+    first, second, late = (quick_shopper(app) for _ in range(3))
+    assert buy(client, first, deal["id"]).status_code == 201
+    assert buy(client, second, deal["id"]).status_code == 201
+    refused = buy(client, late, deal["id"])
+    redis = Redis.from_url(app.config["LINLI_REDIS_URL"])
+    assert refused.get_json()["error"]["code"] == "sold_out"
+    assert int(redis.get(f"linli:flash:{deal['id']}:stock")) == 0
+
+    current = client.get(f"/api/v1/manage/deals/{deal['id']}", headers=bd.headers).get_json()
+    raised = client.patch(
+        f"/api/v1/deals/{deal['id']}",
+        json={"version": current["version"], "stock": 5},
+        headers=bd.headers,
+    )
+    bought = buy(client, late, deal["id"])
+
+    assert raised.status_code == 200 and raised.get_json()["status"] == "live"
+    assert bought.status_code == 201, bought.get_json()
+    assert int(redis.get(f"linli:flash:{deal['id']}:stock")) == 2
+    lowered = client.patch(
+        f"/api/v1/deals/{deal['id']}",
+        json={"version": raised.get_json()["version"], "stock": 4},
+        headers=bd.headers,
+    )
+    assert lowered.status_code == 200
+    assert int(redis.get(f"linli:flash:{deal['id']}:stock")) == 1  # the gate follows down too
+
+
+def test_a_stock_edit_that_rolls_back_leaves_the_gate_alone(app, client, clock):
+    from marketplace.accounts.models import User
+    from marketplace.deals import service as deals
+
+    bd = staff(app, client, Role.BD)
+    merchant = live_merchant(client, bd)
+    deal = live_deal(app, client, bd, merchant["id"], "flash", stock=2)
+    assert buy(client, quick_shopper(app), deal["id"]).status_code == 201
+    redis = Redis.from_url(app.config["LINLI_REDIS_URL"])
+
+    with app.app_context():
+        row = deals.get_deal(deal["id"])
+        deals.update_deal(row, {"stock": 9}, row.version, db.session.get(User, bd.id))
+        db.session.rollback()  # the request failed after the edit
+
+    assert int(redis.get(f"linli:flash:{deal['id']}:stock")) == 1

@@ -41,7 +41,13 @@ def month(app, client, clock, live_server):
             client.post(f"/api/v1/vouchers/{code}/redeem", headers=clerks[index].headers)
             redeemed.append(code)
     clock.set(DECEMBER_1ST_0200)
-    return {"shops": shops, "seller": seller_row, "redeemed": redeemed}
+    return {
+        "shops": shops,
+        "deals": deals,
+        "seller": seller_row,
+        "seller_account": seller,
+        "redeemed": redeemed,
+    }
 
 
 def statements(app) -> list[tuple[str, int, int, int]]:
@@ -188,6 +194,7 @@ def test_overview_of_the_month(app, client, month):
     assert overview["gmv"] == 4 * 15800
     assert overview["platform_margin"] == 3 * 3000
     assert overview["commission"] == 3 * 800
+    assert overview["subsidies_spent"] == 0  # the margin covers the commission
 
 
 def test_parties_see_only_their_statements(app, client, month):
@@ -318,3 +325,183 @@ def test_a_refund_after_settlement_is_clawed_back_on_the_next_statement(app, cli
     assert refunded.get_json()["status"] == "refunded"
     assert december == {"merchant": 0, "distributor": 1}
     assert lines == [("clawback", -800)] and seller_statement.total == -800
+
+
+def test_a_payment_at_0130_on_december_1st_in_shanghai_counts_in_december(
+    app, client, clock, live_server
+):
+    """2026-11-30T17:30Z is 01:30 on 1 December in Shanghai: December's, on the money
+    overview and on the distributor's dashboard alike."""
+    bd = staff(app, client, Role.BD)
+    shop = live_merchant(client, bd)
+    deal = live_deal(app, client, bd, shop["id"], "small_set")
+    seller, _ = new_distributor(app, client)
+    code = link(client, seller)
+    clock.set(datetime(2026, 11, 30, 17, 30, tzinfo=UTC))
+    admin = staff(app, client, Role.ADMIN)  # a staff token lasts 12 hours: log in now
+
+    purchase(app, client, quick_shopper(app), deal["id"], 1, ref=code)
+
+    def gmv(period: str) -> int:
+        return client.get(
+            f"/api/v1/settlements/overview?period={period}", headers=admin.headers
+        ).get_json()["gmv"]
+
+    dashboard = client.get("/api/v1/distributors/me", headers=seller.headers).get_json()
+    assert (gmv("2026-11"), gmv("2026-12")) == (0, 15800)
+    assert dashboard["commission_by_month"] == [{"month": "2026-12", "amount": 800}]
+
+
+def test_admin_settles_a_month_over_http_and_an_unfinished_one_is_a_409(app, client, month):
+    admin = staff(app, client, Role.ADMIN)
+
+    settled = client.post("/api/v1/settlements", json={"period": "2026-11"}, headers=admin.headers)
+    early = client.post("/api/v1/settlements", json={"period": "2026-12"}, headers=admin.headers)
+
+    assert settled.status_code == 200
+    assert settled.get_json() == {
+        "period": "2026-11",
+        "streak_bonuses": 0,
+        "merchant": 2,
+        "distributor": 1,
+    }
+    assert early.status_code == 409 and early.get_json()["error"]["code"] == "period_not_over"
+
+
+def logged_in_again(app, account):
+    """The same account with a token issued now (shopper tokens last 30 days)."""
+    from dataclasses import replace
+
+    from marketplace.accounts import service as accounts
+    from marketplace.accounts.models import User
+
+    with app.app_context():
+        issued = accounts.issue_token(db.session.get(User, account.id))
+        db.session.commit()
+        return replace(account, token=issued.token)
+
+
+def test_a_negative_statement_is_carried_into_the_partys_next_statement_once(
+    app, client, month, clock
+):
+    """November pays commission; a December override claws 800 back with nothing earned,
+    so December's statement is −800. January's earnings (2 × 800) are netted against it:
+    the statement carries the −800 as a line, pays 800, and the distributor owes nothing.
+    February does not carry it again."""
+    admin = staff(app, client, Role.ADMIN)
+    with app.app_context():
+        settlement.run("2026-11")
+    voucher_code = month["redeemed"][0]
+    with app.app_context():
+        from marketplace.vouchers.models import Voucher
+
+        order_id = db.session.scalars(
+            sa.select(Voucher.order_id).where(Voucher.code == voucher_code)
+        ).one()
+    assert (
+        client.post(
+            f"/api/v1/orders/{order_id}/refund-override",
+            headers=admin.headers,
+            json={"reason": "食品安全投诉", "voucher_codes": [voucher_code]},
+        ).status_code
+        == 200
+    )
+    clock.set(datetime(2026, 12, 31, 18, 0, tzinfo=UTC))  # 02:00 on 1 January
+    with app.app_context():
+        settlement.run("2026-12")
+    clock.set(datetime(2027, 1, 10, 4, 0, tzinfo=UTC))  # January: the seller sells again
+    seller = logged_in_again(app, month["seller_account"])
+    bd = staff(app, client, Role.BD)
+    clerk = portal_account(app, client, bd, month["shops"][0]["id"], "clerk")
+    shopper = quick_shopper(app)
+    purchase(app, client, shopper, month["deals"][0]["id"], 2, ref=link(client, seller))
+    for voucher in client.get("/api/v1/vouchers?status=active", headers=shopper.headers).get_json()[
+        "items"
+    ]:
+        client.post(f"/api/v1/vouchers/{voucher['code']}/redeem", headers=clerk.headers)
+    clock.set(datetime(2027, 1, 31, 18, 0, tzinfo=UTC))  # 02:00 on 1 February
+    with app.app_context():
+        settlement.run("2027-01")
+    clock.set(datetime(2027, 2, 10, 4, 0, tzinfo=UTC))
+    seller = logged_in_again(app, seller)
+    shopper = quick_shopper(app)
+    purchase(app, client, shopper, month["deals"][0]["id"], 1, ref=link(client, seller))
+    code = client.get("/api/v1/vouchers", headers=shopper.headers).get_json()["items"][0]["code"]
+    clerk = portal_account(app, client, staff(app, client, Role.BD), month["shops"][0]["id"])
+    client.post(f"/api/v1/vouchers/{code}/redeem", headers=clerk.headers)
+    clock.set(datetime(2027, 2, 28, 18, 0, tzinfo=UTC))  # 02:00 on 1 March
+    with app.app_context():
+        settlement.run("2027-02")
+        by_period = {
+            s.period: (s.id, s.total, sorted((line.kind, line.amount) for line in s.lines))
+            for s in db.session.scalars(
+                sa.select(Statement).where(
+                    Statement.party_type == "distributor",
+                    Statement.party_id == month["seller"]["id"],
+                )
+            )
+        }
+    admin = staff(app, client, Role.ADMIN)
+    paid = client.post(
+        f"/api/v1/settlements/statements/{by_period['2027-01'][0]}/payout",
+        json={"reference": "ICBC-20270205-01", "paid_on": "2027-02-05"},
+        headers=admin.headers,
+    )
+    january = client.get(
+        f"/api/v1/settlements/statements/{by_period['2027-01'][0]}", headers=admin.headers
+    ).get_json()
+
+    assert by_period["2026-12"][1:] == (-800, [("clawback", -800)])
+    assert by_period["2027-01"][1:] == (
+        800,
+        [("carried_forward", -800), ("level1", 800), ("level1", 800)],
+    )
+    assert by_period["2027-02"][1:] == (800, [("level1", 800)])  # carried once only
+    carried = next(line for line in january["lines"] if line["kind"] == "carried_forward")
+    assert carried["carried_from_id"] == by_period["2026-12"][0]
+    assert paid.status_code == 200
+    with app.app_context():
+        # still owed: November's and February's statements (unpaid), nothing else
+        assert ledger.balance(ledger.distributor(month["seller"]["id"])) == -(2400 + 800)
+        assert ledger.total() == 0
+
+
+def test_a_launch_deal_sold_below_settlement_pays_the_merchant_exactly_and_shows_the_subsidy(
+    app, client, clock, live_server
+):
+    """Sale ¥100, settlement ¥120, subsidy ¥30, L1 ¥5: the merchant gets ¥120, the
+    platform pays the ¥20 gap, and a gold distributor's ¥8 tier bonus (set after the deal)
+    is capped to the ¥5 the subsidy has left. The overview shows the ¥30 spent."""
+    bd, admin, cs = (staff(app, client, role) for role in (Role.BD, Role.ADMIN, Role.CS))
+    shop = live_merchant(client, bd)
+    deal = live_deal(app, client, bd, shop["id"], "small_set", sale_price=10000,
+                     settlement_price=12000, subsidy=3000, commission_l1=500,
+                     commission_l2=0)  # fmt: skip
+    clerk = portal_account(app, client, bd, shop["id"], "clerk")
+    client.put(
+        "/api/v1/distributor-tiers",
+        headers=admin.headers,
+        json={"slug": "gold", "name": "金牌", "level1_bonus": 800},
+    )
+    seller, seller_row = new_distributor(app, client)
+    client.patch(
+        f"/api/v1/distributors/{seller_row['id']}", json={"tier": "gold"}, headers=cs.headers
+    )
+    shopper = quick_shopper(app)
+    purchase(app, client, shopper, deal["id"], 1, ref=link(client, seller))
+    code = client.get("/api/v1/vouchers", headers=shopper.headers).get_json()["items"][0]["code"]
+
+    redeemed = client.post(f"/api/v1/vouchers/{code}/redeem", headers=clerk.headers)
+    overview = client.get(
+        "/api/v1/settlements/overview?period=2026-11", headers=admin.headers
+    ).get_json()
+
+    assert redeemed.status_code == 200
+    with app.app_context():
+        assert ledger.balance(ledger.merchant(shop["id"])) == -12000  # exactly settlement
+        assert ledger.balance(ledger.distributor(seller_row["id"])) == -(500 + 500)
+        assert ledger.total() == 0
+    assert "error" not in overview, overview
+    assert overview["platform_margin"] == -2000 and overview["commission"] == 1000
+    assert overview["subsidies_budgeted"] == 3000 and overview["subsidies_spent"] == 3000
+    assert overview["net_result"] == -3000
