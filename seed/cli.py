@@ -6,6 +6,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
+from marketplace.core.cli import fails_readably
 from marketplace.core.db import db
 from seed import deals, distribution, merchants, staff
 
@@ -13,6 +14,7 @@ from seed import deals, distribution, merchants, staff
 @click.command("seed")
 @with_appcontext
 @click.option("--force", is_flag=True, help="Allow seeding a production database.")
+@fails_readably
 def seed_command(force: bool) -> None:
     """Load the demo city (idempotent): staff accounts with dev passwords, and more."""
     if current_app.config["LINLI_ENV"] == "production" and not force:
