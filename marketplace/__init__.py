@@ -45,6 +45,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     app = Flask(__name__, instance_path=values["LINLI_INSTANCE_PATH"])
     app.config.update(values)
+    # JSON is UTF-8 (RFC 8259): send 李总, not \u674e\u603b.
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.config["TESTING"] = values["LINLI_ENV"] == "testing" or values.get("TESTING", False)
     # Flask's own default is None (unlimited); uploads are capped at 10 MiB by their domain,
     # so a whole request may carry a little more than that and no more.

@@ -54,3 +54,13 @@ def test_the_api_root_says_where_things_are(client):
     assert index["docs"] == "/api/v1/docs" and index["openapi"] == "/api/v1/openapi.json"
     for key in ("docs", "openapi", "health", "ready"):
         assert client.get(index[key]).status_code == 200, key
+
+
+def test_json_carries_chinese_as_utf8_characters(client):
+    categories = client.get("/api/v1/categories")
+    spec = client.get("/api/v1/openapi.json")
+
+    assert categories.mimetype == "application/json"
+    assert "火锅烧烤" in [c["name_zh"] for c in categories.get_json()]
+    assert "火锅烧烤".encode() in categories.data and b"\\u" not in categories.data
+    assert "邻里".encode() in spec.data and b"\\u90bb" not in spec.data
