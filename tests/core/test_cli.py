@@ -12,6 +12,7 @@ import pytest
 
 from marketplace import settings
 from marketplace.accounts.models import Role
+from marketplace.core.db import db
 from tests.conftest import build_app
 from tests.factories import buy, live_deal, live_merchant, quick_shopper, staff
 
@@ -117,6 +118,8 @@ def test_an_unreachable_redis_is_one_readable_line(app, client, tmp_path):
     )
 
     result = broken.test_cli_runner().invoke(args=["flash", "rebuild"])
+    with broken.app_context():
+        db.engine.dispose()
 
     assert result.exit_code == 1
     assert result.output.startswith("Error: Redis is not answering at redis://127.0.0.1:9/0")
