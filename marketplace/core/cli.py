@@ -41,7 +41,9 @@ def describe(error: BaseException) -> str:
         if error.fields:
             line += f" {error.fields}"
         if error.code.startswith("payment_provider"):
-            line += f"; provider: {config['LINLI_STRIPE_API_BASE']} ({RUNNING_HINT})"
+            line += f"; provider: {config['LINLI_STRIPE_API_BASE']}"
+            if error.code == "payment_provider_unavailable":
+                line += f" ({RUNNING_HINT})"
         return line
     if isinstance(error, RedisConnectionError | RedisTimeoutError):
         return (
