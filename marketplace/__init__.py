@@ -17,6 +17,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from marketplace import settings
+from marketplace.core import logs
 from marketplace.core.api import init_api
 from marketplace.core.db import db
 from marketplace.core.errors import (
@@ -45,16 +46,16 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     app = Flask(__name__, instance_path=values["LINLI_INSTANCE_PATH"])
     app.config.update(values)
+    # JSON is UTF-8 (RFC 8259): send 李总, not \u674e\u603b.
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.config["TESTING"] = values["LINLI_ENV"] == "testing" or values.get("TESTING", False)
     # Flask's own default is None (unlimited); uploads are capped at 10 MiB by their domain,
     # so a whole request may carry a little more than that and no more.
     app.config["MAX_CONTENT_LENGTH"] = values.get("MAX_CONTENT_LENGTH") or 12 * 1024 * 1024
     app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True})
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
-    logging.basicConfig(
-        level=app.config["LINLI_LOG_LEVEL"],
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    # UTC timestamps with a Z, in every process (marketplace/core/logs.py).
+    logging.basicConfig(level=app.config["LINLI_LOG_LEVEL"], handlers=[logs.handler()])
     if app.config["LINLI_TRUST_PROXY"]:
         n = app.config["LINLI_TRUST_PROXY"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]

@@ -2,8 +2,11 @@
 
 Each setting is an environment variable with a documented default. ``load()`` turns the
 environment into Flask config keys; ``create_app(config=...)`` may override any key (tests
-do). README.md's settings table is checked against ``SETTINGS`` by the test suite, so a
-setting added here without documentation fails the build.
+do). In development, variables missing from the environment are taken from ``.run/env``,
+which ``make run`` writes with the settings it chose, so a ``flask`` command in a second
+terminal talks to the same Redis and payment server. README.md's settings table is checked
+against ``SETTINGS`` by the test suite, so a setting added here without documentation fails
+the build.
 """
 
 from __future__ import annotations
@@ -16,6 +19,9 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# Written by scripts/run-dev (``make run``): the LINLI_* settings of the running system.
+# LINLI_ENV_FILE points elsewhere (the tests use it; it is not itself read from the file).
+ENV_FILE = PROJECT_ROOT / ".run" / "env"
 DEV_SECRET_KEY = "dev-only-insecure-secret-key"  # noqa: S105 - refused in production
 DEV_WEBHOOK_SECRET = "whsec_linli_dev"  # noqa: S105 - refused in production
 DEV_STRIPE_KEY = "sk_test_linli_dev"  # refused in production
@@ -200,9 +206,44 @@ SETTINGS: tuple[Setting, ...] = (
 )
 
 
+def read_env_file(path: Path) -> dict[str, str]:
+    """``KEY=VALUE`` lines (``#`` comments and blank lines skipped); a missing file is empty."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}
+    values: dict[str, str] = {}
+    for number, line in enumerate(text.splitlines(), 1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        key, sep, value = line.partition("=")
+        if not sep or not key.strip():
+            raise SettingsError(f"{path}:{number}: expected KEY=VALUE, got {line!r}")
+        values[key.strip()] = value.strip()
+    return values
+
+
+def process_environ(env_file: Path | None = None) -> dict[str, str]:
+    """The process environment, completed by ``env_file`` (default: ``LINLI_ENV_FILE`` or
+    ``.run/env``) in development: a variable set in the environment always wins, and
+    outside development the file is not used (a production process is configured
+    explicitly)."""
+    environ = dict(os.environ)
+    if env_file is None:
+        env_file = Path(environ.get("LINLI_ENV_FILE") or ENV_FILE)
+    if environ.get("LINLI_ENV", "development") != "development":
+        return environ
+    from_file = read_env_file(env_file)
+    if from_file.get("LINLI_ENV", "development") != "development":
+        return environ
+    return {**from_file, **environ}
+
+
 def load(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """Read every setting from ``environ`` (default: the process environment)."""
-    environ = os.environ if environ is None else environ
+    """Read every setting from ``environ`` (default: the process environment completed by
+    ``.run/env``, see ``process_environ``)."""
+    environ = process_environ() if environ is None else environ
     config: dict[str, Any] = {}
     for setting in SETTINGS:
         raw = environ.get(setting.env, setting.default)

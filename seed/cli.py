@@ -6,6 +6,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
+from marketplace.core.cli import fails_readably
 from marketplace.core.db import db
 from seed import deals, distribution, merchants, staff
 
@@ -13,6 +14,7 @@ from seed import deals, distribution, merchants, staff
 @click.command("seed")
 @with_appcontext
 @click.option("--force", is_flag=True, help="Allow seeding a production database.")
+@fails_readably
 def seed_command(force: bool) -> None:
     """Load the demo city (idempotent): staff accounts with dev passwords, and more."""
     if current_app.config["LINLI_ENV"] == "production" and not force:
@@ -24,7 +26,16 @@ def seed_command(force: bool) -> None:
     created_deals = deals.load()
     created_distributors = distribution.load()
     db.session.commit()
+    paid_orders = distribution.load_orders()
     click.echo(f"seeded staff accounts: {', '.join(created_staff) or 'none new'}")
     click.echo(f"seeded merchants: {len(created_merchants) or 'none new'}")
     click.echo(f"seeded deals: {len(created_deals) or 'none new'}")
     click.echo(f"seeded distributors: {', '.join(created_distributors) or 'none new'}")
+    if paid_orders is None:
+        base = current_app.config["LINLI_STRIPE_API_BASE"]
+        click.echo(
+            f"seeded demo orders: none; no payment server answers at {base} "
+            "(make run starts one; seed again then)"
+        )
+    else:
+        click.echo(f"seeded demo orders: {paid_orders or 'none new'}")

@@ -1,13 +1,18 @@
 """Distributors for the demo city: a two-level chain with bound customers and paid orders.
 
 李姐 recruited 王哥, who recruited 小张; each has customers who came through their links and
-bought (paid through the seed's offline path, since the seed runs before any payment
-server). Orders and commission go through the real domain functions.
+bought. Orders and commission go through the real domain functions, and the orders are paid
+with the test card through the configured payment server (``make run`` starts localstripe
+before seeding), so the provider knows every seeded payment and a refund of a seeded order
+completes like any other. When no payment server answers, the demo orders are left out
+(``load_orders`` says so) and the next ``flask seed`` with one running adds them.
 """
 
 from __future__ import annotations
 
+import requests
 import sqlalchemy as sa
+from flask import current_app
 
 from marketplace.accounts.models import Role, User
 from marketplace.core.db import db
@@ -15,6 +20,8 @@ from marketplace.deals.models import Deal
 from marketplace.distribution import service as distribution
 from marketplace.distribution.models import Distributor, DistributorTier
 from marketplace.orders import service as orders
+from marketplace.orders.models import Order, OrderStatus
+from marketplace.payments.stripe import stripe
 from marketplace.vouchers import service as vouchers
 from marketplace.vouchers.models import Voucher
 
@@ -44,6 +51,7 @@ def _shopper(phone: str, name: str) -> User:
 
 
 def load() -> list[str]:
+    """The tiers and the chain of three distributors (once)."""
     if db.session.scalars(sa.select(Distributor.id)).first() is not None:
         return []
     admin = db.session.scalars(sa.select(User).where(User.username == "admin")).one()
@@ -59,24 +67,70 @@ def load() -> list[str]:
         made[phone].tier = db.session.scalars(
             sa.select(DistributorTier).where(DistributorTier.slug == tier)
         ).one()
-    created = [d.user.display_name for d in made.values()]
-    for index, (phone, distributor_phone, title) in enumerate(CUSTOMERS):
+    db.session.flush()
+    return [d.user.display_name for d in made.values()]
+
+
+def provider_answers() -> bool:
+    """Whether the configured payment server answers at all (any HTTP answer counts)."""
+    try:
+        requests.get(current_app.config["LINLI_STRIPE_API_BASE"], timeout=3)
+    except requests.RequestException:
+        return False
+    return True
+
+
+def load_orders() -> int | None:
+    """Each demo customer buys one unit through their distributor's link and pays with the
+    test card; half of them have used their voucher. Returns the orders paid now, or None
+    when the payment server does not answer (nothing is written then)."""
+    missing = [c for c in CUSTOMERS if not _done(c)]
+    if not missing:
+        return 0
+    if not provider_answers():
+        return None
+    db.session.commit()  # no transaction is held across a provider call
+    for phone, distributor_phone, title in missing:
         customer = _shopper(phone, f"顾客{phone[-2:]}")
         deal = db.session.scalars(sa.select(Deal).where(Deal.title == title)).one()
-        link = distribution.create_link(made[distributor_phone], deal.id)
-        order, _ = orders.place_order(customer, deal.id, 1, ref=link.code)
-        order.payment_intent_id = f"pi_seed_{order.id}"  # paid offline for the demo
-        db.session.flush()
-        orders.mark_paid(
-            order.id,
-            payment_intent_id=order.payment_intent_id,
-            amount=order.amount,
-            currency=order.currency,
-            source="seed",
-        )
-        if index % 2 == 0:  # half of them already used their voucher at the shop
+        order = _order_of(customer, deal)
+        if order is None:
+            owner = db.session.scalars(
+                sa.select(Distributor).join(User, Distributor.user_id == User.id)
+                .where(User.phone == distributor_phone)
+            ).one()  # fmt: skip
+            link = distribution.create_link(owner, deal.id)
+            order, _ = orders.place_order(customer, deal.id, 1, ref=link.code)
+            db.session.commit()
+        order = orders.attach_payment(order)
+        db.session.commit()
+        stripe().pay_with_test_card(order.payment_intent_id)
+        outcome = orders.settle_with_provider(order)
+        if outcome != "paid":
+            raise RuntimeError(f"seed order {order.id}: the payment server says {outcome}")
+        if CUSTOMERS.index((phone, distributor_phone, title)) % 2 == 0:
             voucher = db.session.scalars(
                 sa.select(Voucher).where(Voucher.order_id == order.id)
             ).first()
             vouchers.mark_redeemed(voucher, by_id=None)  # used at the shop
-    return created
+        db.session.commit()
+    return len(missing)
+
+
+def _order_of(customer: User, deal: Deal) -> Order | None:
+    return db.session.scalars(
+        sa.select(Order)
+        .where(Order.shopper_id == customer.id, Order.deal_id == deal.id)
+        .order_by(Order.id)
+    ).first()
+
+
+def _done(entry: tuple[str, str, str]) -> bool:
+    phone, _, title = entry
+    order = db.session.scalars(
+        sa.select(Order)
+        .join(User, Order.shopper_id == User.id)
+        .join(Deal, Order.deal_id == Deal.id)
+        .where(User.phone == phone, Deal.title == title)
+    ).first()
+    return order is not None and order.status != OrderStatus.PENDING_PAYMENT.value

@@ -116,3 +116,74 @@ def test_every_seeded_deal_obeys_the_rules_in_force_after_seeding(app):
         for deal in seeded:
             deals._check_rules(deals._rule_values(deal))  # raises DealRuleViolated
         assert min(d.sale_price for d in seeded) >= app.config["LINLI_MIN_CHARGE"]
+
+
+def seeded_orders(app) -> list:
+    from marketplace.orders.models import Order
+
+    with app.app_context():
+        return db.session.scalars(sa.select(Order).order_by(Order.id)).all()
+
+
+def test_seeded_orders_are_paid_through_the_payment_server(app, client, clock):
+    """The seed used to write made-up intent ids (pi_seed_N) that the provider never saw,
+    so refunding a seeded order could never complete and alerted CS for ever."""
+    from marketplace.accounts import service as accounts
+    from marketplace.payments.stripe import stripe
+
+    result = app.test_cli_runner().invoke(args=["seed"])
+
+    assert "seeded demo orders: 6" in result.output, result.output
+    orders = seeded_orders(app)
+    assert len(orders) == 6
+    with app.app_context():
+        for order in orders:
+            intent = stripe().retrieve_payment_intent(order.payment_intent_id)
+            assert intent["status"] == "succeeded" and intent["amount"] == order.amount
+        unused = next(o for o in orders if o.status == "paid")
+        shopper = db.session.get(User, unused.shopper_id)
+        token = accounts.issue_token(shopper).token
+        db.session.commit()
+    asked = client.post(
+        f"/api/v1/orders/{unused.id}/refund-requests",
+        json={"reason": "changed_mind"},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert asked.status_code == 201, asked.get_json()
+    cs = login_password(client, "cs", DEV_PASSWORD)
+    approved = client.post(
+        f"/api/v1/refund-requests/{asked.get_json()['id']}/approve",
+        json={},
+        headers={"Authorization": f"Bearer {cs}"},
+    )
+    assert approved.get_json()["status"] == "refunded", approved.get_json()
+    with app.app_context():
+        refunds = stripe().list_refunds(unused.payment_intent_id)
+    assert [r["amount"] for r in refunds] == [unused.amount]
+
+
+def test_without_a_payment_server_the_seed_leaves_orders_for_later(app, tmp_path):
+    from tests.conftest import build_app
+
+    offline = build_app(
+        app.config["SQLALCHEMY_DATABASE_URI"],
+        app.config["LINLI_REDIS_URL"],
+        str(tmp_path),
+        LINLI_STRIPE_API_BASE="http://127.0.0.1:9",
+    )
+
+    first = offline.test_cli_runner().invoke(args=["seed"])
+    assert first.exit_code == 0, first.output
+    assert "seeded demo orders: none; no payment server answers at http://127.0.0.1:9" in (
+        first.output
+    )
+    assert "seeded merchants: 24" in first.output and seeded_orders(app) == []
+
+    with offline.app_context():
+        db.engine.dispose()
+    second = app.test_cli_runner().invoke(args=["seed"])
+    third = app.test_cli_runner().invoke(args=["seed"])
+
+    assert "seeded demo orders: 6" in second.output, second.output
+    assert "seeded demo orders: none new" in third.output
+    assert len(seeded_orders(app)) == 6

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import click
 import sqlalchemy as sa
-from flask.cli import AppGroup
 
 from marketplace.accounts import service
 from marketplace.accounts.models import Role, User
+from marketplace.core.cli import CliGroup
 from marketplace.core.db import db
 from marketplace.core.errors import DomainError
 
-users_cli = AppGroup("users", help="Manage staff and merchant-staff accounts.")
+users_cli = CliGroup("users", help="Manage staff and merchant-staff accounts.")
 ROLE_CHOICES = click.Choice([r.value for r in Role if r is not Role.SHOPPER])
 
 

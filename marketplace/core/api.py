@@ -9,7 +9,7 @@ from typing import Any
 
 import flask_smorest
 import marshmallow as ma
-from flask import Flask, Request, request
+from flask import Flask, Request, abort, jsonify, request, send_from_directory, url_for
 from marshmallow import validate
 from webargs.flaskparser import FlaskParser
 from webargs.multidictproxy import MultiDictProxy
@@ -20,6 +20,17 @@ from marketplace.core.errors import DomainError, ErrorSchema, handle_http_except
 from marketplace.core.fields import IdConverter
 
 API_PREFIX = "/api/v1"
+# Swagger UI's files come from the flask-swagger-ui package (its dist/ folder is
+# swagger-ui-dist, Apache-2.0, LICENSE beside the files) and are served by this app, so
+# /api/v1/docs works without internet. Only what flask-smorest's page loads is served.
+SWAGGER_UI_ASSETS_PATH = API_PREFIX + "/docs/assets/"
+SWAGGER_UI_ASSETS = {
+    "swagger-ui.css": "text/css",
+    "swagger-ui-bundle.js": "text/javascript",
+    "swagger-ui-standalone-preset.js": "text/javascript",
+    "LICENSE": "text/plain",
+    "VERSION": "text/plain",
+}
 
 
 class Api(flask_smorest.Api):
@@ -163,9 +174,9 @@ def init_api(app: Flask) -> Api:
     app.config.setdefault("OPENAPI_URL_PREFIX", API_PREFIX)
     app.config.setdefault("OPENAPI_JSON_PATH", "openapi.json")
     app.config.setdefault("OPENAPI_SWAGGER_UI_PATH", "docs")
-    app.config.setdefault(
-        "OPENAPI_SWAGGER_UI_URL", "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/"
-    )
+    app.config.setdefault("OPENAPI_SWAGGER_UI_URL", SWAGGER_UI_ASSETS_PATH)
+    # No validator badge: it would send the document to validator.swagger.io.
+    app.config.setdefault("OPENAPI_SWAGGER_UI_CONFIG", {"validatorUrl": None})
     app.config.setdefault(
         "API_SPEC_OPTIONS",
         {
@@ -187,4 +198,40 @@ def init_api(app: Flask) -> Api:
         {"type": "http", "scheme": "bearer", "description": "opaque token from POST /auth/token"},
     )
     app.extensions["linli.api"] = api
+    _register_docs_routes(app)
     return api
+
+
+def swagger_ui_dist() -> str:
+    from importlib.resources import files
+
+    return str(files("flask_swagger_ui") / "dist")
+
+
+def _register_docs_routes(app: Flask) -> None:
+    """``/api/v1/``: where things are; ``/api/v1/docs/assets/...``: Swagger UI's files.
+    Their endpoints start with ``api-docs`` like flask-smorest's pages: they are not API
+    operations and stay out of the OpenAPI document."""
+
+    def index():
+        return jsonify(
+            {
+                "name": app.config["API_TITLE"],
+                "version": app.config["API_VERSION"],
+                "docs": url_for("api-docs.openapi_swagger_ui"),
+                "openapi": url_for("api-docs.openapi_json"),
+                "health": url_for("probes.healthz"),
+                "ready": url_for("probes.readyz"),
+            }
+        )
+
+    def asset(filename: str):
+        mimetype = SWAGGER_UI_ASSETS.get(filename)
+        if mimetype is None:
+            abort(404)
+        return send_from_directory(swagger_ui_dist(), filename, mimetype=mimetype, max_age=3600)
+
+    app.add_url_rule(API_PREFIX + "/", endpoint="api-docs-index", view_func=index)
+    app.add_url_rule(
+        SWAGGER_UI_ASSETS_PATH + "<filename>", endpoint="api-docs-assets", view_func=asset
+    )

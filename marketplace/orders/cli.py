@@ -4,14 +4,14 @@ same functions the RQ jobs run)."""
 from __future__ import annotations
 
 import click
-from flask.cli import AppGroup
 
+from marketplace.core.cli import CliGroup
 from marketplace.core.db import db
 from marketplace.orders import service, stock
 from marketplace.payments.stripe import stripe
 
-orders_cli = AppGroup("orders", help="Checkout housekeeping.")
-flash_cli = AppGroup("flash", help="The Redis gate of flash deals.")
+orders_cli = CliGroup("orders", help="Checkout housekeeping.")
+flash_cli = CliGroup("flash", help="The Redis gate of flash deals.")
 
 
 @orders_cli.command("expire")

@@ -1,11 +1,11 @@
 """``flask refunds retry``: carry out approved refunds not yet paid (what the job runs)."""
 
 import click
-from flask.cli import AppGroup
 
+from marketplace.core.cli import CliGroup
 from marketplace.refunds import service
 
-refunds_cli = AppGroup("refunds", help="Refund housekeeping.")
+refunds_cli = CliGroup("refunds", help="Refund housekeeping.")
 
 
 @refunds_cli.command("retry")
