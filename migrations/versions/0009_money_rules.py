@@ -1,6 +1,6 @@
 """money rules: a negative statement is carried into the party's next statement
 
-Revision ID: 0006_money_rules
+Revision ID: 0009
 Revises: 0008
 Create Date: 2026-12-01 19:00:00
 
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0006_money_rules'
+revision = '0009'
 down_revision = '0008'
 branch_labels = None
 depends_on = None
