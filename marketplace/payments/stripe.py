@@ -16,6 +16,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 import requests
 from flask import Flask, current_app
@@ -97,11 +98,20 @@ class StripeClient:
     ) -> dict[str, Any]:
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
         url = self.base_url.rstrip("/") + path
+        form = _flatten(data or {})
+        if method == "GET":
+            body, params = None, form
+        else:
+            # Stripe (and stripe-mock, which checks it) wants a form body on every POST,
+            # even an empty one: `requests` sends no Content-Type for no data.
+            body, params = urlencode(form), None
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
         try:
             response = self.session.request(
                 method,
                 url,
-                data=_flatten(data or {}),
+                params=params,
+                data=body,
                 headers=headers,
                 timeout=(CONNECT_TIMEOUT, READ_TIMEOUT),
             )
@@ -159,7 +169,8 @@ class StripeClient:
         )
 
     def list_refunds(self, payment_intent: str) -> list[dict[str, Any]]:
-        return self._call("GET", f"/v1/refunds?payment_intent={payment_intent}&limit=100")["data"]
+        page = self._call("GET", "/v1/refunds", {"payment_intent": payment_intent, "limit": 100})
+        return page["data"]
 
     # -- what a shopper's browser does with Stripe.js; for tests and the demo ------------
 
