@@ -12,7 +12,12 @@ from sqlalchemy.exc import IntegrityError
 from marketplace.core.db import db
 from marketplace.orders import service as orders
 from marketplace.orders.models import Order
-from marketplace.payments.models import PaymentEvent
+from marketplace.payments.models import (
+    EVENT_ID_LENGTH,
+    EVENT_TYPE_LENGTH,
+    OBJECT_ID_LENGTH,
+    PaymentEvent,
+)
 from marketplace.payments.stripe import InvalidSignature, verify_signature
 
 log = logging.getLogger(__name__)
@@ -26,13 +31,25 @@ def handle_webhook(payload: bytes, signature_header: str) -> str:
     try:
         event = json.loads(payload)
         event_id, kind, obj = event["id"], event["type"], event["data"]["object"]
+        if not (
+            isinstance(event_id, str)
+            and 0 < len(event_id) <= EVENT_ID_LENGTH
+            and isinstance(kind, str)
+            and isinstance(obj, dict)
+        ):
+            raise TypeError("not an event")
     except (ValueError, KeyError, TypeError) as exc:
         raise InvalidSignature(
             "The event is not a provider event.", code="malformed_event"
         ) from exc
     intent_id = obj.get("id") if obj.get("object") == "payment_intent" else None
+    if not isinstance(intent_id, str) or len(intent_id) > OBJECT_ID_LENGTH:
+        intent_id = None  # not one of ours: ours are short
     record = PaymentEvent(
-        provider_event_id=event_id, type=kind, payment_intent_id=intent_id, outcome="received"
+        provider_event_id=event_id,
+        type=kind[:EVENT_TYPE_LENGTH],  # a type longer than any Stripe sends is just unknown
+        payment_intent_id=intent_id,
+        outcome="received",
     )
     try:
         with db.session.begin_nested():  # a second delivery of the event stops here

@@ -209,7 +209,11 @@ def verify_signature(
     expected = hmac.new(
         secret.encode(), f"{timestamp}.".encode() + payload, hashlib.sha256
     ).hexdigest()
-    if not any(hmac.compare_digest(expected, sig) for sig in parts.get("v1", [])):
+    # Bytes, not str: compare_digest refuses str with non-ASCII characters (a 500).
+    if not any(
+        hmac.compare_digest(expected.encode(), sig.encode("utf-8", "replace"))
+        for sig in parts.get("v1", [])
+    ):
         raise InvalidSignature()
     if abs((now if now is not None else time.time()) - timestamp) > tolerance:
         raise InvalidSignature(

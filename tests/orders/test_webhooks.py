@@ -202,3 +202,59 @@ def _shopper(app, checkout):
 
     order = db.session.get(Order, checkout["order"]["id"])
     return db.session.get(User, order.shopper_id)
+
+
+def _other_event(kind: str, event_id: str) -> bytes:
+    return json.dumps(
+        {
+            "id": event_id,
+            "object": "event",
+            "type": kind,
+            "created": int(time.time()),
+            "data": {"object": {"id": "cus_1", "object": "customer"}},
+        }
+    ).encode()
+
+
+def test_signed_events_with_long_type_names_are_recorded_not_500(app, client):
+    """Stripe event types reach 70+ characters; payment_events.type was 60 (a 500 on
+    PostgreSQL). An absurdly long one is cut to the column, never a 500."""
+    from marketplace.payments.models import PaymentEvent
+
+    long_kind = "v2.money_management.outbound_payment.tracking_details_updated.for_a_test"
+    absurd = "x." * 200
+
+    long_one = deliver(client, _other_event(long_kind, "evt_long"))
+    absurd_one = deliver(client, _other_event(absurd, "evt_absurd"))
+
+    assert (long_one.status_code, long_one.get_json()) == (200, {"outcome": "unknown_order"})
+    assert absurd_one.status_code == 200
+    with app.app_context():
+        rows = db.session.execute(sa.select(PaymentEvent.provider_event_id, PaymentEvent.type))
+        kinds = dict(rows.all())
+    assert kinds["evt_long"] == long_kind and len(long_kind) > 70
+    assert kinds["evt_absurd"] == absurd[:100]
+
+
+@pytest.mark.parametrize("bad", ["v1=é", "t=1,v1=ü" + "0" * 63, "t=1,v1=\u00ff"])
+def test_non_ascii_signatures_are_refused_not_500(client, bad):
+    payload = _other_event("customer.created", "evt_x")
+    header = sign(payload, WEBHOOK_SECRET, int(time.time()))
+    header = header.split(",")[0] + "," + bad.split(",")[-1]
+
+    response = client.post(
+        URL,
+        data=payload,
+        headers={"Stripe-Signature": header.encode().decode("latin-1")},
+        content_type="application/json",
+    )
+
+    assert response.status_code == 400
+    assert response.get_json()["error"]["code"] == "invalid_signature"
+
+
+def test_malformed_signed_events_are_400(client):
+    for payload in (b'{"id": 5, "type": "x", "data": {"object": {}}}', b'{"id": "e", "type": 1}'):
+        response = deliver(client, payload)
+        assert response.status_code == 400
+        assert response.get_json()["error"]["code"] == "malformed_event"
