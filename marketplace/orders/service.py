@@ -25,7 +25,12 @@ from marketplace.distribution import service as distribution
 from marketplace.ledger import service as ledger
 from marketplace.orders import stock
 from marketplace.orders.models import Order, OrderStatus
-from marketplace.payments.stripe import ProviderError, ProviderUnavailable, stripe
+from marketplace.payments.stripe import (
+    ProviderError,
+    ProviderUnavailable,
+    idempotency_key,
+    stripe,
+)
 from marketplace.vouchers import service as vouchers
 from marketplace.vouchers.models import Voucher, VoucherStatus
 
@@ -154,12 +159,10 @@ def attach_payment(order: Order) -> Order:
         return order
     order_id, amount, currency = order.id, order.amount, order.currency
     metadata = {"order_id": order.id, "deal_id": order.deal_id}
+    key = idempotency_key("order-intent", order.id, order.created_at)
     db.session.commit()
     intent = stripe().create_payment_intent(
-        amount=amount,
-        currency=currency,
-        metadata=metadata,
-        idempotency_key=f"linli-order-{order_id}-intent",
+        amount=amount, currency=currency, metadata=metadata, idempotency_key=key
     )
     order = _lock(order_id)
     if order.payment_intent_id is None and order.status == OrderStatus.PENDING_PAYMENT.value:
@@ -177,7 +180,7 @@ def attach_payment(order: Order) -> Order:
         # Idempotency-Key makes a second one): ours must never be paid.
         try:
             stripe().cancel_payment_intent(
-                intent["id"], idempotency_key=f"linli-cancel-{intent['id']}"
+                intent["id"], idempotency_key=idempotency_key("cancel", intent["id"])
             )
         except (ProviderError, ProviderUnavailable):
             log.warning("order %s: could not cancel surplus intent %s", order_id, intent["id"])
@@ -261,7 +264,7 @@ def _paid_after_expiry(order: Order, source: str) -> str:
             payment_intent=order.payment_intent_id,
             amount=order.amount,
             metadata={"order_id": order.id, "reason": "paid_after_expiry"},
-            idempotency_key=f"linli-order-{order.id}-late-refund",
+            idempotency_key=idempotency_key("late-refund", order.id, order.created_at),
         )
         order.status = OrderStatus.REFUNDED.value
         order.closed_reason = "paid_after_expiry_refunded"
@@ -301,7 +304,7 @@ def payment_failed(order_id: int, payment_intent_id: str) -> str:
         return "ignored"
     try:
         stripe().cancel_payment_intent(
-            payment_intent_id, idempotency_key=f"linli-order-{order.id}-cancel"
+            payment_intent_id, idempotency_key=idempotency_key("cancel", payment_intent_id)
         )
     except (ProviderError, ProviderUnavailable):
         log.warning(
@@ -338,7 +341,8 @@ def settle_with_provider(order: Order) -> str:
             "requires_capture",
         ):
             stripe().cancel_payment_intent(
-                order.payment_intent_id, idempotency_key=f"linli-order-{order.id}-cancel"
+                order.payment_intent_id,
+                idempotency_key=idempotency_key("cancel", order.payment_intent_id),
             )
         return "expired" if close_unpaid(order, "expired_unpaid") else "not_pending"
     return "waiting"

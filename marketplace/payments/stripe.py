@@ -12,9 +12,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import secrets
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -229,7 +232,41 @@ def sign(payload: bytes, secret: str, timestamp: int) -> str:
     return f"t={timestamp},v1={digest}"
 
 
+def idempotency_key(purpose: str, entity_id: int | str, created_at: datetime | None = None) -> str:
+    """The one way an Idempotency-Key is made: ``linli-<installation>-<purpose>-<id>[-<t>]``.
+
+    Stripe keeps keys for 24 hours per account. The installation id keeps two environments
+    on one account apart; the row's creation time (seconds) keeps apart two rows that got
+    the same id, e.g. after a database was restored from a backup."""
+    installation = current_app.config["LINLI_INSTALLATION_ID"]
+    key = f"linli-{installation}-{purpose}-{entity_id}"
+    if created_at is not None:
+        key += f"-{int(created_at.timestamp())}"
+    return key
+
+
+def _installation_id(app: Flask) -> str:
+    """LINLI_INSTALLATION_ID, or (development, tests) a random one kept in the instance
+    folder, so every restart of this installation uses the same one."""
+    configured = app.config.get("LINLI_INSTALLATION_ID")
+    if configured:
+        return configured
+    path = Path(app.instance_path) / "installation-id"
+    try:
+        return path.read_text(encoding="ascii").strip()
+    except FileNotFoundError:
+        pass
+    generated = "dev-" + secrets.token_hex(6)
+    try:
+        with path.open("x", encoding="ascii") as handle:  # the first process wins
+            handle.write(generated + "\n")
+    except FileExistsError:
+        return path.read_text(encoding="ascii").strip()
+    return generated
+
+
 def init_payments(app: Flask) -> None:
+    app.config["LINLI_INSTALLATION_ID"] = _installation_id(app)
     app.extensions["linli.stripe"] = StripeClient(
         app.config["LINLI_STRIPE_API_BASE"], app.config["LINLI_STRIPE_SECRET_KEY"]
     )

@@ -34,7 +34,12 @@ from marketplace.distribution.service import on_voucher_refunded
 from marketplace.ledger import service as ledger
 from marketplace.orders import stock
 from marketplace.orders.models import Order, OrderStatus
-from marketplace.payments.stripe import ProviderError, ProviderUnavailable, stripe
+from marketplace.payments.stripe import (
+    ProviderError,
+    ProviderUnavailable,
+    idempotency_key,
+    stripe,
+)
 from marketplace.refunds.models import OPEN_STATUSES, RefundItem, RefundRequest, RefundStatus
 from marketplace.vouchers.models import Voucher, VoucherStatus
 
@@ -264,12 +269,13 @@ def execute(request_id: int, *, _after_payment: Callable[[], None] | None = None
     request.provider_attempts += 1
     payment_intent, amount = request.order.payment_intent_id, request.amount
     metadata = {"refund_request_id": request.id, "order_id": request.order_id}
+    key = idempotency_key("refund", request.id, request.created_at)
     already = request.provider_refund_id
     first_try = request.provider_attempts == 1
     db.session.commit()  # step 1 is durable before any money moves
 
     try:
-        refund_id = already or _pay(payment_intent, amount, metadata, request_id, first_try)
+        refund_id = already or _pay(payment_intent, amount, metadata, key, first_try)
     except (ProviderUnavailable, ProviderError) as exc:
         request = _lock(request_id)
         request.paying_since = None
@@ -335,7 +341,8 @@ def _prepare(request: RefundRequest) -> bool:
     return True
 
 
-def _pay(payment_intent: str, amount: int, metadata: dict, request_id: int, first_try: bool) -> str:
+def _pay(payment_intent: str, amount: int, metadata: dict, key: str, first_try: bool) -> str:
+    request_id = metadata["refund_request_id"]
     if not first_try:  # an earlier attempt may have paid before we could record it
         for refund in stripe().list_refunds(payment_intent):
             if str((refund.get("metadata") or {}).get("refund_request_id")) == str(request_id):
@@ -344,7 +351,7 @@ def _pay(payment_intent: str, amount: int, metadata: dict, request_id: int, firs
         payment_intent=payment_intent,
         amount=amount,
         metadata=metadata,
-        idempotency_key=f"linli-refund-{request_id}",
+        idempotency_key=key,
     )
     return refund["id"]
 
