@@ -27,6 +27,7 @@ from marketplace.orders import stock
 from marketplace.orders.models import Order, OrderStatus
 from marketplace.payments.stripe import (
     ProviderError,
+    ProviderNotFound,
     ProviderUnavailable,
     idempotency_key,
     stripe,
@@ -322,7 +323,10 @@ def settle_with_provider(order: Order) -> str:
         if now() >= order.expires_at:
             return "expired" if close_unpaid(order, "expired_unpaid") else "not_pending"
         return "waiting"
-    intent = stripe().retrieve_payment_intent(order.payment_intent_id)
+    try:
+        intent = stripe().retrieve_payment_intent(order.payment_intent_id)
+    except ProviderNotFound as exc:
+        return _intent_missing(order, exc)
     if intent["status"] == "succeeded":
         return mark_paid(
             order.id,
@@ -346,6 +350,26 @@ def settle_with_provider(order: Order) -> str:
             )
         return "expired" if close_unpaid(order, "expired_unpaid") else "not_pending"
     return "waiting"
+
+
+def _intent_missing(order: Order, exc: ProviderNotFound) -> str:
+    """The provider has never heard of the order's PaymentIntent (a 404: another account or
+    mode, a deleted test object): nothing can pay it, so waiting is pointless. Close the
+    order for good, with the reason on record, instead of asking again every few minutes."""
+    log.error(
+        "order %s: payment intent %s unknown to the provider", order.id, order.payment_intent_id
+    )
+    if not close_unpaid(order, "payment_intent_missing"):
+        return "not_pending"
+    audit.record(
+        "order",
+        order.id,
+        "payment.intent_missing",
+        actor_id=None,
+        reason="the payment provider does not know this payment intent",
+        data={"payment_intent": order.payment_intent_id, "provider": exc.describe()},
+    )
+    return "intent_missing"
 
 
 def expire_unpaid(*, limit: int = 500) -> dict[str, int]:
@@ -384,9 +408,13 @@ def _settle_each(order_ids: list[int]) -> dict[str, int]:
             order = _lock(order_id)
             outcome = settle_with_provider(order) if order else "gone"
             db.session.commit()
-        except (ProviderError, ProviderUnavailable):
+        except ProviderUnavailable:
             db.session.rollback()
             outcome = "provider_unavailable"
+        except ProviderError as exc:  # a refusal, not an outage: it needs a person
+            db.session.rollback()
+            log.error("order %s: the provider refused: %s", order_id, exc.describe())
+            outcome = "provider_error"
         outcomes[outcome] = outcomes.get(outcome, 0) + 1
     return outcomes
 

@@ -279,7 +279,7 @@ def execute(request_id: int, *, _after_payment: Callable[[], None] | None = None
     except (ProviderUnavailable, ProviderError) as exc:
         request = _lock(request_id)
         request.paying_since = None
-        request.last_error = f"{exc.code}: {exc.message}"[:200]
+        request.last_error = exc.describe()[:200]
         if request.provider_attempts >= ALERT_AFTER_ATTEMPTS and request.alerted_at is None:
             request.alerted_at = now()
             log.error(
