@@ -297,21 +297,59 @@ def close_unpaid(order: Order, reason: str) -> bool:
     return True
 
 
-def payment_failed(order_id: int, payment_intent_id: str) -> str:
-    order = _lock(order_id)
+def payment_failed(order_id: int, payment_intent_id: str, error: dict[str, Any] | None) -> str:
+    """A payment attempt failed (a declined card, failed authentication). The provider puts
+    the intent back to ``requires_payment_method``: the shopper may try another card until
+    the order's deadline, so the order stays pending and keeps its units; expiry handles it
+    if nothing else comes. Nothing is asked of the provider here."""
+    order = db.session.get(Order, order_id)
     if order is None or order.payment_intent_id != payment_intent_id:
         return "unknown_order"
     if order.status != OrderStatus.PENDING_PAYMENT.value:
         return "ignored"
-    try:
-        stripe().cancel_payment_intent(
-            payment_intent_id, idempotency_key=idempotency_key("cancel", payment_intent_id)
+    error = error if isinstance(error, dict) else {}
+    audit.record(
+        "order",
+        order.id,
+        "payment.failed",
+        actor_id=None,
+        data={
+            "payment_intent": payment_intent_id,
+            "code": error.get("code"),
+            "decline_code": error.get("decline_code"),
+        },
+    )
+    return "payment_failed"
+
+
+def payment_canceled(order_id: int, payment_intent_id: str) -> str:
+    """The intent was cancelled at the provider (by us at expiry, or in its dashboard): it
+    can never be paid, so the order expires and gives its units back."""
+    order = _lock(order_id)
+    if order is None or order.payment_intent_id != payment_intent_id:
+        return "unknown_order"
+    return "expired" if close_unpaid(order, "payment_canceled") else "ignored"
+
+
+def payable_order(order_id: int, shopper: User) -> Order:
+    """``POST /orders/{id}/payment``: only a pending order can be paid; an expired one must
+    not hand out its dead intent's client secret."""
+    order = get_order(order_id, shopper)
+    if order.status == OrderStatus.EXPIRED.value:
+        raise Conflict(
+            "This order expired before it was paid and its units were released; place a new order.",
+            code="order_expired",
         )
-    except (ProviderError, ProviderUnavailable):
-        log.warning(
-            "order %s: could not cancel %s after a failed payment", order.id, payment_intent_id
-        )
-    return "expired" if close_unpaid(order, "payment_failed") else "ignored"
+    if order.status != OrderStatus.PENDING_PAYMENT.value:
+        raise Conflict("This order is already paid.", code="order_already_paid")
+    return order
+
+
+def client_secret(order: Order) -> str | None:
+    """What Stripe.js needs to pay, while the order can still be paid."""
+    if order.status != OrderStatus.PENDING_PAYMENT.value:
+        return None
+    return order.client_secret
 
 
 def settle_with_provider(order: Order) -> str:

@@ -72,8 +72,10 @@ def handle_webhook(payload: bytes, signature_header: str) -> str:
             currency=obj["currency"],
             source="webhook",
         )
-    elif kind in ("payment_intent.payment_failed", "payment_intent.canceled"):
-        record.outcome = orders.payment_failed(order_id, intent_id)
+    elif kind == "payment_intent.payment_failed":
+        record.outcome = orders.payment_failed(order_id, intent_id, obj.get("last_payment_error"))
+    elif kind == "payment_intent.canceled":
+        record.outcome = orders.payment_canceled(order_id, intent_id)
     else:
         record.outcome = "ignored"
     log.info("provider event %s %s: %s", event_id, kind, record.outcome)

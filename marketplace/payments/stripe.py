@@ -226,7 +226,7 @@ class StripeClient:
             )
             if response.status_code == 404:
                 raise ProviderNotFound(**details)
-            if details["provider_type"] == "card_error":
+            if response.status_code == 402 or details["provider_type"] == "card_error":
                 raise CardDeclined(**details)
             raise ProviderError(**details)
         return body

@@ -153,10 +153,25 @@ def test_a_failure_after_success_changes_nothing(app, client, pending):
     assert order_status(app, checkout["order"]["id"]) == "paid"
 
 
-def test_a_failed_payment_releases_the_stock(app, client, pending):
+def test_a_declined_card_keeps_the_order_payable(app, client, pending):
+    """Changed by issue 14: a failed attempt used to cancel the intent and expire the order
+    at once. Stripe returns the intent to requires_payment_method so the shopper can try
+    another card: the order stays pending, with its units, until its deadline."""
     checkout, deal = pending
 
     response = deliver(client, event("payment_intent.payment_failed", checkout))
+    paid = deliver(client, event("payment_intent.succeeded", checkout, event_id="evt_2nd_card"))
+
+    assert response.get_json() == {"outcome": "payment_failed"}
+    assert paid.get_json() == {"outcome": "paid"}
+    assert order_status(app, checkout["order"]["id"]) == "paid"
+    assert client.get(f"/api/v1/deals/{deal['id']}").get_json()["stock_left"] == 3
+
+
+def test_a_cancelled_intent_expires_the_order(app, client, pending):
+    checkout, deal = pending
+
+    response = deliver(client, event("payment_intent.canceled", checkout))
 
     assert response.get_json() == {"outcome": "expired"}
     assert order_status(app, checkout["order"]["id"]) == "expired"
