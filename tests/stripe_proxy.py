@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -49,6 +49,7 @@ class StripeProxy:
         self.upstream = upstream.rstrip("/")
         self.requests: list[Recorded] = []
         self.script: list[Scripted] = []
+        self.hooks: list[tuple[str, str, Callable[[], None]]] = []
         self._lock = threading.Lock()
         self._server = make_server("127.0.0.1", 0, self._wsgi, threaded=True)
         self.url = f"http://127.0.0.1:{self._server.server_port}"
@@ -68,6 +69,11 @@ class StripeProxy:
         """The next ``times`` requests ``method path*`` get this answer, not the upstream's."""
         with self._lock:
             self.script.append(Scripted(method, path, status, body, headers or {}, times))
+
+    def before(self, method: str, path: str, hook: Callable[[], None]) -> None:
+        """Run ``hook()`` (in the proxy's thread) when ``method path*`` arrives, before it is
+        answered: a test looks at the database while Linli waits for the provider."""
+        self.hooks.append((method, path, hook))
 
     def sent(self, method: str, path: str) -> list[Recorded]:
         return [r for r in self.requests if r.method == method and r.path.startswith(path)]
@@ -95,6 +101,9 @@ class StripeProxy:
             )
             if rule is not None:
                 rule.times -= 1
+        for method, path, hook in self.hooks:
+            if method == request.method and request.path.startswith(path):
+                hook()
         if rule is not None:
             response = Response(
                 json.dumps(rule.body), rule.status, rule.headers, mimetype="application/json"
@@ -124,3 +133,38 @@ def provider_through(app: Flask, proxy: StripeProxy, **client: Any) -> Iterator[
         yield proxy
     finally:
         app.extensions["linli.stripe"] = real
+
+
+def order_row_locked(app: Flask, order_id: int) -> bool:
+    """Is someone holding the order's row lock (PostgreSQL) or a write transaction (SQLite,
+    whose lock is the whole database) right now? Asked from a connection of its own."""
+    import sqlite3
+
+    import sqlalchemy as sa
+
+    url = sa.make_url(app.config["SQLALCHEMY_DATABASE_URI"])
+    if url.get_backend_name() == "sqlite":
+        conn = sqlite3.connect(url.database, timeout=0.2, isolation_level=None)
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute("ROLLBACK")
+            return False
+        except sqlite3.OperationalError:
+            return True
+        finally:
+            conn.close()
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    try:
+        with engine.connect() as conn:
+            try:
+                conn.execute(
+                    sa.text("SELECT id FROM orders WHERE id = :id FOR UPDATE NOWAIT"),
+                    {"id": order_id},
+                )
+                return False
+            except sa.exc.OperationalError:
+                return True
+            finally:
+                conn.rollback()
+    finally:
+        engine.dispose()

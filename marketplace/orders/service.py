@@ -32,6 +32,7 @@ from marketplace.payments.stripe import (
     idempotency_key,
     stripe,
 )
+from marketplace.refunds import service as refunds
 from marketplace.vouchers import service as vouchers
 from marketplace.vouchers.models import Voucher, VoucherStatus
 
@@ -214,28 +215,48 @@ def mark_paid(
     if order is None or order.payment_intent_id != payment_intent_id:
         return "unknown_order"
     if amount != order.amount or currency.lower() != order.currency:
-        log.error(
-            "order %s: paid %s %s, expected %s %s",
-            order.id,
-            amount,
-            currency,
-            order.amount,
-            order.currency,
-        )
-        audit.record(
-            "order",
-            order.id,
-            "payment.amount_mismatch",
-            actor_id=None,
-            data={"amount": amount, "currency": currency},
-        )
-        return "amount_mismatch"
+        return _amount_mismatch(order, amount, currency, source)
     if order.status != OrderStatus.PENDING_PAYMENT.value:
         if order.status == OrderStatus.EXPIRED.value:
             return _paid_after_expiry(order, source)
         return "already_paid"
     _confirm_paid(order, source)
     return "paid"
+
+
+def _amount_mismatch(order: Order, amount: int, currency: str, source: str) -> str:
+    """The provider took a different sum than the order's (the intent was changed outside
+    Linli). It is never accepted as payment, and the money is not kept either: the order
+    expires (its units go back) and what was taken is refunded automatically, with CS
+    told (the refund runs after this transaction, outside the order's lock)."""
+    if order.closed_reason == "amount_mismatch":
+        return "amount_mismatch"  # handled when the news first came
+    log.error(
+        "order %s: paid %s %s, expected %s %s",
+        order.id,
+        amount,
+        currency,
+        order.amount,
+        order.currency,
+    )
+    audit.record(
+        "order",
+        order.id,
+        "payment.amount_mismatch",
+        actor_id=None,
+        data={"amount": amount, "currency": currency, "source": source},
+    )
+    if order.status not in (OrderStatus.PENDING_PAYMENT.value, OrderStatus.EXPIRED.value):
+        return "amount_mismatch"  # paid correctly before: CS sees the audit and the log
+    close_unpaid(order, "amount_mismatch")
+    order.closed_reason = "amount_mismatch"
+    refunds.open_system_refund(
+        order,
+        amount,
+        note=f"paid {amount} {currency.upper()} for an order of {order.amount} "
+        f"{order.currency.upper()}: not accepted, refunded",
+    )
+    return "amount_mismatch_refunding"
 
 
 def _confirm_paid(order: Order, source: str) -> None:
@@ -256,27 +277,26 @@ def _confirm_paid(order: Order, source: str) -> None:
 
 def _paid_after_expiry(order: Order, source: str) -> str:
     """Money arrived for an order we had given up on (a late webhook). Take the stock back
-    if it is still there and honour the purchase; otherwise refund the money."""
+    if it is still there and honour the purchase; otherwise refund the money — after this
+    transaction, outside the order's lock (``refunds.execute_due``)."""
+    if order.closed_reason in ("paid_after_expiry_refunded", "amount_mismatch"):
+        return "already_refunding"
     try:
         with db.session.begin_nested():
             stock.reserve(order.deal, db.session.get(User, order.shopper_id), order.quantity)
     except (stock.SoldOut, stock.LimitReached):
-        refund = stripe().create_refund(
-            payment_intent=order.payment_intent_id,
-            amount=order.amount,
-            metadata={"order_id": order.id, "reason": "paid_after_expiry"},
-            idempotency_key=idempotency_key("late-refund", order.id, order.created_at),
-        )
-        order.status = OrderStatus.REFUNDED.value
         order.closed_reason = "paid_after_expiry_refunded"
+        request = refunds.open_system_refund(
+            order, order.amount, note="paid after the order expired and its units were gone"
+        )
         audit.record(
             "order",
             order.id,
-            "order.refunded_late_payment",
+            "order.refunding_late_payment",
             actor_id=None,
-            data={"refund": refund.get("id"), "source": source},
+            data={"refund_request_id": request.id, "source": source},
         )
-        return "refunded_late_payment"
+        return "refunding_late_payment"
     _confirm_paid(order, source)
     return "paid_after_expiry"
 
@@ -446,6 +466,7 @@ def _settle_each(order_ids: list[int]) -> dict[str, int]:
             order = _lock(order_id)
             outcome = settle_with_provider(order) if order else "gone"
             db.session.commit()
+            refunds.execute_due()  # a late or wrong payment's refund, now the lock is gone
         except ProviderUnavailable:
             db.session.rollback()
             outcome = "provider_unavailable"

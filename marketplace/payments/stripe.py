@@ -268,6 +268,9 @@ class StripeClient:
             idempotency_key,
         )
 
+    def retrieve_refund(self, refund_id: str) -> dict[str, Any]:
+        return self._call("GET", f"/v1/refunds/{refund_id}")
+
     def list_refunds(self, payment_intent: str) -> list[dict[str, Any]]:
         page = self._call("GET", "/v1/refunds", {"payment_intent": payment_intent, "limit": 100})
         return page["data"]

@@ -194,12 +194,37 @@ def test_success_arriving_after_expiry_takes_the_stock_back(app, client, pending
 
 
 def test_a_wrong_amount_is_not_accepted_as_payment(app, client, pending):
-    checkout, _ = pending
+    """Changed by issue 14: the order used to stay pending for ever with the money taken.
+    Now it expires (units back) and what was taken is refunded automatically, CS told."""
+    from marketplace.refunds.models import RefundRequest
+
+    checkout, deal = pending
 
     response = deliver(client, event("payment_intent.succeeded", checkout, amount=1))
+    again = deliver(client, event("payment_intent.succeeded", checkout, amount=1, event_id="e2"))
 
-    assert response.get_json() == {"outcome": "amount_mismatch"}
-    assert order_status(app, checkout["order"]["id"]) == "pending_payment"
+    assert response.get_json() == {"outcome": "amount_mismatch_refunding"}
+    assert again.get_json() == {"outcome": "amount_mismatch"}  # one refund, not two
+    assert order_status(app, checkout["order"]["id"]) == "expired"
+    assert client.get(f"/api/v1/deals/{deal['id']}").get_json()["stock_left"] == 5
+    with app.app_context():
+        (request,) = db.session.scalars(sa.select(RefundRequest)).all()
+        assert (request.order_id, request.amount) == (checkout["order"]["id"], 1)
+    assert any(
+        "refunded automatically" in text for _, text in app.extensions["linli.notifier"].sent
+    )
+
+
+def test_a_failed_payment_asks_nothing_of_the_provider(app, client, pending, stripe_proxy):
+    from tests.stripe_proxy import provider_through
+
+    checkout, _ = pending
+
+    with provider_through(app, stripe_proxy):
+        response = deliver(client, event("payment_intent.payment_failed", checkout))
+
+    assert response.get_json() == {"outcome": "payment_failed"}
+    assert stripe_proxy.requests == []  # no cancel under the order's lock, no cancel at all
 
 
 def test_events_for_unknown_payments_are_acknowledged_and_ignored(client, pending):
