@@ -374,28 +374,34 @@ def client_secret(order: Order) -> str | None:
 
 def settle_with_provider(order: Order) -> str:
     """Ask the provider where a pending order's payment stands and act on it: paid →
-    vouchers; still unpaid past its deadline → cancel the intent and expire the order."""
+    vouchers; still unpaid past its deadline → cancel the intent and expire the order.
+
+    Commits what came before and holds no transaction (nor the order's lock) while the
+    provider answers; each step after it is conditional on the order still being pending."""
     if order.status != OrderStatus.PENDING_PAYMENT.value:
         return "not_pending"
     if order.payment_intent_id is None:
         if now() >= order.expires_at:
             return "expired" if close_unpaid(order, "expired_unpaid") else "not_pending"
         return "waiting"
+    order_id, intent_id, expires_at = order.id, order.payment_intent_id, order.expires_at
+    db.session.commit()
     try:
-        intent = stripe().retrieve_payment_intent(order.payment_intent_id)
+        intent = stripe().retrieve_payment_intent(intent_id)
     except ProviderNotFound as exc:
-        return _intent_missing(order, exc)
+        return _intent_missing(db.session.get(Order, order_id), exc)
     if intent["status"] == "succeeded":
         return mark_paid(
-            order.id,
+            order_id,
             payment_intent_id=intent["id"],
             amount=intent["amount"],
             currency=intent["currency"],
             source="reconciliation",
         )
     if intent["status"] == "canceled":
+        order = db.session.get(Order, order_id)
         return "expired" if close_unpaid(order, "payment_canceled") else "not_pending"
-    if now() >= order.expires_at:
+    if now() >= expires_at:
         if intent["status"] in (
             "requires_payment_method",
             "requires_confirmation",
@@ -403,9 +409,9 @@ def settle_with_provider(order: Order) -> str:
             "requires_capture",
         ):
             stripe().cancel_payment_intent(
-                order.payment_intent_id,
-                idempotency_key=idempotency_key("cancel", order.payment_intent_id),
+                intent_id, idempotency_key=idempotency_key("cancel", intent_id)
             )
+        order = db.session.get(Order, order_id)
         return "expired" if close_unpaid(order, "expired_unpaid") else "not_pending"
     return "waiting"
 
@@ -463,7 +469,7 @@ def _settle_each(order_ids: list[int]) -> dict[str, int]:
     outcomes: dict[str, int] = {}
     for order_id in order_ids:
         try:
-            order = _lock(order_id)
+            order = db.session.get(Order, order_id, populate_existing=True)
             outcome = settle_with_provider(order) if order else "gone"
             db.session.commit()
             refunds.execute_due()  # a late or wrong payment's refund, now the lock is gone

@@ -305,3 +305,24 @@ def test_a_wrong_amount_is_refunded_outside_the_lock(app, client, shop, stripe_p
         assert [r["amount"] for r in stripe().list_refunds(intent)] == [100]
         assert db.session.get(Deal, shop["deal"]["id"]).stock_left == 10
         assert db.session.scalar(sa.select(sa.func.count()).select_from(Voucher)) == 0
+
+
+def test_expiry_and_reconciliation_ask_the_provider_with_no_lock_held(
+    app, client, shop, stripe_proxy, clock
+):
+    placed = buy(client, quick_shopper(app), shop["deal"]["id"], 1).get_json()
+    order_id = placed["order"]["id"]
+    seen: list[bool] = []
+    for method in ("GET", "POST"):
+        stripe_proxy.before(
+            method, "/v1/payment_intents", lambda: seen.append(order_row_locked(app, order_id))
+        )
+
+    clock.advance(minutes=15)
+    with provider_through(app, stripe_proxy), app.app_context():
+        outcome = orders.expire_unpaid()
+
+    assert outcome == {"expired": 1}
+    assert [r.method for r in stripe_proxy.requests] == ["GET", "POST"]  # retrieve, cancel
+    assert seen == [False, False]
+    assert order_status(app, order_id) == "expired"
