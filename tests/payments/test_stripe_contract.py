@@ -58,6 +58,13 @@ def test_create_refund(client):
     assert refund["amount"] == 15800 and "status" in refund
 
 
+def test_retrieve_refund(client):
+    refund = client.retrieve_refund("re_contract")
+
+    assert refund["object"] == "refund" and refund["id"] == "re_contract"
+    assert "status" in refund
+
+
 def test_list_refunds(client):
     refunds = client.list_refunds("pi_contract")
 
