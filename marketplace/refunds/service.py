@@ -606,13 +606,13 @@ def money_returned_outside(
     goodwill gesture) is booked as the platform's cost. Recorded once per provider id."""
     if status not in PAID + WAITING:
         return "ignored"  # nothing left the account
+    order = db.session.scalars(  # one piece of news per order at a time
+        sa.select(Order).where(Order.id == order_id).with_for_update(of=Order)
+    ).first()
     if db.session.scalar(
         sa.select(RefundRequest.id).where(RefundRequest.provider_refund_id == provider_id)
     ):
         return "already_recorded"
-    order = db.session.scalars(
-        sa.select(Order).where(Order.id == order_id).with_for_update(of=Order)
-    ).first()
     if order is None or order.status not in [s.value for s in REFUNDABLE_ORDER_STATUSES]:
         return "ignored"
     rank = {
@@ -647,8 +647,12 @@ def money_returned_outside(
         decided_at=now(),
         provider_refund_id=provider_id,
     )
-    db.session.add(request)
-    db.session.flush()
+    try:
+        with db.session.begin_nested():  # the same news twice at once: one record
+            db.session.add(request)
+            db.session.flush()
+    except sa.exc.IntegrityError:
+        return "already_recorded"
     for voucher in chosen:
         if voucher.status != VoucherStatus.REDEEMED.value:
             voucher.status = VoucherStatus.REFUNDING.value  # not redeemable from now on

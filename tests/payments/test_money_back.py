@@ -326,3 +326,27 @@ def test_expiry_and_reconciliation_ask_the_provider_with_no_lock_held(
     assert [r.method for r in stripe_proxy.requests] == ["GET", "POST"]  # retrieve, cancel
     assert seen == [False, False]
     assert order_status(app, order_id) == "expired"
+
+
+def test_the_same_dispute_told_twice_at_once_is_recorded_once(app, paid):
+    import threading
+
+    dispute = {"id": "dp_2", "object": "dispute", "payment_intent": paid["intent"], "amount": UNIT}
+    barrier = threading.Barrier(3)
+    outcomes: list[str] = []
+
+    def send(n: int) -> None:
+        c = app.test_client()
+        barrier.wait()
+        outcomes.append(
+            deliver(c, "charge.dispute.created", dispute, f"evt_dp_{n}").get_json()["outcome"]
+        )
+
+    threads = [threading.Thread(target=send, args=(n,)) for n in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    assert sorted(outcomes) == ["already_recorded"] * 2 + ["recorded_outside_refund"]
+    assert sorted(voucher_states(app, paid["order_id"])) == ["active", "refunded"]
