@@ -207,8 +207,11 @@ class StripeClient:
             "decline_code": error.get("decline_code"),
             "provider_message": error.get("message") or response.reason,
         }
-        transient = response.headers.get("Stripe-Should-Retry", "").lower() == "true"
-        if response.status_code >= 500 or response.status_code == 429 or transient:
+        transient = response.status_code == 429 or (
+            response.status_code == 409
+            and response.headers.get("Stripe-Should-Retry", "").lower() == "true"
+        )
+        if response.status_code >= 500 or transient:
             log.warning("stripe %s %s answered %s", method, path, response.status_code)
             raise ProviderUnavailable(**details)
         if not isinstance(body, dict):

@@ -179,3 +179,16 @@ def _zero() -> timedelta:
 def _only_order(app) -> int:
     with app.app_context():
         return db.session.scalars(sa.select(Order.id)).one()
+
+
+def test_a_lock_that_stays_busy_is_an_outage_not_a_refusal(stripe_proxy):
+    client = StripeClient(stripe_proxy.url, "sk_test_x")
+    stripe_proxy.answer(
+        "POST", INTENT, 409, LOCKED, headers={"Stripe-Should-Retry": "true"}, times=3
+    )
+
+    with pytest.raises(ProviderUnavailable) as busy:
+        create(client)
+
+    assert len(stripe_proxy.sent("POST", INTENT)) == 3  # the first try and two retries
+    assert busy.value.provider_code == "lock_timeout"
