@@ -31,7 +31,7 @@ import sqlalchemy as sa
 from marketplace.accounts.models import User
 from marketplace.core import audit
 from marketplace.core.clock import local_today, now
-from marketplace.core.db import db, on_commit
+from marketplace.core.db import db, on_commit, on_rollback
 from marketplace.core.errors import Conflict, InvalidInput, NotFound
 from marketplace.distribution.service import on_voucher_refunded
 from marketplace.ledger import service as ledger
@@ -528,6 +528,7 @@ def open_system_refund(order: Order, amount: int, *, note: str) -> RefundRequest
     )
     _tell_cs(f"Order {order.id}: ¥{amount / 100:.2f} is being refunded automatically — {note}")
     db.session.info.setdefault("linli.refunds_due", []).append(request.id)
+    on_rollback(lambda: db.session.info.pop("linli.refunds_due", None))
     return request
 
 
