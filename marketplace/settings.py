@@ -12,6 +12,7 @@ the build.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +27,7 @@ DEV_SECRET_KEY = "dev-only-insecure-secret-key"  # noqa: S105 - refused in produ
 DEV_WEBHOOK_SECRET = "whsec_linli_dev"  # noqa: S105 - refused in production
 DEV_STRIPE_KEY = "sk_test_linli_dev"  # refused in production
 ENVIRONMENTS = ("development", "testing", "production")
+INSTALLATION_ID = re.compile(r"[A-Za-z0-9_-]{1,40}")
 
 
 class SettingsError(RuntimeError):
@@ -113,6 +115,14 @@ SETTINGS: tuple[Setting, ...] = (
         "LINLI_STRIPE_WEBHOOK_SECRET",
         DEV_WEBHOOK_SECRET,
         "secret that signs provider webhooks (Stripe-Signature); must be set in production",
+    ),
+    Setting(
+        "LINLI_INSTALLATION_ID",
+        "LINLI_INSTALLATION_ID",
+        "",
+        "names this installation in every provider Idempotency-Key, so two environments on "
+        "one Stripe account never share keys; empty: generated once into "
+        "<instance>/installation-id (development, tests); must be set in production",
     ),
     Setting(
         "LINLI_TIME_ZONE",
@@ -274,6 +284,9 @@ def finalize(config: dict[str, Any]) -> dict[str, Any]:
         raise SettingsError("LINLI_SMS_BACKEND must be console or memory")
     if config["LINLI_NOTIFIER_BACKEND"] not in ("console", "memory", "wecom"):
         raise SettingsError("LINLI_NOTIFIER_BACKEND must be console, wecom or memory")
+    installation = config["LINLI_INSTALLATION_ID"]
+    if installation and not INSTALLATION_ID.fullmatch(installation):
+        raise SettingsError("LINLI_INSTALLATION_ID: 1 to 40 of A-Z a-z 0-9 _ -")
     if env == "production":
         if config["SECRET_KEY"] in (DEV_SECRET_KEY, "") or len(config["SECRET_KEY"]) < 32:
             raise SettingsError(
@@ -283,6 +296,11 @@ def finalize(config: dict[str, Any]) -> dict[str, Any]:
             raise SettingsError("LINLI_STRIPE_WEBHOOK_SECRET must be set in production")
         if config["LINLI_STRIPE_SECRET_KEY"] in (DEV_STRIPE_KEY, ""):
             raise SettingsError("LINLI_STRIPE_SECRET_KEY must be set in production")
+        if not config["LINLI_INSTALLATION_ID"]:
+            raise SettingsError(
+                "LINLI_INSTALLATION_ID must be set in production (one value shared by every "
+                "process of this installation, different from every other installation)"
+            )
         if config["LINLI_SMS_BACKEND"] == "memory":
             raise SettingsError("LINLI_SMS_BACKEND=memory is for tests only")
     return config

@@ -218,3 +218,13 @@ def clock(app: Flask) -> FrozenClock:
 @pytest.fixture
 def backend(backend_app: Flask) -> str:
     return sa.make_url(backend_app.config["SQLALCHEMY_DATABASE_URI"]).get_backend_name()
+
+
+@pytest.fixture
+def stripe_proxy(stripe_url: str) -> Iterator[object]:
+    """A recording, scriptable proxy in front of localstripe (tests/stripe_proxy.py)."""
+    from tests.stripe_proxy import StripeProxy
+
+    proxy = StripeProxy(stripe_url)
+    yield proxy
+    proxy.close()

@@ -118,6 +118,17 @@ def voucher_refunded(order, voucher_id: int, *, was_redeemed: bool) -> None:
     )
 
 
+def refund_remainder(order, provider_id: str, amount: int) -> None:
+    """Money given back outside Linli that pays for no whole unit (a goodwill refund made in
+    the provider's dashboard, part of a dispute): the platform's cost."""
+    post(
+        f"refund_remainder:{provider_id}",
+        "refund_remainder",
+        [(PLATFORM, amount), (PROVIDER, -amount)],
+        order_id=order.id,
+    )
+
+
 def commission(
     entry_id: int, distributor_id: int, amount: int, kind: str, order_id: int | None = None
 ) -> None:

@@ -31,7 +31,7 @@ def _checkout(order):
         "payment": {
             "provider": "stripe",
             "payment_intent": order.payment_intent_id,
-            "client_secret": order.client_secret,
+            "client_secret": service.client_secret(order),
             "publishable_key": current_app.config["LINLI_STRIPE_PUBLISHABLE_KEY"],
         },
     }
@@ -66,10 +66,13 @@ def place_order(body: dict, headers: dict):
 @blp.post("/orders/<int:order_id>/payment")
 @auth_required(Role.SHOPPER)
 @blp.response(200, CheckoutSchema)
-@documents_errors(404, 502, 503)
+@documents_errors(404, 409, 502, 503)
 def retry_payment(order_id: int):
-    """Start (or show) the payment of a pending order, e.g. after the provider was down"""
-    order = service.attach_payment(service.get_order(order_id, current_user()))
+    """Start (or show) the payment of a pending order, e.g. after the provider was down
+    or a declined card
+
+    409 codes: order_expired (place a new order), order_already_paid."""
+    order = service.attach_payment(service.payable_order(order_id, current_user()))
     db.session.commit()
     return _checkout(order)
 

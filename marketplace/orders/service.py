@@ -25,7 +25,14 @@ from marketplace.distribution import service as distribution
 from marketplace.ledger import service as ledger
 from marketplace.orders import stock
 from marketplace.orders.models import Order, OrderStatus
-from marketplace.payments.stripe import ProviderError, ProviderUnavailable, stripe
+from marketplace.payments.stripe import (
+    ProviderError,
+    ProviderNotFound,
+    ProviderUnavailable,
+    idempotency_key,
+    stripe,
+)
+from marketplace.refunds import service as refunds
 from marketplace.vouchers import service as vouchers
 from marketplace.vouchers.models import Voucher, VoucherStatus
 
@@ -154,12 +161,10 @@ def attach_payment(order: Order) -> Order:
         return order
     order_id, amount, currency = order.id, order.amount, order.currency
     metadata = {"order_id": order.id, "deal_id": order.deal_id}
+    key = idempotency_key("order-intent", order.id, order.created_at)
     db.session.commit()
     intent = stripe().create_payment_intent(
-        amount=amount,
-        currency=currency,
-        metadata=metadata,
-        idempotency_key=f"linli-order-{order_id}-intent",
+        amount=amount, currency=currency, metadata=metadata, idempotency_key=key
     )
     order = _lock(order_id)
     if order.payment_intent_id is None and order.status == OrderStatus.PENDING_PAYMENT.value:
@@ -177,7 +182,7 @@ def attach_payment(order: Order) -> Order:
         # Idempotency-Key makes a second one): ours must never be paid.
         try:
             stripe().cancel_payment_intent(
-                intent["id"], idempotency_key=f"linli-cancel-{intent['id']}"
+                intent["id"], idempotency_key=idempotency_key("cancel", intent["id"])
             )
         except (ProviderError, ProviderUnavailable):
             log.warning("order %s: could not cancel surplus intent %s", order_id, intent["id"])
@@ -210,28 +215,48 @@ def mark_paid(
     if order is None or order.payment_intent_id != payment_intent_id:
         return "unknown_order"
     if amount != order.amount or currency.lower() != order.currency:
-        log.error(
-            "order %s: paid %s %s, expected %s %s",
-            order.id,
-            amount,
-            currency,
-            order.amount,
-            order.currency,
-        )
-        audit.record(
-            "order",
-            order.id,
-            "payment.amount_mismatch",
-            actor_id=None,
-            data={"amount": amount, "currency": currency},
-        )
-        return "amount_mismatch"
+        return _amount_mismatch(order, amount, currency, source)
     if order.status != OrderStatus.PENDING_PAYMENT.value:
         if order.status == OrderStatus.EXPIRED.value:
             return _paid_after_expiry(order, source)
         return "already_paid"
     _confirm_paid(order, source)
     return "paid"
+
+
+def _amount_mismatch(order: Order, amount: int, currency: str, source: str) -> str:
+    """The provider took a different sum than the order's (the intent was changed outside
+    Linli). It is never accepted as payment, and the money is not kept either: the order
+    expires (its units go back) and what was taken is refunded automatically, with CS
+    told (the refund runs after this transaction, outside the order's lock)."""
+    if order.closed_reason == "amount_mismatch":
+        return "amount_mismatch"  # handled when the news first came
+    log.error(
+        "order %s: paid %s %s, expected %s %s",
+        order.id,
+        amount,
+        currency,
+        order.amount,
+        order.currency,
+    )
+    audit.record(
+        "order",
+        order.id,
+        "payment.amount_mismatch",
+        actor_id=None,
+        data={"amount": amount, "currency": currency, "source": source},
+    )
+    if order.status not in (OrderStatus.PENDING_PAYMENT.value, OrderStatus.EXPIRED.value):
+        return "amount_mismatch"  # paid correctly before: CS sees the audit and the log
+    close_unpaid(order, "amount_mismatch")
+    order.closed_reason = "amount_mismatch"
+    refunds.open_system_refund(
+        order,
+        amount,
+        note=f"paid {amount} {currency.upper()} for an order of {order.amount} "
+        f"{order.currency.upper()}: not accepted, refunded",
+    )
+    return "amount_mismatch_refunding"
 
 
 def _confirm_paid(order: Order, source: str) -> None:
@@ -252,27 +277,26 @@ def _confirm_paid(order: Order, source: str) -> None:
 
 def _paid_after_expiry(order: Order, source: str) -> str:
     """Money arrived for an order we had given up on (a late webhook). Take the stock back
-    if it is still there and honour the purchase; otherwise refund the money."""
+    if it is still there and honour the purchase; otherwise refund the money — after this
+    transaction, outside the order's lock (``refunds.execute_due``)."""
+    if order.closed_reason in ("paid_after_expiry_refunded", "amount_mismatch"):
+        return "already_refunding"
     try:
         with db.session.begin_nested():
             stock.reserve(order.deal, db.session.get(User, order.shopper_id), order.quantity)
     except (stock.SoldOut, stock.LimitReached):
-        refund = stripe().create_refund(
-            payment_intent=order.payment_intent_id,
-            amount=order.amount,
-            metadata={"order_id": order.id, "reason": "paid_after_expiry"},
-            idempotency_key=f"linli-order-{order.id}-late-refund",
-        )
-        order.status = OrderStatus.REFUNDED.value
         order.closed_reason = "paid_after_expiry_refunded"
+        request = refunds.open_system_refund(
+            order, order.amount, note="paid after the order expired and its units were gone"
+        )
         audit.record(
             "order",
             order.id,
-            "order.refunded_late_payment",
+            "order.refunding_late_payment",
             actor_id=None,
-            data={"refund": refund.get("id"), "source": source},
+            data={"refund_request_id": request.id, "source": source},
         )
-        return "refunded_late_payment"
+        return "refunding_late_payment"
     _confirm_paid(order, source)
     return "paid_after_expiry"
 
@@ -293,44 +317,91 @@ def close_unpaid(order: Order, reason: str) -> bool:
     return True
 
 
-def payment_failed(order_id: int, payment_intent_id: str) -> str:
-    order = _lock(order_id)
+def payment_failed(order_id: int, payment_intent_id: str, error: dict[str, Any] | None) -> str:
+    """A payment attempt failed (a declined card, failed authentication). The provider puts
+    the intent back to ``requires_payment_method``: the shopper may try another card until
+    the order's deadline, so the order stays pending and keeps its units; expiry handles it
+    if nothing else comes. Nothing is asked of the provider here."""
+    order = db.session.get(Order, order_id)
     if order is None or order.payment_intent_id != payment_intent_id:
         return "unknown_order"
     if order.status != OrderStatus.PENDING_PAYMENT.value:
         return "ignored"
-    try:
-        stripe().cancel_payment_intent(
-            payment_intent_id, idempotency_key=f"linli-order-{order.id}-cancel"
+    error = error if isinstance(error, dict) else {}
+    audit.record(
+        "order",
+        order.id,
+        "payment.failed",
+        actor_id=None,
+        data={
+            "payment_intent": payment_intent_id,
+            "code": error.get("code"),
+            "decline_code": error.get("decline_code"),
+        },
+    )
+    return "payment_failed"
+
+
+def payment_canceled(order_id: int, payment_intent_id: str) -> str:
+    """The intent was cancelled at the provider (by us at expiry, or in its dashboard): it
+    can never be paid, so the order expires and gives its units back."""
+    order = _lock(order_id)
+    if order is None or order.payment_intent_id != payment_intent_id:
+        return "unknown_order"
+    return "expired" if close_unpaid(order, "payment_canceled") else "ignored"
+
+
+def payable_order(order_id: int, shopper: User) -> Order:
+    """``POST /orders/{id}/payment``: only a pending order can be paid; an expired one must
+    not hand out its dead intent's client secret."""
+    order = get_order(order_id, shopper)
+    if order.status == OrderStatus.EXPIRED.value:
+        raise Conflict(
+            "This order expired before it was paid and its units were released; place a new order.",
+            code="order_expired",
         )
-    except (ProviderError, ProviderUnavailable):
-        log.warning(
-            "order %s: could not cancel %s after a failed payment", order.id, payment_intent_id
-        )
-    return "expired" if close_unpaid(order, "payment_failed") else "ignored"
+    if order.status != OrderStatus.PENDING_PAYMENT.value:
+        raise Conflict("This order is already paid.", code="order_already_paid")
+    return order
+
+
+def client_secret(order: Order) -> str | None:
+    """What Stripe.js needs to pay, while the order can still be paid."""
+    if order.status != OrderStatus.PENDING_PAYMENT.value:
+        return None
+    return order.client_secret
 
 
 def settle_with_provider(order: Order) -> str:
     """Ask the provider where a pending order's payment stands and act on it: paid →
-    vouchers; still unpaid past its deadline → cancel the intent and expire the order."""
+    vouchers; still unpaid past its deadline → cancel the intent and expire the order.
+
+    Commits what came before and holds no transaction (nor the order's lock) while the
+    provider answers; each step after it is conditional on the order still being pending."""
     if order.status != OrderStatus.PENDING_PAYMENT.value:
         return "not_pending"
     if order.payment_intent_id is None:
         if now() >= order.expires_at:
             return "expired" if close_unpaid(order, "expired_unpaid") else "not_pending"
         return "waiting"
-    intent = stripe().retrieve_payment_intent(order.payment_intent_id)
+    order_id, intent_id, expires_at = order.id, order.payment_intent_id, order.expires_at
+    db.session.commit()
+    try:
+        intent = stripe().retrieve_payment_intent(intent_id)
+    except ProviderNotFound as exc:
+        return _intent_missing(db.session.get(Order, order_id), exc)
     if intent["status"] == "succeeded":
         return mark_paid(
-            order.id,
+            order_id,
             payment_intent_id=intent["id"],
             amount=intent["amount"],
             currency=intent["currency"],
             source="reconciliation",
         )
     if intent["status"] == "canceled":
+        order = db.session.get(Order, order_id)
         return "expired" if close_unpaid(order, "payment_canceled") else "not_pending"
-    if now() >= order.expires_at:
+    if now() >= expires_at:
         if intent["status"] in (
             "requires_payment_method",
             "requires_confirmation",
@@ -338,10 +409,31 @@ def settle_with_provider(order: Order) -> str:
             "requires_capture",
         ):
             stripe().cancel_payment_intent(
-                order.payment_intent_id, idempotency_key=f"linli-order-{order.id}-cancel"
+                intent_id, idempotency_key=idempotency_key("cancel", intent_id)
             )
+        order = db.session.get(Order, order_id)
         return "expired" if close_unpaid(order, "expired_unpaid") else "not_pending"
     return "waiting"
+
+
+def _intent_missing(order: Order, exc: ProviderNotFound) -> str:
+    """The provider has never heard of the order's PaymentIntent (a 404: another account or
+    mode, a deleted test object): nothing can pay it, so waiting is pointless. Close the
+    order for good, with the reason on record, instead of asking again every few minutes."""
+    log.error(
+        "order %s: payment intent %s unknown to the provider", order.id, order.payment_intent_id
+    )
+    if not close_unpaid(order, "payment_intent_missing"):
+        return "not_pending"
+    audit.record(
+        "order",
+        order.id,
+        "payment.intent_missing",
+        actor_id=None,
+        reason="the payment provider does not know this payment intent",
+        data={"payment_intent": order.payment_intent_id, "provider": exc.describe()},
+    )
+    return "intent_missing"
 
 
 def expire_unpaid(*, limit: int = 500) -> dict[str, int]:
@@ -377,12 +469,17 @@ def _settle_each(order_ids: list[int]) -> dict[str, int]:
     outcomes: dict[str, int] = {}
     for order_id in order_ids:
         try:
-            order = _lock(order_id)
+            order = db.session.get(Order, order_id, populate_existing=True)
             outcome = settle_with_provider(order) if order else "gone"
             db.session.commit()
-        except (ProviderError, ProviderUnavailable):
+            refunds.execute_due()  # a late or wrong payment's refund, now the lock is gone
+        except ProviderUnavailable:
             db.session.rollback()
             outcome = "provider_unavailable"
+        except ProviderError as exc:  # a refusal, not an outage: it needs a person
+            db.session.rollback()
+            log.error("order %s: the provider refused: %s", order_id, exc.describe())
+            outcome = "provider_error"
         outcomes[outcome] = outcomes.get(outcome, 0) + 1
     return outcomes
 

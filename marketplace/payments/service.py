@@ -12,8 +12,14 @@ from sqlalchemy.exc import IntegrityError
 from marketplace.core.db import db
 from marketplace.orders import service as orders
 from marketplace.orders.models import Order
-from marketplace.payments.models import PaymentEvent
-from marketplace.payments.stripe import InvalidSignature, verify_signature
+from marketplace.payments.models import (
+    EVENT_ID_LENGTH,
+    EVENT_TYPE_LENGTH,
+    OBJECT_ID_LENGTH,
+    PaymentEvent,
+)
+from marketplace.payments.stripe import InvalidSignature, stripe, verify_signature
+from marketplace.refunds import service as refunds
 
 log = logging.getLogger(__name__)
 
@@ -26,13 +32,33 @@ def handle_webhook(payload: bytes, signature_header: str) -> str:
     try:
         event = json.loads(payload)
         event_id, kind, obj = event["id"], event["type"], event["data"]["object"]
+        if not (
+            isinstance(event_id, str)
+            and 0 < len(event_id) <= EVENT_ID_LENGTH
+            and isinstance(kind, str)
+            and isinstance(obj, dict)
+        ):
+            raise TypeError("not an event")
     except (ValueError, KeyError, TypeError) as exc:
         raise InvalidSignature(
             "The event is not a provider event.", code="malformed_event"
         ) from exc
     intent_id = obj.get("id") if obj.get("object") == "payment_intent" else None
+    if obj.get("object") in ("charge", "refund", "dispute"):
+        intent_id = obj.get("payment_intent")
+    if not isinstance(intent_id, str) or len(intent_id) > OBJECT_ID_LENGTH:
+        intent_id = None  # not one of ours: ours are short
+    # What the provider knows is asked before any database work: no transaction (on SQLite
+    # the write lock) is held while waiting for it. Down, the event answers 503 and the
+    # provider delivers it again.
+    provider_refunds = (
+        stripe().list_refunds(intent_id) if kind == "charge.refunded" and intent_id else []
+    )
     record = PaymentEvent(
-        provider_event_id=event_id, type=kind, payment_intent_id=intent_id, outcome="received"
+        provider_event_id=event_id,
+        type=kind[:EVENT_TYPE_LENGTH],  # a type longer than any Stripe sends is just unknown
+        payment_intent_id=intent_id,
+        outcome="received",
     )
     try:
         with db.session.begin_nested():  # a second delivery of the event stops here
@@ -45,19 +71,86 @@ def handle_webhook(payload: bytes, signature_header: str) -> str:
         order_id = db.session.scalar(
             sa.select(Order.id).where(Order.payment_intent_id == intent_id)
         )
+    try:
+        record.outcome = _dispatch(kind, obj, order_id, intent_id, provider_refunds)
+    except (KeyError, TypeError, ValueError) as exc:  # signed, but not the shape we know
+        raise InvalidSignature(
+            "The event is not a provider event.", code="malformed_event"
+        ) from exc
+    log.info("provider event %s %s: %s", event_id, kind, record.outcome)
+    outcome = record.outcome
+    db.session.commit()
+    refunds.execute_due()  # money a late or wrong payment must give back, outside any lock
+    return outcome
+
+
+def _dispatch(
+    kind: str, obj: dict, order_id: int | None, intent_id: str | None, provider_refunds: list
+) -> str:
     if order_id is None:
-        record.outcome = "unknown_order"
-    elif kind == "payment_intent.succeeded":
-        record.outcome = orders.mark_paid(
+        return "unknown_order"
+    if kind == "payment_intent.succeeded":
+        return orders.mark_paid(
             order_id,
             payment_intent_id=intent_id,
             amount=int(obj["amount"]),
             currency=obj["currency"],
             source="webhook",
         )
-    elif kind in ("payment_intent.payment_failed", "payment_intent.canceled"):
-        record.outcome = orders.payment_failed(order_id, intent_id)
-    else:
-        record.outcome = "ignored"
-    log.info("provider event %s %s: %s", event_id, kind, record.outcome)
-    return record.outcome
+    if kind == "payment_intent.payment_failed":
+        return orders.payment_failed(order_id, intent_id, obj.get("last_payment_error"))
+    if kind == "payment_intent.canceled":
+        return orders.payment_canceled(order_id, intent_id)
+    if kind == "charge.refunded":
+        return _charge_refunded(order_id, provider_refunds)
+    if kind in ("refund.updated", "refund.failed", "charge.refund.updated"):
+        return _refund_changed(order_id, obj)
+    if kind == "charge.dispute.created":
+        return refunds.money_returned_outside(
+            order_id,
+            provider_id=str(obj["id"]),
+            amount=int(obj["amount"]),
+            status="succeeded",  # a dispute withdraws its amount at once
+            note=f"dispute {obj['id']} opened by the card holder ({obj.get('reason') or '-'})",
+        )
+    return "ignored"
+
+
+def _is_ours(refund: dict) -> bool:
+    return bool((refund.get("metadata") or {}).get("refund_request_id"))
+
+
+def _charge_refunded(order_id: int, provider_refunds: list[dict]) -> str:
+    """Some money of this payment went back. Ours are known already; any other refund was
+    made at the provider (its dashboard) and is recorded now."""
+    outcomes = set()
+    for refund in provider_refunds:
+        if _is_ours(refund):
+            outcomes.add(refunds.provider_refund_changed(refund))
+            continue
+        outcomes.add(
+            refunds.money_returned_outside(
+                order_id,
+                provider_id=str(refund["id"]),
+                amount=int(refund["amount"]),
+                status=str(refund.get("status")),
+                note=f"refund {refund['id']} made at the payment provider",
+            )
+        )
+    for outcome in ("recorded_outside_refund", "refunded", "already_recorded"):
+        if outcome in outcomes:
+            return outcome
+    return "ignored"
+
+
+def _refund_changed(order_id: int, refund: dict) -> str:
+    outcome = refunds.provider_refund_changed(refund)
+    if outcome != "not_ours" or _is_ours(refund):
+        return outcome
+    return refunds.money_returned_outside(
+        order_id,
+        provider_id=str(refund["id"]),
+        amount=int(refund["amount"]),
+        status=str(refund.get("status")),
+        note=f"refund {refund['id']} made at the payment provider",
+    )

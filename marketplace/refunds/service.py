@@ -1,15 +1,18 @@
 """Manual refunds, end to end, as a state machine that recovers from a crash at any step.
 
-    pending ──approve──▶ approved_pending_refund ──(provider refund + voids)──▶ refunded
-       │                        │
-       └──reject──▶ rejected    └──(a voucher was used meanwhile)──▶ failed
+    pending ──approve──▶ approved_pending_refund ──(provider refund succeeded + voids)──▶ refunded
+       │                        │   ▲
+       └──reject──▶ rejected    │   └─(provider refund pending: wait for refund.updated / the job)
+                                └──(a voucher was used meanwhile, or the provider's refund
+                                    failed/was cancelled: vouchers usable again, CS told)──▶ failed
 
 Carrying out an approved refund (``execute``) takes three short transactions:
 1. *prepare*: the vouchers go ``active → refunding`` (no longer redeemable) — or, if one was
    redeemed meanwhile, the request fails cleanly and nothing is paid;
 2. *pay*: the provider refund, outside any transaction, carrying the request id in its
    metadata (and as Idempotency-Key, which real Stripe honours);
-3. *finish*: record the provider refund, void the vouchers, cancel or claw back commission,
+3. *finish*, only once the provider's refund has ``succeeded`` (``pending`` is not money
+   back): record the provider refund, void the vouchers, cancel or claw back commission,
    return stock, update the order — all in one transaction.
 Recovery (``retry_approved``, a job) re-runs ``execute``: before paying again it asks the
 provider for a refund already made for this request, so money is never paid twice even by a
@@ -28,17 +31,30 @@ import sqlalchemy as sa
 from marketplace.accounts.models import User
 from marketplace.core import audit
 from marketplace.core.clock import local_today, now
-from marketplace.core.db import db
+from marketplace.core.db import db, on_commit, on_rollback
 from marketplace.core.errors import Conflict, InvalidInput, NotFound
 from marketplace.distribution.service import on_voucher_refunded
 from marketplace.ledger import service as ledger
 from marketplace.orders import stock
 from marketplace.orders.models import Order, OrderStatus
-from marketplace.payments.stripe import ProviderError, ProviderUnavailable, stripe
-from marketplace.refunds.models import OPEN_STATUSES, RefundItem, RefundRequest, RefundStatus
+from marketplace.payments.stripe import (
+    ProviderError,
+    ProviderUnavailable,
+    idempotency_key,
+    stripe,
+)
+from marketplace.providers.notifier import notifier
+from marketplace.refunds.models import (
+    OPEN_STATUSES,
+    RefundItem,
+    RefundReason,
+    RefundRequest,
+    RefundStatus,
+)
 from marketplace.vouchers.models import Voucher, VoucherStatus
 
 log = logging.getLogger(__name__)
+CS_CHANNEL = "cs"
 ALERT_AFTER_ATTEMPTS = 5
 PAYING_LEASE = timedelta(seconds=60)
 REFUNDABLE_ORDER_STATUSES = (OrderStatus.PAID, OrderStatus.PARTIALLY_REFUNDED,
@@ -264,16 +280,20 @@ def execute(request_id: int, *, _after_payment: Callable[[], None] | None = None
     request.provider_attempts += 1
     payment_intent, amount = request.order.payment_intent_id, request.amount
     metadata = {"refund_request_id": request.id, "order_id": request.order_id}
+    key = idempotency_key("refund", request.id, request.created_at)
     already = request.provider_refund_id
     first_try = request.provider_attempts == 1
     db.session.commit()  # step 1 is durable before any money moves
 
     try:
-        refund_id = already or _pay(payment_intent, amount, metadata, request_id, first_try)
+        if already:  # made earlier (pending then, or found after a crash): where is it now?
+            refund = stripe().retrieve_refund(already)
+        else:
+            refund = _pay(payment_intent, amount, metadata, key, first_try)
     except (ProviderUnavailable, ProviderError) as exc:
         request = _lock(request_id)
         request.paying_since = None
-        request.last_error = f"{exc.code}: {exc.message}"[:200]
+        request.last_error = exc.describe()[:200]
         if request.provider_attempts >= ALERT_AFTER_ATTEMPTS and request.alerted_at is None:
             request.alerted_at = now()
             log.error(
@@ -288,14 +308,87 @@ def execute(request_id: int, *, _after_payment: Callable[[], None] | None = None
                 actor_id=None,
                 data={"attempts": request.provider_attempts},
             )
+            _tell_cs(
+                f"Refund request #{request.id} (order {request.order_id}, "
+                f"¥{request.amount / 100:.2f}) failed {request.provider_attempts} times at the "
+                f"payment provider ({request.last_error}); please act."
+            )
         db.session.commit()
         return request
     if _after_payment is not None:
         _after_payment()
     request = _lock(request_id)
-    _finish(request, refund_id)
+    _settle(request, refund)
     db.session.commit()
     return request
+
+
+PAID, WAITING = ("succeeded",), ("pending", "requires_action")
+
+
+def _settle(request: RefundRequest, refund: dict[str, Any]) -> str:
+    """Act on the provider's refund as it stands. Only ``succeeded`` is money back: a
+    ``pending`` refund keeps the vouchers unredeemable and the request open (the provider's
+    refund.updated event or the retry job finishes it); ``failed``/``canceled`` means no
+    money moved."""
+    status = refund.get("status") or "succeeded"
+    if request.status != RefundStatus.APPROVED_PENDING_REFUND.value:
+        return "not_open"
+    request.paying_since = None
+    if status in PAID:
+        _finish(request, refund["id"])
+        return "refunded"
+    if status in WAITING:
+        if request.provider_refund_id != refund["id"]:
+            request.provider_refund_id = refund["id"]
+            audit.record(
+                "refund_request",
+                request.id,
+                "refund.provider_pending",
+                actor_id=None,
+                data={"provider_refund": refund["id"], "status": status},
+            )
+        return "refund_pending"
+    _provider_failed(request, refund)
+    return "refund_failed"
+
+
+def _provider_failed(request: RefundRequest, refund: dict[str, Any]) -> None:
+    """The provider could not pay the refund back (a closed card, a cancelled refund): the
+    vouchers are the shopper's again (nothing was paid for them) and CS must sort it out."""
+    vouchers = db.session.scalars(
+        sa.select(Voucher)
+        .where(Voucher.id.in_([i.voucher_id for i in request.items]))
+        .with_for_update()
+    ).all()
+    for voucher in vouchers:
+        if voucher.status == VoucherStatus.REFUNDING.value:
+            voucher.status = VoucherStatus.ACTIVE.value
+    request.status, request.open_order_id = RefundStatus.FAILED.value, None
+    request.failure_code = "provider_refund_failed"
+    request.provider_refund_id = request.provider_refund_id or refund.get("id")
+    request.last_error = f"provider refund {refund.get('status')}: {refund.get('failure_reason')}"[
+        :200
+    ]
+    audit.record(
+        "refund_request",
+        request.id,
+        "refund.failed",
+        actor_id=None,
+        reason="the payment provider could not pay the refund",
+        data={"provider_refund": refund.get("id"), "failure_reason": refund.get("failure_reason")},
+    )
+    _tell_cs(
+        f"Refund request #{request.id} (order {request.order_id}, ¥{request.amount / 100:.2f}): "
+        f"the provider's refund {refund.get('id')} {refund.get('status')} "
+        f"({refund.get('failure_reason') or 'no reason given'}). Nothing was paid back; "
+        "the vouchers are usable again. Please contact the shopper."
+    )
+
+
+def _tell_cs(text: str) -> None:
+    """Customer service's channel, once the transaction that decided it has committed."""
+    on_commit(lambda: notifier().send(CS_CHANNEL, text))
 
 
 def _prepare(request: RefundRequest) -> bool:
@@ -335,18 +428,20 @@ def _prepare(request: RefundRequest) -> bool:
     return True
 
 
-def _pay(payment_intent: str, amount: int, metadata: dict, request_id: int, first_try: bool) -> str:
+def _pay(
+    payment_intent: str, amount: int, metadata: dict, key: str, first_try: bool
+) -> dict[str, Any]:
+    request_id = metadata["refund_request_id"]
     if not first_try:  # an earlier attempt may have paid before we could record it
         for refund in stripe().list_refunds(payment_intent):
             if str((refund.get("metadata") or {}).get("refund_request_id")) == str(request_id):
-                return refund["id"]
-    refund = stripe().create_refund(
+                return refund
+    return stripe().create_refund(
         payment_intent=payment_intent,
         amount=amount,
         metadata=metadata,
-        idempotency_key=f"linli-refund-{request_id}",
+        idempotency_key=key,
     )
-    return refund["id"]
 
 
 def _finish(request: RefundRequest, refund_id: str) -> None:
@@ -400,6 +495,194 @@ def _finish(request: RefundRequest, refund_id: str) -> None:
         actor_id=None,
         data={"refund_request_id": request.id},
     )
+
+
+# -- money that goes back without a shopper's request ---------------------------------------
+
+
+def open_system_refund(order: Order, amount: int, *, note: str) -> RefundRequest:
+    """Linli itself must give money back that bought nothing (a payment that arrived after
+    the order expired and its units were gone, a payment of the wrong amount): an approved
+    request without vouchers, carried out by ``execute`` like any other — outside the
+    order's lock, crash-safe, retried by the job, and CS is told."""
+    request = RefundRequest(
+        order=order,
+        shopper_id=order.shopper_id,
+        status=RefundStatus.APPROVED_PENDING_REFUND.value,
+        reason=RefundReason.OTHER.value,
+        reason_text=note[:500],
+        amount=amount,
+        open_order_id=None,
+        items=[],
+        decided_at=now(),
+    )
+    db.session.add(request)
+    db.session.flush()
+    audit.record(
+        "refund_request",
+        request.id,
+        "refund.system",
+        actor_id=None,
+        reason=note,
+        data={"order_id": order.id, "amount": amount},
+    )
+    _tell_cs(f"Order {order.id}: ¥{amount / 100:.2f} is being refunded automatically — {note}")
+    db.session.info.setdefault("linli.refunds_due", []).append(request.id)
+    on_rollback(lambda: db.session.info.pop("linli.refunds_due", None))
+    return request
+
+
+def execute_due() -> None:
+    """Carry out, after the caller's commit, the refunds its transaction opened."""
+    for request_id in db.session.info.pop("linli.refunds_due", []):
+        try:
+            execute(request_id)
+        except RefundNotFound:  # its transaction rolled back
+            db.session.rollback()
+
+
+def provider_refund_changed(refund: dict[str, Any]) -> str:
+    """A refund's state changed at the provider (refund.updated / refund.failed). One of
+    ours finishes or fails by the same rules as ``execute``; one made outside Linli (the
+    dashboard) is recorded like ``charge.refunded``."""
+    request = _request_for(refund)
+    if request is None:
+        return "not_ours"
+    status = refund.get("status")
+    if request.status == RefundStatus.APPROVED_PENDING_REFUND.value:
+        return _settle(request, refund)
+    if request.status == RefundStatus.REFUNDED.value and status in ("failed", "canceled"):
+        # Recorded as paid, and the provider now says the money never arrived (a refund can
+        # fail days later). The vouchers stay void — the shopper was promised the money —
+        # and CS must pay it another way; the reconciliation shows the gap until then.
+        if request.failure_code != "provider_refund_failed":
+            request.failure_code = "provider_refund_failed"
+            request.last_error = f"provider refund {status}: {refund.get('failure_reason')}"[:200]
+            audit.record(
+                "refund_request",
+                request.id,
+                "refund.failed_after_paid",
+                actor_id=None,
+                data={"provider_refund": refund.get("id"), "status": status},
+            )
+            _tell_cs(
+                f"Refund request #{request.id} (order {request.order_id}, "
+                f"¥{request.amount / 100:.2f}) was paid, but the provider's refund "
+                f"{refund.get('id')} has now {status} ({refund.get('failure_reason') or '-'}): "
+                "the shopper has not got the money. Please pay it back another way."
+            )
+        return "refund_failed_after_paid"
+    return "ignored"
+
+
+def _request_for(refund: dict[str, Any]) -> RefundRequest | None:
+    request_id = db.session.scalar(
+        sa.select(RefundRequest.id).where(RefundRequest.provider_refund_id == refund.get("id"))
+    )
+    if request_id is None:
+        ours = str((refund.get("metadata") or {}).get("refund_request_id") or "")
+        request_id = int(ours) if ours.isdigit() and len(ours) < 12 else None
+    if request_id is None:
+        return None
+    request = db.session.scalars(
+        sa.select(RefundRequest)
+        .where(RefundRequest.id == request_id)
+        .with_for_update(of=RefundRequest)
+    ).first()
+    if request is None or request.order.payment_intent_id != refund.get("payment_intent"):
+        return None
+    return request
+
+
+def money_returned_outside(
+    order_id: int, *, provider_id: str, amount: int, status: str, note: str
+) -> str:
+    """Money went back to the shopper without Linli asking: a refund made in the provider's
+    dashboard (``re_…``) or a dispute (``dp_…``, its amount withdrawn at once). The vouchers
+    that money paid for stop being redeemable and the order, ledger and commission follow,
+    through the same request and ``_finish`` as every refund; CS is told.
+
+    The vouchers: as many whole units as the amount covers (unused ones first, then used
+    ones, which cost the platform as an override would); a remainder short of a unit (a
+    goodwill gesture) is booked as the platform's cost. Recorded once per provider id."""
+    if status not in PAID + WAITING:
+        return "ignored"  # nothing left the account
+    order = db.session.scalars(  # one piece of news per order at a time
+        sa.select(Order).where(Order.id == order_id).with_for_update(of=Order)
+    ).first()
+    if db.session.scalar(
+        sa.select(RefundRequest.id).where(RefundRequest.provider_refund_id == provider_id)
+    ):
+        return "already_recorded"
+    if order is None or order.status not in [s.value for s in REFUNDABLE_ORDER_STATUSES]:
+        return "ignored"
+    rank = {
+        VoucherStatus.ACTIVE.value: 0,
+        VoucherStatus.EXPIRED.value: 0,
+        VoucherStatus.REFUNDING.value: 1,
+        VoucherStatus.REDEEMED.value: 2,
+    }
+    candidates = sorted(
+        (
+            v
+            for v in db.session.scalars(
+                sa.select(Voucher).where(Voucher.order_id == order.id).with_for_update()
+            )
+            if v.status in rank
+        ),
+        key=lambda v: (rank[v.status], v.id),
+    )
+    units = min(amount // order.unit_price, len(candidates))
+    chosen = candidates[:units]
+    request = RefundRequest(
+        order=order,
+        shopper_id=order.shopper_id,
+        status=RefundStatus.APPROVED_PENDING_REFUND.value,
+        reason=RefundReason.OTHER.value,
+        reason_text=note[:500],
+        amount=amount,
+        open_order_id=None,
+        items=[RefundItem(voucher_id=v.id) for v in chosen],
+        admin_override=any(v.status == VoucherStatus.REDEEMED.value for v in chosen),
+        override_reason=note[:500],
+        decided_at=now(),
+        provider_refund_id=provider_id,
+    )
+    try:
+        with db.session.begin_nested():  # the same news twice at once: one record
+            db.session.add(request)
+            db.session.flush()
+    except sa.exc.IntegrityError:
+        return "already_recorded"
+    for voucher in chosen:
+        if voucher.status != VoucherStatus.REDEEMED.value:
+            voucher.status = VoucherStatus.REFUNDING.value  # not redeemable from now on
+    audit.record(
+        "refund_request",
+        request.id,
+        "refund.outside_linli",
+        actor_id=None,
+        reason=note,
+        data={
+            "order_id": order.id,
+            "provider_id": provider_id,
+            "amount": amount,
+            "status": status,
+            "vouchers": [v.code for v in chosen],
+        },
+    )
+    remainder = amount - units * order.unit_price
+    if status in PAID:
+        _finish(request, provider_id)
+        if remainder:
+            ledger.refund_remainder(order, provider_id, remainder)
+    _tell_cs(
+        f"Order {order.id}: ¥{amount / 100:.2f} went back to the shopper outside Linli "
+        f"({note}; {status}). Vouchers no longer redeemable: "
+        f"{', '.join(v.code for v in chosen) or 'none'}"
+        + (f"; ¥{remainder / 100:.2f} covers no whole unit." if remainder else ".")
+    )
+    return "recorded_outside_refund"
 
 
 def retry_approved(*, limit: int = 100) -> dict[str, int]:

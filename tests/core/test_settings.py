@@ -39,6 +39,13 @@ def test_postgresql_urls_use_psycopg3():
             "LINLI_SECRET_KEY": "x" * 40,
             "LINLI_STRIPE_WEBHOOK_SECRET": "whsec_real",
         },
+        {  # no installation id: provider idempotency keys would not be namespaced
+            "LINLI_ENV": "production",
+            "LINLI_SECRET_KEY": "x" * 40,
+            "LINLI_STRIPE_WEBHOOK_SECRET": "whsec_real",
+            "LINLI_STRIPE_SECRET_KEY": "sk_live_real",
+        },
+        {"LINLI_INSTALLATION_ID": "two words"},
         {"LINLI_ENV": "staging"},
         {"LINLI_TIME_ZONE": "Mars/Olympus"},
         {"LINLI_STAFF_TOKEN_TTL_HOURS": "twelve"},
@@ -61,6 +68,7 @@ def test_production_starts_with_real_secrets(tmp_path):
                     "LINLI_SECRET_KEY": "k" * 48,
                     "LINLI_STRIPE_WEBHOOK_SECRET": "whsec_real",
                     "LINLI_STRIPE_SECRET_KEY": "sk_live_real",
+                    "LINLI_INSTALLATION_ID": "linli-prod",
                 }
             ),
             "LINLI_INSTANCE_PATH": str(tmp_path),

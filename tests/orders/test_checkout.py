@@ -265,3 +265,63 @@ def test_a_draft_or_paused_deal_cannot_be_bought(app, client, shop):
     assert buy(client, shopper, shop["deal"]["id"]).get_json()["error"]["code"] == (
         "deal_not_on_sale"
     )
+
+
+def test_a_declined_card_leaves_the_order_payable_until_its_deadline(app, client, shop, clock):
+    """A declined card (localstripe's 4000000000000341) must not kill the order: the
+    intent goes back to requires_payment_method and the shopper may try another card.
+    After the deadline the order expires and its dead intent's secret is not handed out."""
+    from marketplace.payments.models import PaymentEvent
+    from marketplace.payments.stripe import CardDeclined, stripe
+
+    shopper = quick_shopper(app)
+    placed = buy(client, shopper, shop["deal"]["id"], 2).get_json()
+    intent_id = placed["payment"]["payment_intent"]
+
+    with app.app_context(), pytest.raises(CardDeclined):
+        stripe().pay_with_test_card(intent_id, card="4000000000000341")
+    for _ in range(100):  # the provider's payment_failed webhook
+        with app.app_context():
+            outcome = db.session.scalar(
+                sa.select(PaymentEvent.outcome).where(PaymentEvent.payment_intent_id == intent_id)
+            )
+        if outcome:
+            break
+        import time
+
+        time.sleep(0.05)
+    with app.app_context():
+        intent = stripe().retrieve_payment_intent(intent_id)
+    again = client.post(f"/api/v1/orders/{placed['order']['id']}/payment", headers=shopper.headers)
+
+    assert outcome == "payment_failed"
+    assert intent["status"] == "requires_payment_method"  # not cancelled: another card may pay
+    assert order_status(app, placed["order"]["id"]) == "pending_payment"
+    assert stock_left(app, shop["deal"]["id"]) == 8
+    assert again.status_code == 200
+    assert again.get_json()["payment"]["client_secret"] == placed["payment"]["client_secret"]
+
+    clock.advance(minutes=15)
+    with app.app_context():
+        assert orders.expire_unpaid() == {"expired": 1}
+    dead = client.post(f"/api/v1/orders/{placed['order']['id']}/payment", headers=shopper.headers)
+    shown = client.get(f"/api/v1/orders/{placed['order']['id']}", headers=shopper.headers)
+
+    assert dead.status_code == 409 and dead.get_json()["error"]["code"] == "order_expired"
+    assert "client_secret" not in dead.get_data(as_text=True)
+    assert shown.get_json()["status"] == "expired"
+    assert stock_left(app, shop["deal"]["id"]) == 10
+
+
+def test_repeating_the_key_of_an_expired_order_hands_out_no_client_secret(app, client, shop, clock):
+    shopper = quick_shopper(app)
+    first = buy(client, shopper, shop["deal"]["id"], 1, key="tap").get_json()
+    clock.advance(minutes=15)
+    with app.app_context():
+        orders.expire_unpaid()
+
+    repeat = buy(client, shopper, shop["deal"]["id"], 1, key="tap")
+
+    assert first["payment"]["client_secret"]
+    assert repeat.status_code == 200 and repeat.get_json()["order"]["status"] == "expired"
+    assert repeat.get_json()["payment"]["client_secret"] is None
