@@ -90,13 +90,15 @@ def free_port() -> int:
 
 @pytest.fixture(scope="session")
 def stripe_url() -> Iterator[str]:
-    """A real local Stripe-compatible server (localstripe) on a free port."""
-    executable = Path(sys.executable).parent / "localstripe"
-    if not executable.exists():
+    """A real local Stripe-compatible server (localstripe) on a free port, through
+    scripts/localstripe as make run starts it: loopback only, state in memory (never the
+    machine-wide /tmp/localstripe.pickle another checkout may be using)."""
+    if not (Path(sys.executable).parent / "localstripe").exists():
         unavailable("localstripe", "not installed; pip install -e '.[dev]'")
     port = free_port()
+    script = Path(__file__).resolve().parent.parent / "scripts" / "localstripe"
     process = subprocess.Popen(  # noqa: S603 - our own dev dependency
-        [str(executable), "--port", str(port), "--from-scratch"],
+        [sys.executable, str(script), "--port", str(port), "--from-scratch"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

@@ -16,7 +16,7 @@ PHONE = validate.Regexp(
 class OtpRequestSchema(ma.Schema):
     phone = ma.fields.String(
         required=True,
-        validate=[validate.Length(max=20), PHONE],
+        validate=PHONE,
         metadata={"description": "mainland mobile number, e.g. 13812345678 or +86 138 1234 5678"},
     )
 
@@ -30,7 +30,7 @@ class OtpSentSchema(ma.Schema):
 class TokenRequestSchema(ma.Schema):
     """Either phone + code (shoppers) or username + password (staff, merchant staff)."""
 
-    phone = ma.fields.String(validate=[validate.Length(max=20), PHONE])
+    phone = ma.fields.String(validate=PHONE)
     code = ma.fields.String(validate=validate.Regexp(r"^[0-9]{6}$", error="The code is 6 digits."))
     username = ma.fields.String(validate=validate.Length(min=1, max=40))
     password = ma.fields.String(validate=validate.Length(min=1, max=128), load_only=True)
