@@ -7,7 +7,7 @@ from flask_smorest.fields import Upload
 from marshmallow import validate
 
 from marketplace.accounts.service import USERNAME_INPUT
-from marketplace.core.fields import HHMM, MAX_INT, Day, Id, LocalDateTime, UserRefSchema
+from marketplace.core.fields import HHMM, MAX_ID, MAX_INT, Day, Id, LocalDateTime, UserRefSchema
 from marketplace.core.pagination import PageArgsSchema
 from merchants.models import ContractKind, StaffRole, Stage, VisitChannel
 
@@ -147,14 +147,29 @@ class MerchantDetailSchema(MerchantSchema):
         return [kind.value for kind in missing_contracts(merchant)]
 
 
+class OwnerField(ma.fields.String):
+    """A BD owner in a filter: ``me`` or a user id (bounded like every id)."""
+
+    default_error_messages = {"invalid_owner": "A user id or 'me'."}  # noqa: RUF012
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(metadata={"pattern": r"^(me|[1-9][0-9]{0,9})$"}, **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs) -> str | int:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if text == "me":
+            return text
+        if not (text.isascii() and text.isdigit() and 1 <= int(text) <= MAX_ID):
+            raise self.make_error("invalid_owner")
+        return int(text)
+
+
 class MerchantListArgsSchema(PageArgsSchema):
     category = ma.fields.String(validate=validate.Length(max=40))
     grade = ma.fields.Integer(validate=validate.Range(1, 5))
     min_grade = ma.fields.Integer(validate=validate.Range(1, 5))
     stage = ma.fields.String(validate=one_of(Stage))
-    owner = ma.fields.String(
-        validate=validate.Regexp(r"^(me|\d{1,10})$", error="A user id or 'me'."),
-    )
+    owner = OwnerField()
     headliner = ma.fields.Boolean()
     q = ma.fields.String(
         validate=validate.Length(min=1, max=80), metadata={"description": "name or address"}
@@ -239,9 +254,7 @@ class VisitSchema(ma.Schema):
 
 
 class OverdueArgsSchema(PageArgsSchema):
-    owner = ma.fields.String(
-        validate=validate.Regexp(r"^(me|\d{1,10})$", error="A user id or 'me'.")
-    )
+    owner = OwnerField()
 
 
 class StaffCreateSchema(ma.Schema):

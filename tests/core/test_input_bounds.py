@@ -323,3 +323,16 @@ def test_a_location_needs_both_lat_and_lng(app, client, bd):
             headers=bd.headers,
         )
         assert response.status_code == 422, response.get_json()
+
+
+@pytest.mark.parametrize("owner", ["2147483648", "9999999999", "0", "٣"])
+def test_an_owner_filter_past_the_id_range_is_422(app, client, bd, owner):
+    """A user id in a query string is bounded like any id (on PostgreSQL it was a 500)."""
+    for url in ("/api/v1/merchants", "/api/v1/merchants/overdue-follow-ups"):
+        response = client.get(f"{url}?owner={owner}", headers=bd.headers)
+        assert response.status_code == 422, (url, response.get_json())
+        assert "query.owner" in response.get_json()["error"]["fields"]
+    mine = client.get("/api/v1/merchants?owner=me", headers=bd.headers)
+    assert mine.status_code == 200
+    by_id = client.get(f"/api/v1/merchants?owner={bd.id}", headers=bd.headers)
+    assert by_id.status_code == 200
