@@ -34,6 +34,9 @@ from marketplace.core.db import db
 from marketplace.providers.sms import MemorySms
 
 CI = os.environ.get("CI", "").lower() == "true"
+# `make run` leaves its settings in .run/env for flask commands in another terminal; the
+# suite must not pick them up (a dev Stripe port, a changed LINLI_MIN_CHARGE...).
+os.environ["LINLI_ENV_FILE"] = os.devnull
 TEST_POSTGRES_URL = os.environ.get(
     "LINLI_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
 )

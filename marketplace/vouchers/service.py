@@ -118,16 +118,21 @@ def redeem(code: str, clerk: User) -> Voucher:
     voucher_expired / voucher_not_yet_valid / voucher_not_usable_today."""
     from merchants.service import membership
 
-    if not re.fullmatch(CODE_INPUT, code) or not well_formed(code := code.replace(" ", "")):
-        raise InvalidInput(
-            "That is not a voucher code (12 digits; check for a typo).",
-            code="malformed_voucher_code",
-            fields={"code": ["Check the digits."]},
-        )
+    malformed = InvalidInput(
+        "That is not a voucher code (12 digits; check for a typo).",
+        code="malformed_voucher_code",
+        fields={"code": ["Check the digits."]},
+    )
+    if not re.fullmatch(CODE_INPUT, code):
+        raise malformed
+    code = code.replace(" ", "")
     member = membership(clerk) if clerk.has_role(Role.MERCHANT_STAFF) else None
     voucher = db.session.scalars(sa.select(Voucher).where(Voucher.code == code)).first()
     if voucher is None:
-        raise VoucherNotFound()
+        # The check digit tells a typo from a code that does not exist. It is consulted
+        # only after the lookup, so codes issued under an earlier check digit (Luhn, before
+        # Damm) still redeem.
+        raise VoucherNotFound() if well_formed(code) else malformed
     if member is None or member.merchant_id != voucher.merchant_id:
         raise PermissionDenied("This voucher belongs to another shop.", code="wrong_merchant")
     today = local_today()

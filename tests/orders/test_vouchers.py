@@ -121,6 +121,31 @@ def test_unknown_and_mistyped_codes(client, bought):
     assert missing.status_code == 404 and missing.get_json()["error"]["code"] == "voucher_not_found"
 
 
+def _luhn_digit(digits: str) -> str:
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = int(ch) * (2 if i % 2 == 0 else 1)
+        total += d - 9 if d > 9 else d
+    return str((10 - total % 10) % 10)
+
+
+def test_a_code_issued_under_the_old_check_digit_still_redeems(app, client, bought):
+    """Codes were Luhn-checked before Damm; those already issued keep working."""
+    body = "12345678901"
+    old = body + _luhn_digit(body)
+    assert not vouchers.well_formed(old)  # Damm would call it a typo
+    with app.app_context():
+        table = Voucher.__table__
+        issued = bought["codes"][0]
+        db.session.execute(sa.update(table).where(table.c.code == issued).values(code=old))
+        db.session.commit()
+
+    response = redeem(client, bought["a_clerk"], old)
+
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json()["status"] == "redeemed"
+
+
 def test_concurrent_redemption_succeeds_once(app, bought):
     code = bought["codes"][0]
     barrier = threading.Barrier(6)
