@@ -584,22 +584,31 @@ def dashboard(distributor: Distributor) -> dict[str, Any]:
             .group_by(CommissionEntry.state)
         ).all()
     )
-    # Asia/Shanghai months (a bonus counts in the month it is for), the last twelve.
-    oldest = shift_month(month_of(now()), -11)
-    since, _ = month_bounds(oldest)
-    by_month_totals: dict[str, int] = {}
-    for created_at, bonus_month, amount in db.session.execute(
-        sa.select(CommissionEntry.created_at, CommissionEntry.month, CommissionEntry.amount).where(
-            CommissionEntry.distributor_id == distributor.id,
-            CommissionEntry.state != CommissionState.CANCELLED.value,
-            CommissionEntry.created_at >= since,
-        )
-    ):
-        key = bonus_month or month_of(created_at)
-        if key >= oldest:
-            by_month_totals[key] = by_month_totals.get(key, 0) + amount
+    # Asia/Shanghai months (a bonus counts in the month it is for), the last twelve, summed
+    # in SQL: each entry's month is its bonus month or the local month it was made in.
+    months = [shift_month(month_of(now()), -offset) for offset in range(12)]
+    made_in = sa.case(
+        *[
+            (sa.and_(CommissionEntry.created_at >= start, CommissionEntry.created_at < end), m)
+            for m, (start, end) in ((m, month_bounds(m)) for m in months)
+        ],
+        else_=None,
+    )
+    month = sa.func.coalesce(CommissionEntry.month, made_in)
+    since, _ = month_bounds(months[-1])
     by_month = [
-        {"month": m, "amount": by_month_totals[m]} for m in sorted(by_month_totals, reverse=True)
+        {"month": m, "amount": int(a)}
+        for m, a in db.session.execute(
+            sa.select(month, sa.func.sum(CommissionEntry.amount))
+            .where(
+                CommissionEntry.distributor_id == distributor.id,
+                CommissionEntry.state != CommissionState.CANCELLED.value,
+                CommissionEntry.created_at >= since,
+                month.in_(months),
+            )
+            .group_by(month)
+            .order_by(month.desc())
+        ).all()
     ]
     top = [
         {"deal_id": d, "title": t, "units": int(u)}
