@@ -27,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import ROOT, VENV_BIN, serve, summarize
 
 ENDPOINTS = [
+    ("GET /healthz (trivial, for scale)", "/healthz"),
     ("GET /api/v1/deals", "/api/v1/deals?page_size=20"),
     ("GET /api/v1/deals?near&sort=distance", "/api/v1/deals?near=27.3383,103.7172&radius=5000"),
     ("GET /api/v1/deals?sort=popularity", "/api/v1/deals?sort=popularity&category=hotpot-bbq"),

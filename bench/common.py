@@ -19,6 +19,10 @@ from flask_migrate import upgrade
 
 from marketplace import create_app
 
+# Benchmarks configure their servers themselves: never the settings a `make run` left in
+# .run/env (the servers they start inherit this environment).
+os.environ["LINLI_ENV_FILE"] = os.devnull
+
 
 def bench_app() -> Flask:
     """SQLite in a temp folder by default; set BENCH_DATABASE_URL to measure PostgreSQL
@@ -97,7 +101,7 @@ def serve(env: dict[str, str], *, workers: int = 2, threads: int = 4) -> Iterato
             try:
                 if requests.get(base + "/healthz", timeout=1).status_code == 200:
                     break
-            except requests.ConnectionError:
+            except requests.RequestException:  # not listening yet, or workers still booting
                 time.sleep(0.1)
         yield base
     finally:
