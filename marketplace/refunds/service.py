@@ -391,18 +391,51 @@ def _tell_cs(text: str) -> None:
     on_commit(lambda: notifier().send(CS_CHANNEL, text))
 
 
+def _held_elsewhere(voucher_ids: list[int], request_id: int | None) -> set[int]:
+    """The vouchers among ``voucher_ids`` that another request holds: an approved request
+    that has taken its vouchers out of use (prepared: it has asked the provider, or it is
+    money that went back outside Linli, recorded with its provider id). A voucher in
+    ``refunding`` belongs to exactly one such request."""
+    if not voucher_ids:
+        return set()
+    query = (
+        sa.select(RefundItem.voucher_id)
+        .join(RefundRequest, RefundRequest.id == RefundItem.request_id)
+        .where(
+            RefundItem.voucher_id.in_(voucher_ids),
+            RefundRequest.status == RefundStatus.APPROVED_PENDING_REFUND.value,
+            sa.or_(
+                RefundRequest.provider_attempts > 0,
+                RefundRequest.provider_refund_id.is_not(None),
+            ),
+        )
+    )
+    if request_id is not None:
+        query = query.where(RefundRequest.id != request_id)
+    return set(db.session.scalars(query))
+
+
 def _prepare(request: RefundRequest) -> bool:
     """Make the request's vouchers unredeemable; False (and the request failed) if one was
-    used meanwhile — unless an admin override covers used vouchers."""
+    used meanwhile — unless an admin override covers used vouchers. Vouchers another request
+    holds (money that went back outside Linli meanwhile) or that are refunded already are
+    not this request's to pay for: it refunds only what is left, or fails if nothing is."""
     vouchers = db.session.scalars(
         sa.select(Voucher)
         .where(Voucher.id.in_([i.voucher_id for i in request.items]))
         .with_for_update()
     ).all()
+    held = _held_elsewhere([v.id for v in vouchers], request.id)
+    gone = [v for v in vouchers if v.id in held or v.status == VoucherStatus.REFUNDED.value]
+    if gone:
+        vouchers = [v for v in vouchers if v not in gone]
+        _give_up_vouchers(request, gone, left=vouchers)
+        if not vouchers:
+            return False
     usable = {
         VoucherStatus.ACTIVE.value,
         VoucherStatus.EXPIRED.value,
-        VoucherStatus.REFUNDING.value,
+        VoucherStatus.REFUNDING.value,  # not held elsewhere: ours, from an earlier attempt
     }
     if request.admin_override:
         usable.add(VoucherStatus.REDEEMED.value)
@@ -428,6 +461,43 @@ def _prepare(request: RefundRequest) -> bool:
     return True
 
 
+def _give_up_vouchers(request: RefundRequest, gone: list[Voucher], *, left: list[Voucher]) -> None:
+    """Some of the request's vouchers were paid back another way (outside Linli) before it
+    was paid: it keeps only the rest — or, with none left, fails — and CS is told."""
+    codes = ", ".join(v.code for v in gone)
+    keep = {v.id for v in left}
+    request.items = [i for i in request.items if i.voucher_id in keep]
+    request.amount = request.order.unit_price * len(left)
+    if left:
+        audit.record(
+            "refund_request",
+            request.id,
+            "refund.reduced",
+            actor_id=None,
+            reason="vouchers were paid back outside Linli meanwhile",
+            data={"vouchers": [v.code for v in gone], "amount": request.amount},
+        )
+        _tell_cs(
+            f"Refund request #{request.id} (order {request.order_id}): vouchers {codes} were "
+            f"already paid back outside Linli; only ¥{request.amount / 100:.2f} is refunded."
+        )
+        return
+    request.status, request.open_order_id = RefundStatus.FAILED.value, None
+    request.failure_code = "refunded_outside"
+    audit.record(
+        "refund_request",
+        request.id,
+        "refund.failed",
+        actor_id=None,
+        reason="every voucher was already paid back outside Linli",
+        data={"vouchers": [v.code for v in gone]},
+    )
+    _tell_cs(
+        f"Refund request #{request.id} (order {request.order_id}): nothing paid — vouchers "
+        f"{codes} were already paid back outside Linli (a dashboard refund or a dispute)."
+    )
+
+
 def _pay(
     payment_intent: str, amount: int, metadata: dict, key: str, first_try: bool
 ) -> dict[str, Any]:
@@ -444,6 +514,12 @@ def _pay(
     )
 
 
+def _outside(request: RefundRequest) -> bool:
+    """Money that went back without Linli asking (``money_returned_outside``): nobody
+    decided it, and it carries the provider's note as its override reason."""
+    return request.decided_by_id is None and request.override_reason is not None
+
+
 def _finish(request: RefundRequest, refund_id: str) -> None:
     if request.status != RefundStatus.APPROVED_PENDING_REFUND.value:
         return
@@ -453,6 +529,13 @@ def _finish(request: RefundRequest, refund_id: str) -> None:
         .where(Voucher.id.in_([i.voucher_id for i in request.items]))
         .with_for_update()
     ).all()
+    # Only the vouchers this request took out of use: never one another request holds or
+    # one already refunded (money is booked and stock returned once per voucher).
+    held = _held_elsewhere([v.id for v in vouchers], request.id)
+    movable = {VoucherStatus.REFUNDING.value}
+    if request.admin_override:
+        movable.add(VoucherStatus.REDEEMED.value)
+    vouchers = [v for v in vouchers if v.status in movable and v.id not in held]
     for voucher in vouchers:
         was_redeemed = voucher.redeemed_at is not None
         voucher.status = VoucherStatus.REFUNDED.value
@@ -467,18 +550,21 @@ def _finish(request: RefundRequest, refund_id: str) -> None:
         on_voucher_refunded(voucher, actor_id=request.decided_by_id)
     order = request.order
     deal = order.deal
-    if deal.status in ("live", "sold_out") and (
-        deal.sale_ends_at is None or deal.sale_ends_at > now()
+    if (
+        vouchers
+        and deal.status in ("live", "sold_out")
+        and (deal.sale_ends_at is None or deal.sale_ends_at > now())
     ):
         stock.release(deal, order.shopper_id, len(vouchers))
-    remaining = db.session.scalar(
-        sa.select(sa.func.count())
-        .select_from(Voucher)
-        .where(Voucher.order_id == order.id, Voucher.status != VoucherStatus.REFUNDED.value)
-    )
-    order.status = (
-        OrderStatus.REFUNDED if remaining == 0 else OrderStatus.PARTIALLY_REFUNDED
-    ).value
+    if vouchers or not _outside(request):  # money outside Linli voiding nothing: no change
+        remaining = db.session.scalar(
+            sa.select(sa.func.count())
+            .select_from(Voucher)
+            .where(Voucher.order_id == order.id, Voucher.status != VoucherStatus.REFUNDED.value)
+        )
+        order.status = (
+            OrderStatus.REFUNDED if remaining == 0 else OrderStatus.PARTIALLY_REFUNDED
+        ).value
     request.status, request.open_order_id = RefundStatus.REFUNDED.value, None
     request.refunded_at, request.last_error, request.paying_since = now(), None, None
     audit.record(
@@ -616,20 +702,19 @@ def money_returned_outside(
         return "already_recorded"
     if order is None or order.status not in [s.value for s in REFUNDABLE_ORDER_STATUSES]:
         return "ignored"
+    # Never a voucher another request holds (``refunding``, or a used one an override is
+    # paying for): that one is paid back already; this money beyond it is a remainder.
     rank = {
         VoucherStatus.ACTIVE.value: 0,
         VoucherStatus.EXPIRED.value: 0,
-        VoucherStatus.REFUNDING.value: 1,
         VoucherStatus.REDEEMED.value: 2,
     }
+    mine = list(db.session.scalars(
+        sa.select(Voucher).where(Voucher.order_id == order.id).with_for_update()
+    ))  # fmt: skip
+    held = _held_elsewhere([v.id for v in mine], None)
     candidates = sorted(
-        (
-            v
-            for v in db.session.scalars(
-                sa.select(Voucher).where(Voucher.order_id == order.id).with_for_update()
-            )
-            if v.status in rank
-        ),
+        (v for v in mine if v.status in rank and v.id not in held),
         key=lambda v: (rank[v.status], v.id),
     )
     units = min(amount // order.unit_price, len(candidates))

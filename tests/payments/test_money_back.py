@@ -350,3 +350,89 @@ def test_the_same_dispute_told_twice_at_once_is_recorded_once(app, paid):
 
     assert sorted(outcomes) == ["already_recorded"] * 2 + ["recorded_outside_refund"]
     assert sorted(voucher_states(app, paid["order_id"])) == ["active", "refunded"]
+
+
+# -- money back outside Linli while the shopper's own request is open ------------------------
+
+
+def _dashboard_refund(paid, status: str, amount: int = 2 * UNIT, rid: str = "re_dash_1") -> dict:
+    """A refund someone made in the provider's dashboard: no Linli metadata."""
+    return {
+        "id": rid,
+        "object": "refund",
+        "status": status,
+        "amount": amount,
+        "payment_intent": paid["intent"],
+        "metadata": {},
+    }
+
+
+def stock_left(app, deal_id: int) -> int:
+    with app.app_context():
+        return db.session.get(Deal, deal_id).stock_left
+
+
+def linli_refunds(app, paid) -> list[int]:
+    with app.app_context():
+        return [r["amount"] for r in stripe().list_refunds(paid["intent"])]
+
+
+def test_a_dashboard_refund_then_cs_approving_pays_once(app, client, paid):
+    asked = client.post(
+        f"/api/v1/orders/{paid['order_id']}/refund-requests",
+        json={"reason": "changed_mind"},
+        headers=paid["shopper"].headers,
+    ).get_json()
+    assert stock_left(app, paid["deal"]["id"]) == 8
+
+    news = deliver(client, "refund.updated", _dashboard_refund(paid, "pending"), "e1")
+    assert news.get_json() == {"outcome": "recorded_outside_refund"}
+    assert voucher_states(app, paid["order_id"]) == ["refunding", "refunding"]
+
+    cs = staff(app, client, Role.CS)
+    approved = client.post(
+        f"/api/v1/refund-requests/{asked['id']}/approve", json={}, headers=cs.headers
+    )
+
+    assert approved.status_code == 200
+    assert approved.get_json()["status"] == "failed"  # refused clearly: nothing left to pay
+    assert linli_refunds(app, paid) == []  # Linli paid nothing: the dashboard refund did
+    with app.app_context():
+        assert db.session.get(RefundRequest, asked["id"]).failure_code == "refunded_outside"
+    assert any(f"#{asked['id']}" in m and "outside Linli" in m for m in cs_messages(app))
+
+    done = deliver(client, "refund.updated", _dashboard_refund(paid, "succeeded"), "e2")
+
+    assert done.status_code == 200 and done.get_json() == {"outcome": "refunded"}
+    assert voucher_states(app, paid["order_id"]) == ["refunded", "refunded"]
+    assert order_status(app, paid["order_id"]) == "refunded"
+    assert stock_left(app, paid["deal"]["id"]) == 10  # released once
+    assert provider_balance(app) == 0
+    with app.app_context():
+        assert ledger.balance(ledger.UNEARNED) == 0 and ledger.total() == 0
+
+
+def test_cs_approving_then_a_dashboard_refund_pays_once_and_books_the_rest(
+    app, client, paid, stripe_proxy
+):
+    stripe_proxy.answer("POST", "/v1/refunds", 200, _pending_refund(paid, 0))
+    with provider_through(app, stripe_proxy):
+        request_id = _ask_and_approve(app, client, paid)
+    assert voucher_states(app, paid["order_id"]) == ["refunding", "refunding"]  # held by ours
+
+    news = deliver(client, "refund.updated", _dashboard_refund(paid, "pending"), "e1")
+    assert news.get_json() == {"outcome": "recorded_outside_refund"}
+    assert any("re_dash_1" in m and "¥316.00 covers no" in m for m in cs_messages(app))
+
+    ours = deliver(client, "refund.updated", _pending_refund(paid, request_id, "succeeded"), "e2")
+    theirs = deliver(client, "refund.updated", _dashboard_refund(paid, "succeeded"), "e3")
+
+    assert ours.get_json() == {"outcome": "refunded"}
+    assert theirs.status_code == 200 and theirs.get_json() == {"outcome": "refunded"}
+    assert len(stripe_proxy.sent("POST", "/v1/refunds")) == 1  # Linli paid once
+    assert voucher_states(app, paid["order_id"]) == ["refunded", "refunded"]
+    assert order_status(app, paid["order_id"]) == "refunded"
+    assert stock_left(app, paid["deal"]["id"]) == 10
+    with app.app_context():
+        assert ledger.balance(ledger.UNEARNED) == 0
+        assert ledger.total() == 0
