@@ -549,6 +549,9 @@ def _finish(request: RefundRequest, refund_id: str) -> None:
         )
         on_voucher_refunded(voucher, actor_id=request.decided_by_id)
     order = request.order
+    remainder = request.amount - order.unit_price * len(vouchers)
+    if remainder > 0 and _outside(request):  # money beyond the vouchers it voided, once
+        ledger.refund_remainder(order, refund_id, remainder)
     deal = order.deal
     if (
         vouchers
@@ -758,9 +761,7 @@ def money_returned_outside(
     )
     remainder = amount - units * order.unit_price
     if status in PAID:
-        _finish(request, provider_id)
-        if remainder:
-            ledger.refund_remainder(order, provider_id, remainder)
+        _finish(request, provider_id)  # books the remainder too
     _tell_cs(
         f"Order {order.id}: ¥{amount / 100:.2f} went back to the shopper outside Linli "
         f"({note}; {status}). Vouchers no longer redeemable: "

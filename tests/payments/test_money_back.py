@@ -433,6 +433,29 @@ def test_cs_approving_then_a_dashboard_refund_pays_once_and_books_the_rest(
     assert voucher_states(app, paid["order_id"]) == ["refunded", "refunded"]
     assert order_status(app, paid["order_id"]) == "refunded"
     assert stock_left(app, paid["deal"]["id"]) == 10
+    # The dashboard's second 31600 went out too: the platform's cost, not a voucher's.
+    assert provider_balance(app) == -2 * UNIT
     with app.app_context():
         assert ledger.balance(ledger.UNEARNED) == 0
+        assert ledger.balance(ledger.PLATFORM) == 2 * UNIT
+        assert ledger.total() == 0
+
+
+def test_a_partial_dashboard_refund_pending_first_books_its_remainder_once(app, client, paid):
+    amount = UNIT + 500  # one unit and a goodwill 5 yuan
+
+    first = deliver(client, "refund.updated", _dashboard_refund(paid, "pending", amount), "e1")
+    assert first.get_json() == {"outcome": "recorded_outside_refund"}
+    assert provider_balance(app) == 2 * UNIT  # pending is not money back
+
+    done = deliver(client, "refund.updated", _dashboard_refund(paid, "succeeded", amount), "e2")
+    again = deliver(client, "refund.updated", _dashboard_refund(paid, "succeeded", amount), "e3")
+
+    assert done.get_json() == {"outcome": "refunded"}
+    assert again.status_code == 200
+    assert sorted(voucher_states(app, paid["order_id"])) == ["active", "refunded"]
+    assert provider_balance(app) == 2 * UNIT - amount  # 15300 left: the 500 is booked too
+    with app.app_context():
+        assert ledger.balance(ledger.PLATFORM) == 500
+        assert ledger.balance(ledger.UNEARNED) == -UNIT
         assert ledger.total() == 0
