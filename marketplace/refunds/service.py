@@ -703,8 +703,11 @@ def money_returned_outside(
         sa.select(RefundRequest.id).where(RefundRequest.provider_refund_id == provider_id)
     ):
         return "already_recorded"
-    if order is None or order.status not in [s.value for s in REFUNDABLE_ORDER_STATUSES]:
+    if order is None:
         return "ignored"
+    # An order refunded, expired or refused already: no voucher is left to void, but the
+    # money left all the same — booked as the platform's cost when it succeeds, CS told.
+    settled = order.status not in [s.value for s in REFUNDABLE_ORDER_STATUSES]
     # Never a voucher another request holds (``refunding``, or a used one an override is
     # paying for): that one is paid back already; this money beyond it is a remainder.
     rank = {
@@ -717,7 +720,7 @@ def money_returned_outside(
     ))  # fmt: skip
     held = _held_elsewhere([v.id for v in mine], None)
     candidates = sorted(
-        (v for v in mine if v.status in rank and v.id not in held),
+        (v for v in mine if v.status in rank and v.id not in held and not settled),
         key=lambda v: (rank[v.status], v.id),
     )
     units = min(amount // order.unit_price, len(candidates))
@@ -766,7 +769,9 @@ def money_returned_outside(
         f"Order {order.id}: ¥{amount / 100:.2f} went back to the shopper outside Linli "
         f"({note}; {status}). Vouchers no longer redeemable: "
         f"{', '.join(v.code for v in chosen) or 'none'}"
-        + (f"; ¥{remainder / 100:.2f} covers no whole unit." if remainder else ".")
+        + (f"; ¥{remainder / 100:.2f} covers no whole unit" if remainder else "")
+        + (f" (the order was already {order.status})" if settled else "")
+        + ("; booked as the platform's cost." if remainder else ".")
     )
     return "recorded_outside_refund"
 

@@ -459,3 +459,51 @@ def test_a_partial_dashboard_refund_pending_first_books_its_remainder_once(app, 
         assert ledger.balance(ledger.PLATFORM) == 500
         assert ledger.balance(ledger.UNEARNED) == -UNIT
         assert ledger.total() == 0
+
+
+def test_a_dispute_on_a_refunded_order_tells_cs_and_is_booked_once(app, client, paid):
+    _ask_and_approve(app, client, paid)  # paid back through Linli already
+    assert order_status(app, paid["order_id"]) == "refunded"
+    assert provider_balance(app) == 0
+    dispute = {
+        "id": "dp_late",
+        "object": "dispute",
+        "payment_intent": paid["intent"],
+        "amount": 2 * UNIT,
+        "reason": "fraudulent",
+    }
+
+    first = deliver(client, "charge.dispute.created", dispute, "evt_d1")
+    again = deliver(client, "charge.dispute.created", dispute, "evt_d1_again")
+
+    assert first.get_json() == {"outcome": "recorded_outside_refund"}
+    assert again.get_json() == {"outcome": "already_recorded"}
+    assert order_status(app, paid["order_id"]) == "refunded"
+    assert provider_balance(app) == -2 * UNIT  # the money left twice: the platform's cost
+    with app.app_context():
+        assert ledger.balance(ledger.PLATFORM) == 2 * UNIT and ledger.total() == 0
+    told = [m for m in cs_messages(app) if "dp_late" in m]
+    assert len(told) == 1 and "already refunded" in told[0]
+
+
+def test_a_dashboard_refund_on_an_expired_order_tells_cs(app, client, shop):
+    placed = buy(client, quick_shopper(app), shop["deal"]["id"], 1).get_json()
+    order_id, intent = placed["order"]["id"], placed["payment"]["payment_intent"]
+    with app.app_context():
+        assert orders.close_unpaid(db.session.get(Order, order_id), "expired_unpaid")
+        db.session.commit()
+    refund = {
+        "id": "re_dash_exp",
+        "object": "refund",
+        "status": "succeeded",
+        "amount": 100,
+        "payment_intent": intent,
+        "metadata": {},
+    }
+
+    response = deliver(client, "refund.updated", refund, "e1")
+
+    assert response.get_json() == {"outcome": "recorded_outside_refund"}
+    assert order_status(app, order_id) == "expired"
+    assert provider_balance(app) == -100
+    assert any("re_dash_exp" in m and "already expired" in m for m in cs_messages(app))
