@@ -31,7 +31,7 @@ import sqlalchemy as sa
 from marketplace.accounts.models import User
 from marketplace.core import audit
 from marketplace.core.clock import local_today, now
-from marketplace.core.db import db, on_commit, on_rollback
+from marketplace.core.db import db, on_rollback
 from marketplace.core.errors import Conflict, InvalidInput, NotFound
 from marketplace.distribution.service import on_voucher_refunded
 from marketplace.ledger import service as ledger
@@ -43,7 +43,7 @@ from marketplace.payments.stripe import (
     idempotency_key,
     stripe,
 )
-from marketplace.providers.notifier import notifier
+from marketplace.providers.notifier import tell_customer_service
 from marketplace.refunds.models import (
     OPEN_STATUSES,
     RefundItem,
@@ -54,7 +54,6 @@ from marketplace.refunds.models import (
 from marketplace.vouchers.models import Voucher, VoucherStatus
 
 log = logging.getLogger(__name__)
-CS_CHANNEL = "cs"
 ALERT_AFTER_ATTEMPTS = 5
 PAYING_LEASE = timedelta(seconds=60)
 REFUNDABLE_ORDER_STATUSES = (OrderStatus.PAID, OrderStatus.PARTIALLY_REFUNDED,
@@ -308,7 +307,7 @@ def execute(request_id: int, *, _after_payment: Callable[[], None] | None = None
                 actor_id=None,
                 data={"attempts": request.provider_attempts},
             )
-            _tell_cs(
+            tell_customer_service(
                 f"Refund request #{request.id} (order {request.order_id}, "
                 f"¥{request.amount / 100:.2f}) failed {request.provider_attempts} times at the "
                 f"payment provider ({request.last_error}); please act."
@@ -378,17 +377,12 @@ def _provider_failed(request: RefundRequest, refund: dict[str, Any]) -> None:
         reason="the payment provider could not pay the refund",
         data={"provider_refund": refund.get("id"), "failure_reason": refund.get("failure_reason")},
     )
-    _tell_cs(
+    tell_customer_service(
         f"Refund request #{request.id} (order {request.order_id}, ¥{request.amount / 100:.2f}): "
         f"the provider's refund {refund.get('id')} {refund.get('status')} "
         f"({refund.get('failure_reason') or 'no reason given'}). Nothing was paid back; "
         "the vouchers are usable again. Please contact the shopper."
     )
-
-
-def _tell_cs(text: str) -> None:
-    """Customer service's channel, once the transaction that decided it has committed."""
-    on_commit(lambda: notifier().send(CS_CHANNEL, text))
 
 
 def _held_elsewhere(voucher_ids: list[int], request_id: int | None) -> set[int]:
@@ -477,7 +471,7 @@ def _give_up_vouchers(request: RefundRequest, gone: list[Voucher], *, left: list
             reason="vouchers were paid back outside Linli meanwhile",
             data={"vouchers": [v.code for v in gone], "amount": request.amount},
         )
-        _tell_cs(
+        tell_customer_service(
             f"Refund request #{request.id} (order {request.order_id}): vouchers {codes} were "
             f"already paid back outside Linli; only ¥{request.amount / 100:.2f} is refunded."
         )
@@ -492,7 +486,7 @@ def _give_up_vouchers(request: RefundRequest, gone: list[Voucher], *, left: list
         reason="every voucher was already paid back outside Linli",
         data={"vouchers": [v.code for v in gone]},
     )
-    _tell_cs(
+    tell_customer_service(
         f"Refund request #{request.id} (order {request.order_id}): nothing paid — vouchers "
         f"{codes} were already paid back outside Linli (a dashboard refund or a dispute)."
     )
@@ -615,7 +609,9 @@ def open_system_refund(order: Order, amount: int, *, note: str) -> RefundRequest
         reason=note,
         data={"order_id": order.id, "amount": amount},
     )
-    _tell_cs(f"Order {order.id}: ¥{amount / 100:.2f} is being refunded automatically — {note}")
+    tell_customer_service(
+        f"Order {order.id}: ¥{amount / 100:.2f} is being refunded automatically — {note}"
+    )
     db.session.info.setdefault("linli.refunds_due", []).append(request.id)
     on_rollback(lambda: db.session.info.pop("linli.refunds_due", None))
     return request
@@ -654,14 +650,14 @@ def provider_refund_changed(refund: dict[str, Any]) -> str:
                 actor_id=None,
                 data={"provider_refund": refund.get("id"), "status": status},
             )
-            _tell_cs(
+            tell_customer_service(
                 f"Refund request #{request.id} (order {request.order_id}, "
                 f"¥{request.amount / 100:.2f}) was paid, but the provider's refund "
                 f"{refund.get('id')} has now {status} ({refund.get('failure_reason') or '-'}): "
                 "the shopper has not got the money. Please pay it back another way."
             )
         return "refund_failed_after_paid"
-    return "ignored"
+    return "already_recorded"  # nothing new about a refund we know
 
 
 def _request_for(refund: dict[str, Any]) -> RefundRequest | None:
@@ -765,7 +761,7 @@ def money_returned_outside(
     remainder = amount - units * order.unit_price
     if status in PAID:
         _finish(request, provider_id)  # books the remainder too
-    _tell_cs(
+    tell_customer_service(
         f"Order {order.id}: ¥{amount / 100:.2f} went back to the shopper outside Linli "
         f"({note}; {status}). Vouchers no longer redeemable: "
         f"{', '.join(v.code for v in chosen) or 'none'}"
