@@ -113,6 +113,8 @@ def _dispatch(
             status="succeeded",  # a dispute withdraws its amount at once
             note=f"dispute {obj['id']} opened by the card holder ({obj.get('reason') or '-'})",
         )
+    if kind == "charge.dispute.closed":
+        return refunds.dispute_closed(order_id, obj)
     return "ignored"
 
 

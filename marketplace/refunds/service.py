@@ -772,6 +772,44 @@ def money_returned_outside(
     return "recorded_outside_refund"
 
 
+def dispute_closed(order_id: int, dispute: dict[str, Any]) -> str:
+    """A dispute ended (``charge.dispute.closed``). Lost: the money stays with the card
+    holder, as booked when it opened. Won: the provider gives the amount back — booked once
+    per dispute as the platform's (the vouchers it voided stay void) and CS is told, to
+    decide whether the shopper gets anything back."""
+    dispute_id, status, amount = str(dispute["id"]), dispute.get("status"), int(dispute["amount"])
+    if status != "won":
+        return "ignored"  # lost: already booked when the dispute opened; others not final
+    order = db.session.scalars(
+        sa.select(Order).where(Order.id == order_id).with_for_update(of=Order)
+    ).first()
+    recorded = db.session.scalars(
+        sa.select(RefundRequest).where(RefundRequest.provider_refund_id == dispute_id)
+    ).first()
+    if order is None or recorded is None or recorded.status != RefundStatus.REFUNDED.value:
+        tell_customer_service(
+            f"Order {order_id}: dispute {dispute_id} was won (¥{amount / 100:.2f} back from "
+            "the provider), but Linli never booked it as withdrawn; please check the payment."
+        )
+        return "dispute_won_unknown"
+    if ledger.dispute_won(order, dispute_id, amount) is None:
+        return "already_recorded"
+    audit.record(
+        "refund_request",
+        recorded.id,
+        "refund.dispute_won",
+        actor_id=None,
+        data={"order_id": order.id, "dispute": dispute_id, "amount": amount},
+    )
+    tell_customer_service(
+        f"Order {order.id}: dispute {dispute_id} was won — ¥{amount / 100:.2f} came back from "
+        f"the provider (withdrawn ¥{recorded.amount / 100:.2f} when it opened) and is booked as "
+        "the platform's. The vouchers it voided stay void: decide whether the shopper gets "
+        "anything back."
+    )
+    return "dispute_won"
+
+
 def retry_approved(*, limit: int = 100) -> dict[str, int]:
     """Job: carry out every approved refund not yet paid (provider down, a crash)."""
     ids = db.session.scalars(

@@ -507,3 +507,39 @@ def test_a_dashboard_refund_on_an_expired_order_tells_cs(app, client, shop):
     assert order_status(app, order_id) == "expired"
     assert provider_balance(app) == -100
     assert any("re_dash_exp" in m and "already expired" in m for m in cs_messages(app))
+
+
+def test_a_dispute_won_gives_the_money_back_to_the_ledger_once_and_tells_cs(app, client, paid):
+    dispute = {
+        "id": "dp_won",
+        "object": "dispute",
+        "payment_intent": paid["intent"],
+        "amount": 2 * UNIT,
+        "reason": "fraudulent",
+    }
+    deliver(client, "charge.dispute.created", {**dispute, "status": "needs_response"}, "e1")
+    assert provider_balance(app) == 0
+
+    won = deliver(client, "charge.dispute.closed", {**dispute, "status": "won"}, "e2")
+    again = deliver(client, "charge.dispute.closed", {**dispute, "status": "won"}, "e3")
+
+    assert won.get_json() == {"outcome": "dispute_won"}
+    assert again.get_json() == {"outcome": "already_recorded"}
+    assert provider_balance(app) == 2 * UNIT  # the money is back
+    assert voucher_states(app, paid["order_id"]) == ["refunded", "refunded"]  # still void
+    with app.app_context():
+        assert ledger.balance(ledger.PLATFORM) == -2 * UNIT and ledger.total() == 0
+    told = [m for m in cs_messages(app) if "dispute dp_won was won" in m]
+    assert len(told) == 1 and "¥316.00" in told[0]
+
+
+def test_a_dispute_lost_changes_nothing_more(app, client, paid):
+    dispute = {"id": "dp_lost", "object": "dispute", "payment_intent": paid["intent"]}
+    deliver(client, "charge.dispute.created", {**dispute, "amount": UNIT}, "e1")
+
+    lost = deliver(
+        client, "charge.dispute.closed", {**dispute, "amount": UNIT, "status": "lost"}, "e2"
+    )
+
+    assert lost.status_code == 200
+    assert provider_balance(app) == UNIT
