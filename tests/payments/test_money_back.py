@@ -543,3 +543,27 @@ def test_a_dispute_lost_changes_nothing_more(app, client, paid):
 
     assert lost.status_code == 200
     assert provider_balance(app) == UNIT
+
+
+def test_a_shoppers_request_refunds_only_what_a_dashboard_refund_left(app, client, paid):
+    asked = client.post(
+        f"/api/v1/orders/{paid['order_id']}/refund-requests",
+        json={"reason": "changed_mind"},
+        headers=paid["shopper"].headers,
+    ).get_json()
+    deliver(client, "refund.updated", _dashboard_refund(paid, "pending", UNIT), "e1")
+    assert sorted(voucher_states(app, paid["order_id"])) == ["active", "refunding"]
+
+    cs = staff(app, client, Role.CS)
+    approved = client.post(
+        f"/api/v1/refund-requests/{asked['id']}/approve", json={}, headers=cs.headers
+    ).get_json()
+    deliver(client, "refund.updated", _dashboard_refund(paid, "succeeded", UNIT), "e2")
+
+    assert (approved["status"], approved["amount"]) == ("refunded", UNIT)
+    assert linli_refunds(app, paid) == [UNIT]  # the other unit went back at the dashboard
+    assert voucher_states(app, paid["order_id"]) == ["refunded", "refunded"]
+    assert order_status(app, paid["order_id"]) == "refunded"
+    assert stock_left(app, paid["deal"]["id"]) == 10
+    assert provider_balance(app) == 0
+    assert any(f"#{asked['id']}" in m and "only ¥158.00" in m for m in cs_messages(app))
