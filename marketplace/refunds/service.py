@@ -688,8 +688,11 @@ def money_returned_outside(
     through the same request and ``_finish`` as every refund; CS is told.
 
     The vouchers: as many whole units as the amount covers (unused ones first, then used
-    ones, which cost the platform as an override would); a remainder short of a unit (a
-    goodwill gesture) is booked as the platform's cost. Recorded once per provider id."""
+    ones, which cost the platform as an override would), never one another request holds
+    (it is being paid back already). The money beyond the vouchers voided (a goodwill
+    gesture short of a unit, vouchers already being refunded, an order already refunded,
+    expired or refused) is booked as the platform's cost when the money has left (``_finish``).
+    Recorded once per provider id; CS is told every time."""
     if status not in PAID + WAITING:
         return "ignored"  # nothing left the account
     order = db.session.scalars(  # one piece of news per order at a time
@@ -711,9 +714,9 @@ def money_returned_outside(
         VoucherStatus.EXPIRED.value: 0,
         VoucherStatus.REDEEMED.value: 2,
     }
-    mine = list(db.session.scalars(
+    mine = db.session.scalars(
         sa.select(Voucher).where(Voucher.order_id == order.id).with_for_update()
-    ))  # fmt: skip
+    ).all()
     held = _held_elsewhere([v.id for v in mine], None)
     candidates = sorted(
         (v for v in mine if v.status in rank and v.id not in held and not settled),
