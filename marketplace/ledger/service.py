@@ -129,6 +129,18 @@ def refund_remainder(order, provider_id: str, amount: int) -> None:
     )
 
 
+def dispute_won(order, dispute_id: str, amount: int) -> LedgerTxn | None:
+    """A dispute closed in the merchant's favour: the provider gives the withdrawn money
+    back. The vouchers it voided stay void, so the money is the platform's. None if booked
+    already."""
+    return post(
+        f"dispute_won:{dispute_id}",
+        "dispute_won",
+        [(PROVIDER, amount), (PLATFORM, -amount)],
+        order_id=order.id,
+    )
+
+
 def commission(
     entry_id: int, distributor_id: int, amount: int, kind: str, order_id: int | None = None
 ) -> None:

@@ -113,6 +113,8 @@ def _dispatch(
             status="succeeded",  # a dispute withdraws its amount at once
             note=f"dispute {obj['id']} opened by the card holder ({obj.get('reason') or '-'})",
         )
+    if kind == "charge.dispute.closed":
+        return refunds.dispute_closed(order_id, obj)
     return "ignored"
 
 
@@ -121,22 +123,9 @@ def _is_ours(refund: dict) -> bool:
 
 
 def _charge_refunded(order_id: int, provider_refunds: list[dict]) -> str:
-    """Some money of this payment went back. Ours are known already; any other refund was
-    made at the provider (its dashboard) and is recorded now."""
-    outcomes = set()
-    for refund in provider_refunds:
-        if _is_ours(refund):
-            outcomes.add(refunds.provider_refund_changed(refund))
-            continue
-        outcomes.add(
-            refunds.money_returned_outside(
-                order_id,
-                provider_id=str(refund["id"]),
-                amount=int(refund["amount"]),
-                status=str(refund.get("status")),
-                note=f"refund {refund['id']} made at the payment provider",
-            )
-        )
+    """Some money of this payment went back: each of its refunds, ours or not, as if its own
+    refund event had come."""
+    outcomes = {_refund_changed(order_id, refund) for refund in provider_refunds}
     for outcome in ("recorded_outside_refund", "refunded", "already_recorded"):
         if outcome in outcomes:
             return outcome
@@ -144,6 +133,8 @@ def _charge_refunded(order_id: int, provider_refunds: list[dict]) -> str:
 
 
 def _refund_changed(order_id: int, refund: dict) -> str:
+    """One of ours finishes or fails by the refund rules; any other was made at the
+    provider (its dashboard) and is recorded now."""
     outcome = refunds.provider_refund_changed(refund)
     if outcome != "not_ours" or _is_ours(refund):
         return outcome

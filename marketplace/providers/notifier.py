@@ -12,6 +12,8 @@ from flask import Flask, current_app
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
+from marketplace.core.db import on_commit
+
 log = logging.getLogger("linli.notify")
 
 
@@ -97,3 +99,12 @@ def init_notifier(app: Flask) -> None:
 
 def notifier() -> Notifier:
     return current_app.extensions["linli.notifier"]
+
+
+CS_CHANNEL = "cs"
+
+
+def tell_customer_service(text: str) -> None:
+    """Customer service's channel, once the transaction that decided it has committed (a
+    rolled-back decision tells nobody)."""
+    on_commit(lambda: notifier().send(CS_CHANNEL, text))

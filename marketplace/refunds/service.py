@@ -31,7 +31,7 @@ import sqlalchemy as sa
 from marketplace.accounts.models import User
 from marketplace.core import audit
 from marketplace.core.clock import local_today, now
-from marketplace.core.db import db, on_commit, on_rollback
+from marketplace.core.db import db, on_rollback
 from marketplace.core.errors import Conflict, InvalidInput, NotFound
 from marketplace.distribution.service import on_voucher_refunded
 from marketplace.ledger import service as ledger
@@ -43,7 +43,7 @@ from marketplace.payments.stripe import (
     idempotency_key,
     stripe,
 )
-from marketplace.providers.notifier import notifier
+from marketplace.providers.notifier import tell_customer_service
 from marketplace.refunds.models import (
     OPEN_STATUSES,
     RefundItem,
@@ -54,7 +54,6 @@ from marketplace.refunds.models import (
 from marketplace.vouchers.models import Voucher, VoucherStatus
 
 log = logging.getLogger(__name__)
-CS_CHANNEL = "cs"
 ALERT_AFTER_ATTEMPTS = 5
 PAYING_LEASE = timedelta(seconds=60)
 REFUNDABLE_ORDER_STATUSES = (OrderStatus.PAID, OrderStatus.PARTIALLY_REFUNDED,
@@ -308,7 +307,7 @@ def execute(request_id: int, *, _after_payment: Callable[[], None] | None = None
                 actor_id=None,
                 data={"attempts": request.provider_attempts},
             )
-            _tell_cs(
+            tell_customer_service(
                 f"Refund request #{request.id} (order {request.order_id}, "
                 f"¥{request.amount / 100:.2f}) failed {request.provider_attempts} times at the "
                 f"payment provider ({request.last_error}); please act."
@@ -378,7 +377,7 @@ def _provider_failed(request: RefundRequest, refund: dict[str, Any]) -> None:
         reason="the payment provider could not pay the refund",
         data={"provider_refund": refund.get("id"), "failure_reason": refund.get("failure_reason")},
     )
-    _tell_cs(
+    tell_customer_service(
         f"Refund request #{request.id} (order {request.order_id}, ¥{request.amount / 100:.2f}): "
         f"the provider's refund {refund.get('id')} {refund.get('status')} "
         f"({refund.get('failure_reason') or 'no reason given'}). Nothing was paid back; "
@@ -386,23 +385,51 @@ def _provider_failed(request: RefundRequest, refund: dict[str, Any]) -> None:
     )
 
 
-def _tell_cs(text: str) -> None:
-    """Customer service's channel, once the transaction that decided it has committed."""
-    on_commit(lambda: notifier().send(CS_CHANNEL, text))
+def _held_elsewhere(voucher_ids: list[int], request_id: int | None) -> set[int]:
+    """The vouchers among ``voucher_ids`` that another request holds: an approved request
+    that has taken its vouchers out of use (prepared: it has asked the provider, or it is
+    money that went back outside Linli, recorded with its provider id). A voucher in
+    ``refunding`` belongs to exactly one such request."""
+    if not voucher_ids:
+        return set()
+    query = (
+        sa.select(RefundItem.voucher_id)
+        .join(RefundRequest, RefundRequest.id == RefundItem.request_id)
+        .where(
+            RefundItem.voucher_id.in_(voucher_ids),
+            RefundRequest.status == RefundStatus.APPROVED_PENDING_REFUND.value,
+            sa.or_(
+                RefundRequest.provider_attempts > 0,
+                RefundRequest.provider_refund_id.is_not(None),
+            ),
+        )
+    )
+    if request_id is not None:
+        query = query.where(RefundRequest.id != request_id)
+    return set(db.session.scalars(query))
 
 
 def _prepare(request: RefundRequest) -> bool:
     """Make the request's vouchers unredeemable; False (and the request failed) if one was
-    used meanwhile — unless an admin override covers used vouchers."""
+    used meanwhile — unless an admin override covers used vouchers. Vouchers another request
+    holds (money that went back outside Linli meanwhile) or that are refunded already are
+    not this request's to pay for: it refunds only what is left, or fails if nothing is."""
     vouchers = db.session.scalars(
         sa.select(Voucher)
         .where(Voucher.id.in_([i.voucher_id for i in request.items]))
         .with_for_update()
     ).all()
+    held = _held_elsewhere([v.id for v in vouchers], request.id)
+    gone = [v for v in vouchers if v.id in held or v.status == VoucherStatus.REFUNDED.value]
+    if gone:
+        vouchers = [v for v in vouchers if v not in gone]
+        _give_up_vouchers(request, gone, left=vouchers)
+        if not vouchers:
+            return False
     usable = {
         VoucherStatus.ACTIVE.value,
         VoucherStatus.EXPIRED.value,
-        VoucherStatus.REFUNDING.value,
+        VoucherStatus.REFUNDING.value,  # not held elsewhere: ours, from an earlier attempt
     }
     if request.admin_override:
         usable.add(VoucherStatus.REDEEMED.value)
@@ -428,6 +455,43 @@ def _prepare(request: RefundRequest) -> bool:
     return True
 
 
+def _give_up_vouchers(request: RefundRequest, gone: list[Voucher], *, left: list[Voucher]) -> None:
+    """Some of the request's vouchers were paid back another way (outside Linli) before it
+    was paid: it keeps only the rest — or, with none left, fails — and CS is told."""
+    codes = ", ".join(v.code for v in gone)
+    keep = {v.id for v in left}
+    request.items = [i for i in request.items if i.voucher_id in keep]
+    request.amount = request.order.unit_price * len(left)
+    if left:
+        audit.record(
+            "refund_request",
+            request.id,
+            "refund.reduced",
+            actor_id=None,
+            reason="vouchers were paid back outside Linli meanwhile",
+            data={"vouchers": [v.code for v in gone], "amount": request.amount},
+        )
+        tell_customer_service(
+            f"Refund request #{request.id} (order {request.order_id}): vouchers {codes} were "
+            f"already paid back outside Linli; only ¥{request.amount / 100:.2f} is refunded."
+        )
+        return
+    request.status, request.open_order_id = RefundStatus.FAILED.value, None
+    request.failure_code = "refunded_outside"
+    audit.record(
+        "refund_request",
+        request.id,
+        "refund.failed",
+        actor_id=None,
+        reason="every voucher was already paid back outside Linli",
+        data={"vouchers": [v.code for v in gone]},
+    )
+    tell_customer_service(
+        f"Refund request #{request.id} (order {request.order_id}): nothing paid — vouchers "
+        f"{codes} were already paid back outside Linli (a dashboard refund or a dispute)."
+    )
+
+
 def _pay(
     payment_intent: str, amount: int, metadata: dict, key: str, first_try: bool
 ) -> dict[str, Any]:
@@ -444,6 +508,12 @@ def _pay(
     )
 
 
+def _outside(request: RefundRequest) -> bool:
+    """Money that went back without Linli asking (``money_returned_outside``): nobody
+    decided it, and it carries the provider's note as its override reason."""
+    return request.decided_by_id is None and request.override_reason is not None
+
+
 def _finish(request: RefundRequest, refund_id: str) -> None:
     if request.status != RefundStatus.APPROVED_PENDING_REFUND.value:
         return
@@ -453,6 +523,13 @@ def _finish(request: RefundRequest, refund_id: str) -> None:
         .where(Voucher.id.in_([i.voucher_id for i in request.items]))
         .with_for_update()
     ).all()
+    # Only the vouchers this request took out of use: never one another request holds or
+    # one already refunded (money is booked and stock returned once per voucher).
+    held = _held_elsewhere([v.id for v in vouchers], request.id)
+    movable = {VoucherStatus.REFUNDING.value}
+    if request.admin_override:
+        movable.add(VoucherStatus.REDEEMED.value)
+    vouchers = [v for v in vouchers if v.status in movable and v.id not in held]
     for voucher in vouchers:
         was_redeemed = voucher.redeemed_at is not None
         voucher.status = VoucherStatus.REFUNDED.value
@@ -466,19 +543,25 @@ def _finish(request: RefundRequest, refund_id: str) -> None:
         )
         on_voucher_refunded(voucher, actor_id=request.decided_by_id)
     order = request.order
+    remainder = request.amount - order.unit_price * len(vouchers)
+    if remainder > 0 and _outside(request):  # money beyond the vouchers it voided, once
+        ledger.refund_remainder(order, refund_id, remainder)
     deal = order.deal
-    if deal.status in ("live", "sold_out") and (
-        deal.sale_ends_at is None or deal.sale_ends_at > now()
+    if (
+        vouchers
+        and deal.status in ("live", "sold_out")
+        and (deal.sale_ends_at is None or deal.sale_ends_at > now())
     ):
         stock.release(deal, order.shopper_id, len(vouchers))
-    remaining = db.session.scalar(
-        sa.select(sa.func.count())
-        .select_from(Voucher)
-        .where(Voucher.order_id == order.id, Voucher.status != VoucherStatus.REFUNDED.value)
-    )
-    order.status = (
-        OrderStatus.REFUNDED if remaining == 0 else OrderStatus.PARTIALLY_REFUNDED
-    ).value
+    if vouchers or not _outside(request):  # money outside Linli voiding nothing: no change
+        remaining = db.session.scalar(
+            sa.select(sa.func.count())
+            .select_from(Voucher)
+            .where(Voucher.order_id == order.id, Voucher.status != VoucherStatus.REFUNDED.value)
+        )
+        order.status = (
+            OrderStatus.REFUNDED if remaining == 0 else OrderStatus.PARTIALLY_REFUNDED
+        ).value
     request.status, request.open_order_id = RefundStatus.REFUNDED.value, None
     request.refunded_at, request.last_error, request.paying_since = now(), None, None
     audit.record(
@@ -526,7 +609,9 @@ def open_system_refund(order: Order, amount: int, *, note: str) -> RefundRequest
         reason=note,
         data={"order_id": order.id, "amount": amount},
     )
-    _tell_cs(f"Order {order.id}: ¥{amount / 100:.2f} is being refunded automatically — {note}")
+    tell_customer_service(
+        f"Order {order.id}: ¥{amount / 100:.2f} is being refunded automatically — {note}"
+    )
     db.session.info.setdefault("linli.refunds_due", []).append(request.id)
     on_rollback(lambda: db.session.info.pop("linli.refunds_due", None))
     return request
@@ -565,14 +650,14 @@ def provider_refund_changed(refund: dict[str, Any]) -> str:
                 actor_id=None,
                 data={"provider_refund": refund.get("id"), "status": status},
             )
-            _tell_cs(
+            tell_customer_service(
                 f"Refund request #{request.id} (order {request.order_id}, "
                 f"¥{request.amount / 100:.2f}) was paid, but the provider's refund "
                 f"{refund.get('id')} has now {status} ({refund.get('failure_reason') or '-'}): "
                 "the shopper has not got the money. Please pay it back another way."
             )
         return "refund_failed_after_paid"
-    return "ignored"
+    return "already_recorded"  # nothing new about a refund we know
 
 
 def _request_for(refund: dict[str, Any]) -> RefundRequest | None:
@@ -603,8 +688,11 @@ def money_returned_outside(
     through the same request and ``_finish`` as every refund; CS is told.
 
     The vouchers: as many whole units as the amount covers (unused ones first, then used
-    ones, which cost the platform as an override would); a remainder short of a unit (a
-    goodwill gesture) is booked as the platform's cost. Recorded once per provider id."""
+    ones, which cost the platform as an override would), never one another request holds
+    (it is being paid back already). The money beyond the vouchers voided (a goodwill
+    gesture short of a unit, vouchers already being refunded, an order already refunded,
+    expired or refused) is booked as the platform's cost when the money has left (``_finish``).
+    Recorded once per provider id; CS is told every time."""
     if status not in PAID + WAITING:
         return "ignored"  # nothing left the account
     order = db.session.scalars(  # one piece of news per order at a time
@@ -614,22 +702,24 @@ def money_returned_outside(
         sa.select(RefundRequest.id).where(RefundRequest.provider_refund_id == provider_id)
     ):
         return "already_recorded"
-    if order is None or order.status not in [s.value for s in REFUNDABLE_ORDER_STATUSES]:
+    if order is None:
         return "ignored"
+    # An order refunded, expired or refused already: no voucher is left to void, but the
+    # money left all the same — booked as the platform's cost when it succeeds, CS told.
+    settled = order.status not in [s.value for s in REFUNDABLE_ORDER_STATUSES]
+    # Never a voucher another request holds (``refunding``, or a used one an override is
+    # paying for): that one is paid back already; this money beyond it is a remainder.
     rank = {
         VoucherStatus.ACTIVE.value: 0,
         VoucherStatus.EXPIRED.value: 0,
-        VoucherStatus.REFUNDING.value: 1,
         VoucherStatus.REDEEMED.value: 2,
     }
+    mine = db.session.scalars(
+        sa.select(Voucher).where(Voucher.order_id == order.id).with_for_update()
+    ).all()
+    held = _held_elsewhere([v.id for v in mine], None)
     candidates = sorted(
-        (
-            v
-            for v in db.session.scalars(
-                sa.select(Voucher).where(Voucher.order_id == order.id).with_for_update()
-            )
-            if v.status in rank
-        ),
+        (v for v in mine if v.status in rank and v.id not in held and not settled),
         key=lambda v: (rank[v.status], v.id),
     )
     units = min(amount // order.unit_price, len(candidates))
@@ -673,16 +763,54 @@ def money_returned_outside(
     )
     remainder = amount - units * order.unit_price
     if status in PAID:
-        _finish(request, provider_id)
-        if remainder:
-            ledger.refund_remainder(order, provider_id, remainder)
-    _tell_cs(
+        _finish(request, provider_id)  # books the remainder too
+    tell_customer_service(
         f"Order {order.id}: ¥{amount / 100:.2f} went back to the shopper outside Linli "
         f"({note}; {status}). Vouchers no longer redeemable: "
         f"{', '.join(v.code for v in chosen) or 'none'}"
-        + (f"; ¥{remainder / 100:.2f} covers no whole unit." if remainder else ".")
+        + (f"; ¥{remainder / 100:.2f} covers no whole unit" if remainder else "")
+        + (f" (the order was already {order.status})" if settled else "")
+        + ("; booked as the platform's cost." if remainder else ".")
     )
     return "recorded_outside_refund"
+
+
+def dispute_closed(order_id: int, dispute: dict[str, Any]) -> str:
+    """A dispute ended (``charge.dispute.closed``). Lost: the money stays with the card
+    holder, as booked when it opened. Won: the provider gives the amount back — booked once
+    per dispute as the platform's (the vouchers it voided stay void) and CS is told, to
+    decide whether the shopper gets anything back."""
+    dispute_id, status, amount = str(dispute["id"]), dispute.get("status"), int(dispute["amount"])
+    if status != "won":
+        return "ignored"  # lost: already booked when the dispute opened; others not final
+    order = db.session.scalars(
+        sa.select(Order).where(Order.id == order_id).with_for_update(of=Order)
+    ).first()
+    recorded = db.session.scalars(
+        sa.select(RefundRequest).where(RefundRequest.provider_refund_id == dispute_id)
+    ).first()
+    if order is None or recorded is None or recorded.status != RefundStatus.REFUNDED.value:
+        tell_customer_service(
+            f"Order {order_id}: dispute {dispute_id} was won (¥{amount / 100:.2f} back from "
+            "the provider), but Linli never booked it as withdrawn; please check the payment."
+        )
+        return "dispute_won_unknown"
+    if ledger.dispute_won(order, dispute_id, amount) is None:
+        return "already_recorded"
+    audit.record(
+        "refund_request",
+        recorded.id,
+        "refund.dispute_won",
+        actor_id=None,
+        data={"order_id": order.id, "dispute": dispute_id, "amount": amount},
+    )
+    tell_customer_service(
+        f"Order {order.id}: dispute {dispute_id} was won — ¥{amount / 100:.2f} came back from "
+        f"the provider (withdrawn ¥{recorded.amount / 100:.2f} when it opened) and is booked as "
+        "the platform's. The vouchers it voided stay void: decide whether the shopper gets "
+        "anything back."
+    )
+    return "dispute_won"
 
 
 def retry_approved(*, limit: int = 100) -> dict[str, int]:

@@ -11,16 +11,15 @@ import sqlalchemy as sa
 from marketplace.accounts.models import Role, User
 from marketplace.core import audit
 from marketplace.core.clock import local_zone, now
-from marketplace.core.db import db, on_commit
+from marketplace.core.db import db
 from marketplace.core.errors import Conflict, InvalidInput, NotFound
-from marketplace.providers.notifier import notifier
+from marketplace.providers.notifier import tell_customer_service
 from marketplace.tickets.models import Ticket, TicketMessage, TicketStatus
 from marketplace.tickets.sla import add_service_time, service_time_between
 
 SHOPPER_TARGET = timedelta(minutes=1)
 MERCHANT_TARGET = timedelta(minutes=5)
 URGENT_TARGET = timedelta(minutes=1)
-CS_CHANNEL = "cs"
 
 
 class TicketNotFound(NotFound):
@@ -151,7 +150,7 @@ def flag_breaches() -> int:
             f"**SLA breached** ticket #{ticket.id} ({ticket.kind}"
             f"{', urgent' if ticket.urgent else ''}): {ticket.subject}"
         )
-        on_commit(lambda text=text: notifier().send(CS_CHANNEL, text))
+        tell_customer_service(text)
     return len(overdue)
 
 

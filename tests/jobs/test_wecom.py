@@ -68,3 +68,21 @@ def test_unconfigured_channels_fall_back_to_the_log(robot, caplog):
     notifier.send("community", "weekly hits")
 
     assert robot["received"] == [] and "weekly hits" in caplog.text
+
+
+def test_customer_service_is_told_only_once_the_decision_commits(app):
+    import sqlalchemy as sa
+
+    from marketplace.core.db import db
+    from marketplace.providers.notifier import tell_customer_service
+
+    sent = app.extensions["linli.notifier"].sent
+    with app.app_context():
+        db.session.execute(sa.text("SELECT 1"))  # a decision in a transaction
+        tell_customer_service("rolled back")
+        db.session.rollback()
+        db.session.execute(sa.text("SELECT 1"))
+        tell_customer_service("committed")
+        assert sent == []  # nothing before the commit
+        db.session.commit()
+    assert sent == [("cs", "committed")]

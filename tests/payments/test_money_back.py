@@ -350,3 +350,220 @@ def test_the_same_dispute_told_twice_at_once_is_recorded_once(app, paid):
 
     assert sorted(outcomes) == ["already_recorded"] * 2 + ["recorded_outside_refund"]
     assert sorted(voucher_states(app, paid["order_id"])) == ["active", "refunded"]
+
+
+# -- money back outside Linli while the shopper's own request is open ------------------------
+
+
+def _dashboard_refund(paid, status: str, amount: int = 2 * UNIT, rid: str = "re_dash_1") -> dict:
+    """A refund someone made in the provider's dashboard: no Linli metadata."""
+    return {
+        "id": rid,
+        "object": "refund",
+        "status": status,
+        "amount": amount,
+        "payment_intent": paid["intent"],
+        "metadata": {},
+    }
+
+
+def stock_left(app, deal_id: int) -> int:
+    with app.app_context():
+        return db.session.get(Deal, deal_id).stock_left
+
+
+def linli_refunds(app, paid) -> list[int]:
+    with app.app_context():
+        return [r["amount"] for r in stripe().list_refunds(paid["intent"])]
+
+
+def test_a_dashboard_refund_then_cs_approving_pays_once(app, client, paid):
+    asked = client.post(
+        f"/api/v1/orders/{paid['order_id']}/refund-requests",
+        json={"reason": "changed_mind"},
+        headers=paid["shopper"].headers,
+    ).get_json()
+    assert stock_left(app, paid["deal"]["id"]) == 8
+
+    news = deliver(client, "refund.updated", _dashboard_refund(paid, "pending"), "e1")
+    assert news.get_json() == {"outcome": "recorded_outside_refund"}
+    assert voucher_states(app, paid["order_id"]) == ["refunding", "refunding"]
+
+    cs = staff(app, client, Role.CS)
+    approved = client.post(
+        f"/api/v1/refund-requests/{asked['id']}/approve", json={}, headers=cs.headers
+    )
+
+    assert approved.status_code == 200
+    assert approved.get_json()["status"] == "failed"  # refused clearly: nothing left to pay
+    assert linli_refunds(app, paid) == []  # Linli paid nothing: the dashboard refund did
+    with app.app_context():
+        assert db.session.get(RefundRequest, asked["id"]).failure_code == "refunded_outside"
+    assert any(f"#{asked['id']}" in m and "outside Linli" in m for m in cs_messages(app))
+
+    done = deliver(client, "refund.updated", _dashboard_refund(paid, "succeeded"), "e2")
+
+    assert done.status_code == 200 and done.get_json() == {"outcome": "refunded"}
+    assert voucher_states(app, paid["order_id"]) == ["refunded", "refunded"]
+    assert order_status(app, paid["order_id"]) == "refunded"
+    assert stock_left(app, paid["deal"]["id"]) == 10  # released once
+    assert provider_balance(app) == 0
+    with app.app_context():
+        assert ledger.balance(ledger.UNEARNED) == 0 and ledger.total() == 0
+
+
+def test_cs_approving_then_a_dashboard_refund_pays_once_and_books_the_rest(
+    app, client, paid, stripe_proxy
+):
+    stripe_proxy.answer("POST", "/v1/refunds", 200, _pending_refund(paid, 0))
+    with provider_through(app, stripe_proxy):
+        request_id = _ask_and_approve(app, client, paid)
+    assert voucher_states(app, paid["order_id"]) == ["refunding", "refunding"]  # held by ours
+
+    news = deliver(client, "refund.updated", _dashboard_refund(paid, "pending"), "e1")
+    assert news.get_json() == {"outcome": "recorded_outside_refund"}
+    assert any("re_dash_1" in m and "¥316.00 covers no" in m for m in cs_messages(app))
+
+    ours = deliver(client, "refund.updated", _pending_refund(paid, request_id, "succeeded"), "e2")
+    theirs = deliver(client, "refund.updated", _dashboard_refund(paid, "succeeded"), "e3")
+
+    assert ours.get_json() == {"outcome": "refunded"}
+    assert theirs.status_code == 200 and theirs.get_json() == {"outcome": "refunded"}
+    assert len(stripe_proxy.sent("POST", "/v1/refunds")) == 1  # Linli paid once
+    assert voucher_states(app, paid["order_id"]) == ["refunded", "refunded"]
+    assert order_status(app, paid["order_id"]) == "refunded"
+    assert stock_left(app, paid["deal"]["id"]) == 10
+    # The dashboard's second 31600 went out too: the platform's cost, not a voucher's.
+    assert provider_balance(app) == -2 * UNIT
+    with app.app_context():
+        assert ledger.balance(ledger.UNEARNED) == 0
+        assert ledger.balance(ledger.PLATFORM) == 2 * UNIT
+        assert ledger.total() == 0
+
+
+def test_a_partial_dashboard_refund_pending_first_books_its_remainder_once(app, client, paid):
+    amount = UNIT + 500  # one unit and a goodwill 5 yuan
+
+    first = deliver(client, "refund.updated", _dashboard_refund(paid, "pending", amount), "e1")
+    assert first.get_json() == {"outcome": "recorded_outside_refund"}
+    assert provider_balance(app) == 2 * UNIT  # pending is not money back
+
+    done = deliver(client, "refund.updated", _dashboard_refund(paid, "succeeded", amount), "e2")
+    again = deliver(client, "refund.updated", _dashboard_refund(paid, "succeeded", amount), "e3")
+
+    assert done.get_json() == {"outcome": "refunded"}
+    assert again.status_code == 200
+    assert sorted(voucher_states(app, paid["order_id"])) == ["active", "refunded"]
+    assert provider_balance(app) == 2 * UNIT - amount  # 15300 left: the 500 is booked too
+    with app.app_context():
+        assert ledger.balance(ledger.PLATFORM) == 500
+        assert ledger.balance(ledger.UNEARNED) == -UNIT
+        assert ledger.total() == 0
+
+
+def test_a_dispute_on_a_refunded_order_tells_cs_and_is_booked_once(app, client, paid):
+    _ask_and_approve(app, client, paid)  # paid back through Linli already
+    assert order_status(app, paid["order_id"]) == "refunded"
+    assert provider_balance(app) == 0
+    dispute = {
+        "id": "dp_late",
+        "object": "dispute",
+        "payment_intent": paid["intent"],
+        "amount": 2 * UNIT,
+        "reason": "fraudulent",
+    }
+
+    first = deliver(client, "charge.dispute.created", dispute, "evt_d1")
+    again = deliver(client, "charge.dispute.created", dispute, "evt_d1_again")
+
+    assert first.get_json() == {"outcome": "recorded_outside_refund"}
+    assert again.get_json() == {"outcome": "already_recorded"}
+    assert order_status(app, paid["order_id"]) == "refunded"
+    assert provider_balance(app) == -2 * UNIT  # the money left twice: the platform's cost
+    with app.app_context():
+        assert ledger.balance(ledger.PLATFORM) == 2 * UNIT and ledger.total() == 0
+    told = [m for m in cs_messages(app) if "dp_late" in m]
+    assert len(told) == 1 and "already refunded" in told[0]
+
+
+def test_a_dashboard_refund_on_an_expired_order_tells_cs(app, client, shop):
+    placed = buy(client, quick_shopper(app), shop["deal"]["id"], 1).get_json()
+    order_id, intent = placed["order"]["id"], placed["payment"]["payment_intent"]
+    with app.app_context():
+        assert orders.close_unpaid(db.session.get(Order, order_id), "expired_unpaid")
+        db.session.commit()
+    refund = {
+        "id": "re_dash_exp",
+        "object": "refund",
+        "status": "succeeded",
+        "amount": 100,
+        "payment_intent": intent,
+        "metadata": {},
+    }
+
+    response = deliver(client, "refund.updated", refund, "e1")
+
+    assert response.get_json() == {"outcome": "recorded_outside_refund"}
+    assert order_status(app, order_id) == "expired"
+    assert provider_balance(app) == -100
+    assert any("re_dash_exp" in m and "already expired" in m for m in cs_messages(app))
+
+
+def test_a_dispute_won_gives_the_money_back_to_the_ledger_once_and_tells_cs(app, client, paid):
+    dispute = {
+        "id": "dp_won",
+        "object": "dispute",
+        "payment_intent": paid["intent"],
+        "amount": 2 * UNIT,
+        "reason": "fraudulent",
+    }
+    deliver(client, "charge.dispute.created", {**dispute, "status": "needs_response"}, "e1")
+    assert provider_balance(app) == 0
+
+    won = deliver(client, "charge.dispute.closed", {**dispute, "status": "won"}, "e2")
+    again = deliver(client, "charge.dispute.closed", {**dispute, "status": "won"}, "e3")
+
+    assert won.get_json() == {"outcome": "dispute_won"}
+    assert again.get_json() == {"outcome": "already_recorded"}
+    assert provider_balance(app) == 2 * UNIT  # the money is back
+    assert voucher_states(app, paid["order_id"]) == ["refunded", "refunded"]  # still void
+    with app.app_context():
+        assert ledger.balance(ledger.PLATFORM) == -2 * UNIT and ledger.total() == 0
+    told = [m for m in cs_messages(app) if "dispute dp_won was won" in m]
+    assert len(told) == 1 and "¥316.00" in told[0]
+
+
+def test_a_dispute_lost_changes_nothing_more(app, client, paid):
+    dispute = {"id": "dp_lost", "object": "dispute", "payment_intent": paid["intent"]}
+    deliver(client, "charge.dispute.created", {**dispute, "amount": UNIT}, "e1")
+
+    lost = deliver(
+        client, "charge.dispute.closed", {**dispute, "amount": UNIT, "status": "lost"}, "e2"
+    )
+
+    assert lost.status_code == 200
+    assert provider_balance(app) == UNIT
+
+
+def test_a_shoppers_request_refunds_only_what_a_dashboard_refund_left(app, client, paid):
+    asked = client.post(
+        f"/api/v1/orders/{paid['order_id']}/refund-requests",
+        json={"reason": "changed_mind"},
+        headers=paid["shopper"].headers,
+    ).get_json()
+    deliver(client, "refund.updated", _dashboard_refund(paid, "pending", UNIT), "e1")
+    assert sorted(voucher_states(app, paid["order_id"])) == ["active", "refunding"]
+
+    cs = staff(app, client, Role.CS)
+    approved = client.post(
+        f"/api/v1/refund-requests/{asked['id']}/approve", json={}, headers=cs.headers
+    ).get_json()
+    deliver(client, "refund.updated", _dashboard_refund(paid, "succeeded", UNIT), "e2")
+
+    assert (approved["status"], approved["amount"]) == ("refunded", UNIT)
+    assert linli_refunds(app, paid) == [UNIT]  # the other unit went back at the dashboard
+    assert voucher_states(app, paid["order_id"]) == ["refunded", "refunded"]
+    assert order_status(app, paid["order_id"]) == "refunded"
+    assert stock_left(app, paid["deal"]["id"]) == 10
+    assert provider_balance(app) == 0
+    assert any(f"#{asked['id']}" in m and "only ¥158.00" in m for m in cs_messages(app))
