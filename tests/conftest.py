@@ -31,6 +31,7 @@ from werkzeug.serving import make_server
 from marketplace import create_app
 from marketplace.core.clock import FrozenClock
 from marketplace.core.db import db
+from marketplace.payments.service import HANDLED_EVENTS
 from marketplace.providers.sms import MemorySms
 
 CI = os.environ.get("CI", "").lower() == "true"
@@ -171,7 +172,7 @@ def live_server(backend_app: Flask, stripe_url: str) -> Iterator[str]:
         data={
             "url": f"{url}/api/v1/payments/stripe/webhook",
             "secret": WEBHOOK_SECRET,
-            "events[]": ["payment_intent.succeeded", "payment_intent.payment_failed"],
+            "events[]": list(HANDLED_EVENTS),
         },
         timeout=5,
     )

@@ -84,6 +84,21 @@ def handle_webhook(payload: bytes, signature_header: str) -> str:
     return outcome
 
 
+# Every event type _dispatch acts on: what a webhook endpoint must subscribe to (make run
+# registers exactly these with localstripe, which itself only ever sends the first two).
+HANDLED_EVENTS = (
+    "payment_intent.succeeded",
+    "payment_intent.payment_failed",
+    "payment_intent.canceled",
+    "charge.refunded",
+    "refund.updated",
+    "refund.failed",
+    "charge.refund.updated",
+    "charge.dispute.created",
+    "charge.dispute.closed",
+)
+
+
 def _dispatch(
     kind: str, obj: dict, order_id: int | None, intent_id: str | None, provider_refunds: list
 ) -> str:
