@@ -15,6 +15,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -101,24 +102,34 @@ def stripe_url() -> Iterator[str]:
         unavailable("localstripe", "not installed; pip install -e '.[dev]'")
     port = free_port()
     script = Path(__file__).resolve().parent.parent / "scripts" / "localstripe"
-    process = subprocess.Popen(  # noqa: S603 - our own dev dependency
-        [sys.executable, str(script), "--port", str(port), "--from-scratch"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+    with local_server(
+        "localstripe", [sys.executable, str(script), "--port", str(port), "--from-scratch"], port
+    ) as url:
+        yield url
+
+
+@contextmanager
+def local_server(what: str, command: list[str], port: int) -> Iterator[str]:
+    """Start a helper server of the suite's on the loopback ``port``; stop it afterwards.
+    One that exits or never listens is unavailable (a skip locally, a failure in CI)."""
+    process = subprocess.Popen(  # noqa: S603 - the suite's own helper servers
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(100):
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.2).close()
-            break
-        except OSError:
-            time.sleep(0.1)
-    else:
-        process.kill()
-        unavailable("localstripe", "did not start")
-    yield url
-    process.terminate()
-    process.wait(10)
+    try:
+        for _ in range(100):
+            if process.poll() is not None:
+                unavailable(what, f"exited with {process.returncode}")
+            try:
+                socket.create_connection(("127.0.0.1", port), 0.2).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            unavailable(what, "did not start")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(10)
 
 
 def build_app(database_url: str, redis_url: str, instance: str, **overrides: object) -> Flask:

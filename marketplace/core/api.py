@@ -16,7 +16,12 @@ from webargs.multidictproxy import MultiDictProxy
 from werkzeug.datastructures import CombinedMultiDict
 from werkzeug.routing import UnicodeConverter
 
-from marketplace.core.errors import DomainError, ErrorSchema, handle_http_exception
+from marketplace.core.errors import (
+    BodyRequired,
+    ErrorSchema,
+    UnsupportedMediaType,
+    handle_http_exception,
+)
 from marketplace.core.fields import IdConverter
 
 API_PREFIX = "/api/v1"
@@ -48,18 +53,6 @@ class ArgumentsParser(FlaskParser):
 
     def load_multipart(self, req: Request, schema: ma.Schema) -> MultiDictProxy:
         return MultiDictProxy(CombinedMultiDict([req.form, req.files]), schema)
-
-
-class BodyRequired(DomainError):
-    status = 400
-    code = "body_required"
-    message = "This request needs a JSON body (send {} to change nothing)."
-
-
-class UnsupportedMediaType(DomainError):
-    status = 415
-    code = "unsupported_media_type"
-    message = "Send the body as JSON with Content-Type: application/json."
 
 
 def _has_body() -> bool:

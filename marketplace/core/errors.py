@@ -75,6 +75,18 @@ class Conflict(DomainError):
     message = "The request conflicts with the current state."
 
 
+class BodyRequired(DomainError):
+    status = 400
+    code = "body_required"
+    message = "This request needs a JSON body (send {} to change nothing)."
+
+
+class UnsupportedMediaType(DomainError):
+    status = 415
+    code = "unsupported_media_type"
+    message = "Send the body as JSON with Content-Type: application/json."
+
+
 class PayloadTooLarge(DomainError):
     status = 413
     code = "file_too_large"

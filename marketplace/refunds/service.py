@@ -583,12 +583,10 @@ def _finish(request: RefundRequest, refund_id: str) -> None:
 # -- money that goes back without a shopper's request ---------------------------------------
 
 
-def open_system_refund(order: Order, amount: int, *, note: str) -> RefundRequest:
-    """Linli itself must give money back that bought nothing (a payment that arrived after
-    the order expired and its units were gone, a payment of the wrong amount): an approved
-    request without vouchers, carried out by ``execute`` like any other — outside the
-    order's lock, crash-safe, retried by the job, and CS is told."""
-    request = RefundRequest(
+def _system_request(order: Order, amount: int, note: str, **fields: Any) -> RefundRequest:
+    """A request Linli approves itself (no shopper asked, no CS decided): it is not the
+    order's open request, so it never blocks the shopper's own."""
+    return RefundRequest(
         order=order,
         shopper_id=order.shopper_id,
         status=RefundStatus.APPROVED_PENDING_REFUND.value,
@@ -596,8 +594,21 @@ def open_system_refund(order: Order, amount: int, *, note: str) -> RefundRequest
         reason_text=note[:500],
         amount=amount,
         open_order_id=None,
-        items=[],
         decided_at=now(),
+        **fields,
+    )
+
+
+def open_system_refund(order: Order, amount: int, *, note: str) -> RefundRequest:
+    """Linli itself must give money back that bought nothing (a payment that arrived after
+    the order expired and its units were gone, a payment of the wrong amount): an approved
+    request without vouchers, carried out by ``execute`` like any other — outside the
+    order's lock, crash-safe, retried by the job, and CS is told."""
+    request = _system_request(
+        order,
+        amount,
+        note,
+        items=[],
     )
     db.session.add(request)
     db.session.flush()
@@ -724,18 +735,13 @@ def money_returned_outside(
     )
     units = min(amount // order.unit_price, len(candidates))
     chosen = candidates[:units]
-    request = RefundRequest(
-        order=order,
-        shopper_id=order.shopper_id,
-        status=RefundStatus.APPROVED_PENDING_REFUND.value,
-        reason=RefundReason.OTHER.value,
-        reason_text=note[:500],
-        amount=amount,
-        open_order_id=None,
+    request = _system_request(
+        order,
+        amount,
+        note,
         items=[RefundItem(voucher_id=v.id) for v in chosen],
         admin_override=any(v.status == VoucherStatus.REDEEMED.value for v in chosen),
         override_reason=note[:500],
-        decided_at=now(),
         provider_refund_id=provider_id,
     )
     try:

@@ -12,15 +12,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import free_port, unavailable
+from tests.conftest import free_port, local_server, unavailable
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -45,26 +42,10 @@ def stripe_mock_url(tmp_path_factory) -> Iterator[str]:
         unavailable(
             "stripe-mock",
             "not found: set LINLI_STRIPE_MOCK, put stripe-mock on PATH, or keep it at "
-            "../shared/tools/stripe-mock",
+            "shared/tools/stripe-mock beside the clone",
         )
     port = free_port()
     socket_path = tmp_path_factory.mktemp("stripe-mock") / "https.sock"
-    process = subprocess.Popen(  # noqa: S603 - the binary we were pointed at
-        [str(binary), "-http-addr", f"127.0.0.1:{port}", "-https-unix", str(socket_path)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    for _ in range(100):
-        if process.poll() is not None:
-            unavailable("stripe-mock", f"exited with {process.returncode}")
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.2).close()
-            break
-        except OSError:
-            time.sleep(0.1)
-    else:
-        process.kill()
-        unavailable("stripe-mock", "did not start")
-    yield f"http://127.0.0.1:{port}"
-    process.terminate()
-    process.wait(10)
+    command = [str(binary), "-http-addr", f"127.0.0.1:{port}", "-https-unix", str(socket_path)]
+    with local_server("stripe-mock", command, port) as url:
+        yield url
