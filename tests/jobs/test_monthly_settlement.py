@@ -6,37 +6,19 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
-import pytest
 import sqlalchemy as sa
 from redis import Redis
-from rq import Queue, SimpleWorker
 from rq.cron import CronScheduler
 
 from marketplace.accounts.models import Role
 from marketplace.core.db import db
 from marketplace.distribution.models import MomentsProof
-from marketplace.jobs import tasks
-from marketplace.jobs.schedule import BY_NAME, QUEUE
+from marketplace.jobs.schedule import BY_NAME
 from marketplace.settlement.models import Statement
 from tests.distribution.conftest import link, new_distributor, purchase
 from tests.factories import live_deal, live_merchant, portal_account, quick_shopper, staff
 
 DECEMBER_1ST_0200 = datetime(2026, 11, 30, 18, 0, tzinfo=UTC)  # 02:00 on 1 Dec in Shanghai
-
-
-@pytest.fixture
-def worker(app):
-    """Runs scheduled jobs the way production does: dispatch → queue → worker."""
-    tasks.use_app(app)
-    redis = Redis.from_url(app.config["LINLI_REDIS_URL"])
-
-    def run(*names: str) -> None:
-        for name in names:
-            tasks.dispatch(name)
-        SimpleWorker([Queue(QUEUE, connection=redis)], connection=redis).work(burst=True)
-
-    yield run
-    tasks.use_app(None)
 
 
 def test_the_schedule_holds_the_monthly_settlement_on_the_1st_at_0200(app, client, clock):

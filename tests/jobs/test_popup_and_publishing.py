@@ -21,21 +21,6 @@ from marketplace.jobs.schedule import QUEUE
 from tests.factories import live_deal, live_merchant, make_deal, staff
 
 
-@pytest.fixture
-def worker(app):
-    """Runs scheduled jobs the way production does: dispatch → queue → worker."""
-    tasks.use_app(app)
-    redis = Redis.from_url(app.config["LINLI_REDIS_URL"])
-
-    def run(*names: str) -> None:
-        for name in names:
-            tasks.dispatch(name)
-        SimpleWorker([Queue(QUEUE, connection=redis)], connection=redis).work(burst=True)
-
-    yield run
-    tasks.use_app(None)
-
-
 def popups(app) -> list[tuple[date, int, str]]:
     with app.app_context():
         return [
