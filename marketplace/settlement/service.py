@@ -12,19 +12,21 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
+from marketplace.accounts.models import User
 from marketplace.core import audit
 from marketplace.core.clock import month_bounds, now, previous_month
 from marketplace.core.db import db
 from marketplace.core.errors import Conflict, InvalidInput, NotFound
 from marketplace.deals import rules
-from marketplace.distribution import service as distribution
+from marketplace.distribution.distributors import my_distributor
 from marketplace.distribution.models import CommissionEntry, CommissionKind, CommissionState
 from marketplace.ledger import service as ledger
-from marketplace.ledger.models import LedgerEntry, LedgerTxn
 from marketplace.orders.models import Order
 from marketplace.payments.stripe import stripe
+from marketplace.settlement import distributors
 from marketplace.settlement.models import Statement, StatementLine
 from marketplace.vouchers.models import Voucher, VoucherStatus
+from merchants.service import my_merchant
 
 
 def bounds(period: str) -> tuple[datetime, datetime]:
@@ -47,7 +49,7 @@ def close_month(period: str | None = None) -> dict[str, Any]:
     _, end = bounds(period)
     if end > now():
         raise Conflict("A month is settled after it ends.", code="period_not_over")
-    bonuses = distribution.compute_streak_bonuses(period)
+    bonuses = distributors.compute_streak_bonuses(period)
     db.session.commit()
     return {"period": period, "streak_bonuses": bonuses, **run(period)}
 
@@ -98,7 +100,7 @@ def _distributor_lines(period: str) -> dict[int, list[StatementLine]]:
     return lines
 
 
-def run(period: str, *, _after_party=None) -> dict[str, int]:
+def run(period: str) -> dict[str, int]:
     """Settle ``period``: a statement per merchant (settlement value of vouchers redeemed in
     the month) and per distributor (earned commission, bonuses and clawbacks not settled
     before). Commits per party. Returns how many statements this run made."""
@@ -112,12 +114,12 @@ def run(period: str, *, _after_party=None) -> dict[str, int]:
         for party_id in parties:
             if _settle_party(period, party_type, party_id, collect):
                 made[party_type] += 1
-            if _after_party is not None:
-                _after_party()
     return made
 
 
 def _settle_party(period: str, party_type: str, party_id: int, collect) -> bool:
+    """One party's statement in its own transaction; False if there was nothing to settle
+    or another run settled it first."""
     try:
         lines = collect(period).get(party_id, [])  # fresh, inside this party's transaction
         if not lines:
@@ -232,6 +234,16 @@ def statements(
     return query.order_by(Statement.period.desc(), Statement.party_type, Statement.party_id)
 
 
+def my_statements(user: User, party_type: str) -> sa.Select:
+    """The user's own statements as a merchant's staff or as a distributor (404 if the user
+    is not one)."""
+    if party_type == "merchant":
+        party_id = my_merchant(user).merchant_id
+    else:
+        party_id = my_distributor(user).id
+    return statements(party_type=party_type, party_id=party_id)
+
+
 def overview(period: str) -> dict[str, Any]:
     """The general manager's month: GMV, refunds, platform margin, commission, subsidies
     budgeted (on the month's paid orders) and spent (on the month's delivered vouchers)."""
@@ -242,38 +254,16 @@ def overview(period: str) -> dict[str, Any]:
             sa.func.coalesce(sa.func.sum(Order.subsidy * Order.quantity), 0),
         ).where(Order.paid_at >= start, Order.paid_at < end)
     ).one()
-
-    def ledger_sum(account: str | None, kinds: tuple[str, ...]) -> int:
-        query = (
-            sa.select(sa.func.coalesce(sa.func.sum(LedgerEntry.amount), 0))
-            .join(LedgerTxn, LedgerTxn.id == LedgerEntry.txn_id)
-            .where(
-                LedgerTxn.occurred_at >= start,
-                LedgerTxn.occurred_at < end,
-                LedgerTxn.kind.in_(kinds),
-            )
-        )
-        if account:
-            query = query.where(LedgerEntry.account == account)
-        return int(db.session.scalar(query))
-
-    commission_kinds = (
-        "commission_earned",
-        "commission_reversed",
-        "commission_clawback",
-        "commission_bonus",
-    )
+    results = ledger.results_between(start, end)
     return {
         "period": period,
         "gmv": int(gmv),
-        "refunds": -ledger_sum(ledger.PROVIDER, ("voucher_refunded",)),
-        "platform_margin": -ledger_sum(ledger.PLATFORM, ("voucher_redeemed",)),
-        "commission": ledger_sum(ledger.PLATFORM, commission_kinds),
+        "refunds": results["refunds"],
+        "platform_margin": results["platform_margin"],
+        "commission": results["commission"],
         "subsidies_budgeted": int(subsidies),
         "subsidies_spent": _subsidy_spent(start, end),
-        "net_result": -ledger_sum(
-            ledger.PLATFORM, ("voucher_redeemed", "voucher_refunded", *commission_kinds)
-        ),
+        "net_result": results["net_result"],
     }
 
 
@@ -313,21 +303,7 @@ def reconcile(period: str) -> dict[str, Any]:
         .where(Order.paid_at >= start, Order.paid_at < end, Order.payment_intent_id.is_not(None))
         .order_by(Order.id)
     ).all()
-    ledger_by_order = (
-        dict(
-            db.session.execute(
-                sa.select(LedgerTxn.order_id, sa.func.sum(LedgerEntry.amount))
-                .join(LedgerEntry, LedgerEntry.txn_id == LedgerTxn.id)
-                .where(
-                    LedgerEntry.account == ledger.PROVIDER,
-                    LedgerTxn.order_id.in_([o.id for o in orders]),
-                )
-                .group_by(LedgerTxn.order_id)
-            ).all()
-        )
-        if orders
-        else {}
-    )
+    ledger_by_order = ledger.provider_net_by_order(o.id for o in orders)
     differences, provider_total, ledger_total = [], 0, 0
     client = stripe()
     for order in orders:
