@@ -4,6 +4,7 @@ owed in the ledger) when redeemed, cancelled or clawed back when refunded."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -183,3 +184,54 @@ def commission_entries(distributor: Distributor, filters: dict[str, Any]) -> sa.
         if key in filters:
             query = query.where(getattr(CommissionEntry, key) == filters[key])
     return query.order_by(CommissionEntry.id.desc())
+
+
+# -- what settlement asks ------------------------------------------------------------------
+
+
+def settleable(period: str, end: datetime) -> list[CommissionEntry]:
+    """Earned entries no statement has settled, that belong on ``period``'s statements (it
+    ends at ``end``): earned before the end, and streak bonuses for the period or before.
+    By distributor, then oldest first."""
+    return list(
+        db.session.scalars(
+            sa.select(CommissionEntry)
+            .where(
+                CommissionEntry.state == CommissionState.EARNED.value,
+                sa.or_(
+                    CommissionEntry.earned_at < end,
+                    sa.and_(
+                        CommissionEntry.kind == CommissionKind.STREAK_BONUS.value,
+                        CommissionEntry.month <= period,
+                    ),
+                ),
+            )
+            .order_by(CommissionEntry.distributor_id, CommissionEntry.id)
+        )
+    )
+
+
+def mark_settled(entry_ids: list[int]) -> None:
+    """The entries are on a statement now."""
+    table = CommissionEntry.__table__
+    db.session.execute(
+        sa.update(table)
+        .where(table.c.id.in_(entry_ids))
+        .values(state=CommissionState.SETTLED.value, settled_at=now())
+    )
+
+
+def paid_on_voucher(voucher_id: Any) -> sa.ScalarSelect:
+    """A scalar subquery, correlated on ``voucher_id`` (a column): the order commission a
+    delivered voucher costs (both levels, earned or settled)."""
+    return (
+        sa.select(sa.func.coalesce(sa.func.sum(CommissionEntry.amount), 0))
+        .where(
+            CommissionEntry.voucher_id == voucher_id,
+            CommissionEntry.kind.in_([CommissionKind.LEVEL1.value, CommissionKind.LEVEL2.value]),
+            CommissionEntry.state.in_(
+                [CommissionState.EARNED.value, CommissionState.SETTLED.value]
+            ),
+        )
+        .scalar_subquery()
+    )

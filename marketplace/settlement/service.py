@@ -18,8 +18,8 @@ from marketplace.core.clock import month_bounds, now, previous_month
 from marketplace.core.db import db
 from marketplace.core.errors import Conflict, InvalidInput, NotFound
 from marketplace.deals import rules
+from marketplace.distribution import commission
 from marketplace.distribution.distributors import my_distributor
-from marketplace.distribution.models import CommissionEntry, CommissionKind, CommissionState
 from marketplace.ledger import service as ledger
 from marketplace.orders.models import Order
 from marketplace.payments.stripe import stripe
@@ -29,24 +29,20 @@ from marketplace.vouchers.models import Voucher, VoucherStatus
 from merchants.service import my_merchant
 
 
-def bounds(period: str) -> tuple[datetime, datetime]:
-    """[start, end) of a month in Asia/Shanghai, as aware instants."""
+def _bounds(period: str) -> tuple[datetime, datetime]:
+    """``core.clock.month_bounds`` of a period a caller gave, its error an input error."""
     try:
         return month_bounds(period)
     except ValueError as exc:
         raise InvalidInput(fields={"period": ["Use YYYY-MM."]}) from exc
 
 
-def previous_period() -> str:
-    return previous_month()
-
-
 def close_month(period: str | None = None) -> dict[str, Any]:
     """The monthly close (the job on the 1st at 02:00, and ``POST /settlements``): the
     month's streak bonuses first, committed, so they are on the statements; then the
     statements. Safe to run again: settled bonuses and statements are left alone."""
-    period = period or previous_period()
-    _, end = bounds(period)
+    period = period or previous_month()
+    _, end = _bounds(period)
     if end > now():
         raise Conflict("A month is settled after it ends.", code="period_not_over")
     bonuses = distributors.compute_streak_bonuses(period)
@@ -55,7 +51,7 @@ def close_month(period: str | None = None) -> dict[str, Any]:
 
 
 def _merchant_lines(period: str) -> dict[int, list[StatementLine]]:
-    start, end = bounds(period)
+    start, end = _bounds(period)
     settled = sa.select(StatementLine.voucher_id).where(StatementLine.voucher_id.is_not(None))
     rows = db.session.execute(
         sa.select(Voucher.id, Voucher.merchant_id, Order.id, Order.settlement_price)
@@ -72,21 +68,8 @@ def _merchant_lines(period: str) -> dict[int, list[StatementLine]]:
 
 
 def _distributor_lines(period: str) -> dict[int, list[StatementLine]]:
-    _, end = bounds(period)
-    rows = db.session.scalars(
-        sa.select(CommissionEntry)
-        .where(
-            CommissionEntry.state == CommissionState.EARNED.value,
-            sa.or_(
-                CommissionEntry.earned_at < end,
-                sa.and_(
-                    CommissionEntry.kind == CommissionKind.STREAK_BONUS.value,
-                    CommissionEntry.month <= period,
-                ),
-            ),
-        )
-        .order_by(CommissionEntry.distributor_id, CommissionEntry.id)
-    ).all()
+    _, end = _bounds(period)
+    rows = commission.settleable(period, end)
     lines: dict[int, list[StatementLine]] = {}
     for entry in rows:
         lines.setdefault(entry.distributor_id, []).append(
@@ -104,7 +87,7 @@ def run(period: str) -> dict[str, int]:
     """Settle ``period``: a statement per merchant (settlement value of vouchers redeemed in
     the month) and per distributor (earned commission, bonuses and clawbacks not settled
     before). Commits per party. Returns how many statements this run made."""
-    _, end = bounds(period)
+    _, end = _bounds(period)
     if end > now():
         raise Conflict("A month is settled after it ends.", code="period_not_over")
     made = {"merchant": 0, "distributor": 0}
@@ -136,12 +119,8 @@ def _settle_party(period: str, party_type: str, party_id: int, collect) -> bool:
         db.session.add(statement)
         db.session.flush()
         if party_type == "distributor":
-            ids = [line.commission_entry_id for line in lines if line.commission_entry_id]
-            table = CommissionEntry.__table__
-            db.session.execute(
-                sa.update(table)
-                .where(table.c.id.in_(ids))
-                .values(state=CommissionState.SETTLED.value, settled_at=now())
+            commission.mark_settled(
+                [line.commission_entry_id for line in lines if line.commission_entry_id]
             )
         audit.record(
             "statement",
@@ -247,7 +226,7 @@ def my_statements(user: User, party_type: str) -> sa.Select:
 def overview(period: str) -> dict[str, Any]:
     """The general manager's month: GMV, refunds, platform margin, commission, subsidies
     budgeted (on the month's paid orders) and spent (on the month's delivered vouchers)."""
-    start, end = bounds(period)
+    start, end = _bounds(period)
     gmv, subsidies = db.session.execute(
         sa.select(
             sa.func.coalesce(sa.func.sum(Order.amount), 0),
@@ -270,19 +249,8 @@ def overview(period: str) -> dict[str, Any]:
 def _subsidy_spent(start: datetime, end: datetime) -> int:
     """Platform money beyond the margin that the vouchers delivered in [start, end) cost:
     commission over the margin and sales below settlement (``rules.subsidy_spent``)."""
-    commission = (
-        sa.select(sa.func.coalesce(sa.func.sum(CommissionEntry.amount), 0))
-        .where(
-            CommissionEntry.voucher_id == Voucher.id,
-            CommissionEntry.kind.in_([CommissionKind.LEVEL1.value, CommissionKind.LEVEL2.value]),
-            CommissionEntry.state.in_(
-                [CommissionState.EARNED.value, CommissionState.SETTLED.value]
-            ),
-        )
-        .scalar_subquery()
-    )
     rows = db.session.execute(
-        sa.select(Order.unit_price, Order.settlement_price, commission)
+        sa.select(Order.unit_price, Order.settlement_price, commission.paid_on_voucher(Voucher.id))
         .select_from(Voucher)
         .join(Order, Order.id == Voucher.order_id)
         .where(
@@ -297,7 +265,7 @@ def _subsidy_spent(start: datetime, end: datetime) -> int:
 def reconcile(period: str) -> dict[str, Any]:
     """Money the provider received for the period's orders (payments minus refunds) against
     what the ledger says; every order whose two figures differ is listed."""
-    start, end = bounds(period)
+    start, end = _bounds(period)
     orders = db.session.scalars(
         sa.select(Order)
         .where(Order.paid_at >= start, Order.paid_at < end, Order.payment_intent_id.is_not(None))
