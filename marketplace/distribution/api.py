@@ -1,5 +1,8 @@
 """HTTP routes of distribution: joining, links, the dashboard, Moments proofs, and the
-staff's tools (applications, suspension, tiers, rebinding, settings, streak bonuses)."""
+staff's tools (applications, suspension, tiers, rebinding, settings, streak bonuses).
+
+The dashboard and the streak bonus need order figures, which distribution (below orders)
+cannot ask for: those two routes call ``settlement.distributors``, which composes them."""
 
 from __future__ import annotations
 
