@@ -10,6 +10,7 @@ from marketplace.accounts.service import USERNAME_INPUT
 from marketplace.core.fields import HHMM, MAX_ID, MAX_INT, Day, Id, LocalDateTime, UserRefSchema
 from marketplace.core.pagination import PageArgsSchema
 from merchants.models import ContractKind, StaffRole, Stage, VisitChannel
+from merchants.service import missing_contracts
 
 SLUG = validate.Regexp(r"^[a-z][a-z0-9-]{1,39}$", error="lowercase letters, digits and '-'.")
 PHONE = validate.Regexp(r"^[0-9+\- ]{5,20}$", error="Digits, spaces, '+' and '-' only.")
@@ -142,8 +143,6 @@ class MerchantDetailSchema(MerchantSchema):
     )
 
     def dump_missing_contracts(self, merchant) -> list[str]:
-        from merchants.service import missing_contracts
-
         return [kind.value for kind in missing_contracts(merchant)]
 
 

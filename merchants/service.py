@@ -21,9 +21,11 @@ from marketplace.accounts.models import Role, User
 from marketplace.core import audit
 from marketplace.core.cache import catalog_changed
 from marketplace.core.clock import local_today, now
-from marketplace.core.db import db, escape_like, on_rollback
+from marketplace.core.db import db, escape_like
 from marketplace.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
-from marketplace.providers.storage import file_storage
+from marketplace.providers.storage import file_storage, save_upload
+from merchants import access
+from merchants.access import is_bd, membership
 from merchants.errors import (
     CategoryRetired,
     ContractsMissing,
@@ -61,41 +63,22 @@ CONTRACT_FILE_TYPES = (
     (b"\x89PNG\r\n\x1a\n", "image/png", "png"),
     (b"\xff\xd8\xff", "image/jpeg", "jpg"),
 )
-# What an owner may change in the portal; everything else is BD's.
-OWNER_EDITABLE = frozenset({"description", "phone", "business_hours", "hours_note"})
-BD_EDITABLE = frozenset(
-    {"name", "category", "description", "address", "location", "phone", "business_hours",
-     "hours_note", "is_headliner", "owner_id"}
-)  # fmt: skip
 
 
-# -- who sees what -------------------------------------------------------------------------
-
-
-def membership(user: User) -> MerchantStaff | None:
-    return user.merchant_membership if user.has_role(Role.MERCHANT_STAFF) else None
-
-
-def is_bd(user: User) -> bool:
-    return user.has_role(Role.BD)
+# -- who sees what (the rules are in ``merchants.access``) ----------------------------------
 
 
 def get_merchant(merchant_id: int, viewer: User) -> Merchant:
-    """A merchant the viewer may see: BD and admin see all, merchant staff only their own.
-    Another merchant's id is a 404, as if it did not exist."""
+    """A merchant the viewer may see (``access.can_see_merchant``). Another merchant's id is
+    a 404, as if it did not exist."""
     merchant = db.session.get(Merchant, merchant_id)
-    if merchant is None:
+    if merchant is None or not access.can_see_merchant(viewer, merchant):
         raise NotFound("No such merchant.", code="merchant_not_found")
-    if is_bd(viewer):
-        return merchant
-    member = membership(viewer)
-    if member is not None and member.merchant_id == merchant.id:
-        return merchant
-    raise NotFound("No such merchant.", code="merchant_not_found")
+    return merchant
 
 
 def _require_bd(user: User) -> None:
-    if not is_bd(user):
+    if not access.can_work_pipeline(user):
         raise PermissionDenied("Only business-development staff can do this.")
 
 
@@ -203,13 +186,9 @@ def update_merchant(
     """Edit the profile. BD may edit everything; a merchant's owner only the shop's own
     contact details and hours; a clerk nothing. ``expected_version`` must match, so one
     editor never silently overwrites another."""
-    if is_bd(actor):
-        allowed = BD_EDITABLE
-    else:
-        member = membership(actor)
-        if member is None or member.role != StaffRole.OWNER:
-            raise PermissionDenied("Only the shop's owner or BD staff can edit the shop.")
-        allowed = OWNER_EDITABLE
+    allowed = access.editable_fields(actor, merchant)
+    if not allowed:
+        raise PermissionDenied("Only the shop's owner or BD staff can edit the shop.")
     forbidden = sorted(set(changes) - allowed)
     if forbidden:
         raise PermissionDenied(
@@ -411,9 +390,7 @@ def record_contract(
     if not signatory.strip():
         raise InvalidInput(fields={"signatory": ["Who signed for the merchant?"]})
     key = f"contracts/{merchant.id}/{uuid.uuid4().hex}.{extension}"
-    storage = file_storage()
-    storage.save(key, upload.data)
-    on_rollback(lambda: storage.delete(key))
+    save_upload(key, upload.data)
     contract = MerchantContract(
         merchant_id=merchant.id,
         kind=kind.value,
@@ -457,10 +434,8 @@ def list_contracts(merchant: Merchant) -> list[MerchantContract]:
 def contract_file(
     merchant: Merchant, contract_id: int, viewer: User
 ) -> tuple[MerchantContract, bytes]:
-    if not is_bd(viewer):
-        member = membership(viewer)
-        if member is None or member.role != StaffRole.OWNER:
-            raise PermissionDenied("Only BD staff and the shop's owner can read contracts.")
+    if not access.can_read_contracts(viewer, merchant):
+        raise PermissionDenied("Only BD staff and the shop's owner can read contracts.")
     contract = db.session.get(MerchantContract, contract_id)
     if contract is None or contract.merchant_id != merchant.id:
         raise NotFound("No such contract.", code="contract_not_found")
@@ -581,10 +556,8 @@ def create_portal_account(
 
 
 def list_staff(merchant: Merchant, viewer: User) -> list[MerchantStaff]:
-    if not is_bd(viewer):
-        member = membership(viewer)
-        if member is None or member.role != StaffRole.OWNER:
-            raise PermissionDenied("Only BD staff and the shop's owner can see its accounts.")
+    if not access.can_see_staff(viewer, merchant):
+        raise PermissionDenied("Only BD staff and the shop's owner can see its accounts.")
     return list(
         db.session.scalars(
             sa.select(MerchantStaff)

@@ -17,8 +17,8 @@ from flask import current_app
 from marketplace.accounts.models import Role, User
 from marketplace.core.db import db
 from marketplace.deals.models import Deal
-from marketplace.distribution import service as distribution
-from marketplace.distribution.models import Distributor, DistributorTier
+from marketplace.distribution import distributors, links
+from marketplace.distribution.models import Distributor
 from marketplace.orders import service as orders
 from marketplace.orders.models import Order, OrderStatus
 from marketplace.payments.stripe import stripe
@@ -56,17 +56,15 @@ def load() -> list[str]:
         return []
     admin = db.session.scalars(sa.select(User).where(User.username == "admin")).one()
     for slug, name, bonus, order in TIERS:
-        distribution.save_tier(
+        distributors.save_tier(
             {"slug": slug, "name": name, "level1_bonus": bonus, "sort_order": order}, admin
         )
     made = {}
     for phone, name, recruiter_phone, tier in CHAIN:
         user = _shopper(phone, f"{name} (分销员)")
         invite = made[recruiter_phone].invite_code if recruiter_phone else None
-        made[phone] = distribution.join(user, invite_code=invite, wechat_friends=1200)
-        made[phone].tier = db.session.scalars(
-            sa.select(DistributorTier).where(DistributorTier.slug == tier)
-        ).one()
+        made[phone] = distributors.join(user, invite_code=invite, wechat_friends=1200)
+        distributors.update_distributor(made[phone], {"tier": tier}, admin)
     db.session.flush()
     return [d.user.display_name for d in made.values()]
 
@@ -99,7 +97,7 @@ def load_orders() -> int | None:
                 sa.select(Distributor).join(User, Distributor.user_id == User.id)
                 .where(User.phone == distributor_phone)
             ).one()  # fmt: skip
-            link = distribution.create_link(owner, deal.id)
+            link = links.create_link(owner, deal.id)
             order, _ = orders.place_order(customer, deal.id, 1, ref=link.code)
             db.session.commit()
         order = orders.attach_payment(order)

@@ -16,6 +16,7 @@ from marketplace.accounts.schemas import (
 )
 from marketplace.core.api import Blueprint, documents_errors
 from marketplace.core.db import db
+from marketplace.distribution.binding import bind_customer
 
 blp = Blueprint("accounts", __name__, description="Log in, tokens, who am I")
 
@@ -54,9 +55,7 @@ def create_token(body: dict) -> dict:
     if "phone" in body:
         issued = service.login_with_code(body["phone"], body["code"], **_client())
         # A shopper arriving through a distributor's link is bound at login.
-        from marketplace.distribution.service import attribute
-
-        attribute(issued.user, body.get("ref") or request.cookies.get("linli_ref"), "login")
+        bind_customer(issued.user, body.get("ref") or request.cookies.get("linli_ref"), "login")
     else:
         issued = service.login_with_password(body["username"], body["password"], **_client())
     db.session.commit()

@@ -73,7 +73,9 @@ class UserSchema(ma.Schema):
     created_at = LocalDateTime()
 
     def dump_merchant(self, user: object) -> dict | None:
-        # The merchants domain links portal accounts to shops (merchants.models).
+        # The merchants domain links portal accounts to shops (merchants.models adds this
+        # backref); accounts sits below merchants, so it reads the attribute rather than
+        # importing merchants.access.membership.
         member = getattr(user, "merchant_membership", None)
         return {"id": member.merchant_id, "role": member.role} if member else None
 

@@ -16,7 +16,7 @@ from marketplace.accounts.models import User
 from marketplace.core import audit
 from marketplace.core.cache import catalog_changed
 from marketplace.core.clock import local_today, now
-from marketplace.core.db import db, on_rollback
+from marketplace.core.db import db
 from marketplace.core.errors import Conflict, InvalidInput
 from marketplace.core.files import image_extension
 from marketplace.deals import rules
@@ -31,7 +31,7 @@ from marketplace.deals.models import (
 )
 from marketplace.distribution.models import DistributorTier
 from marketplace.orders import stock
-from marketplace.providers.storage import file_storage
+from marketplace.providers.storage import save_upload
 from merchants.models import Merchant, Stage
 
 EDITABLE = frozenset({
@@ -277,9 +277,7 @@ def add_image(deal: Deal, data: bytes, actor: User) -> str:
         raise Conflict(f"A deal has at most {MAX_IMAGES} images.", code="too_many_images")
     extension = image_extension(data)
     key = f"deals/{deal.id}/{uuid.uuid4().hex}.{extension}"
-    storage = file_storage()
-    storage.save(key, data)
-    on_rollback(lambda: storage.delete(key))
+    save_upload(key, data)
     url = f"/media/{key}"
     deal.images = [*(deal.images or []), url]
     audit.record("deal", deal.id, "deal.image_added", actor_id=actor.id, data={"url": url})

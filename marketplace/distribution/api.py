@@ -1,5 +1,8 @@
 """HTTP routes of distribution: joining, links, the dashboard, Moments proofs, and the
-staff's tools (applications, suspension, tiers, rebinding, settings, streak bonuses)."""
+staff's tools (applications, suspension, tiers, rebinding, settings, streak bonuses).
+
+The dashboard and the streak bonus need order figures, which distribution (below orders)
+cannot ask for: those two routes call ``settlement.distributors``, which composes them."""
 
 from __future__ import annotations
 
@@ -14,8 +17,16 @@ from marketplace.core.db import db
 from marketplace.core.errors import NotFound, PermissionDenied
 from marketplace.core.fields import ReasonSchema
 from marketplace.core.pagination import PageArgsSchema, page_of, paginate
-from marketplace.distribution import service
-from marketplace.distribution.models import Distributor, MomentsProof
+from marketplace.distribution import (
+    access,
+    binding,
+    commission,
+    distributors,
+    links,
+    settings,
+    streaks,
+)
+from marketplace.distribution.models import Distributor
 from marketplace.distribution.schemas import (
     BindingSchema,
     CommissionArgsSchema,
@@ -35,6 +46,7 @@ from marketplace.distribution.schemas import (
     SettingsSchema,
     TierSchema,
 )
+from marketplace.settlement import distributors as figures
 
 blp = Blueprint("distribution", __name__, description="Distributors, links, commission")
 short_links = flask_smorest.Blueprint(
@@ -53,7 +65,7 @@ REF_COOKIE_DAYS = 30
 @documents_errors(409, 422)
 def join(body: dict):
     """Join the distribution programme (with a recruiter's invite code, or none)"""
-    distributor = service.join(
+    distributor = distributors.join(
         current_user(),
         invite_code=body.get("invite_code"),
         wechat_friends=body.get("wechat_friends"),
@@ -68,7 +80,7 @@ def join(body: dict):
 @documents_errors(404)
 def my_dashboard():
     """My dashboard: bound customers, orders, commission by state and month, top deals"""
-    return service.dashboard(service.my_distributor(current_user()))
+    return figures.dashboard(distributors.my_distributor(current_user()))
 
 
 @blp.get("/distributors/me/commissions")
@@ -79,7 +91,9 @@ def my_commissions(args: dict):
     """My commission entries (filter by state or kind)"""
     page, size = args.pop("page"), args.pop("page_size")
     return paginate(
-        service.commission_entries(service.my_distributor(current_user()), args), page, size
+        commission.commission_entries(distributors.my_distributor(current_user()), args),
+        page,
+        size,
     )
 
 
@@ -90,7 +104,7 @@ def my_commissions(args: dict):
 @documents_errors(404, 409)
 def create_link(body: dict):
     """A short link (and QR) for a deal or the home page"""
-    link = service.create_link(service.my_distributor(current_user()), body["deal_id"])
+    link = links.create_link(distributors.my_distributor(current_user()), body["deal_id"])
     db.session.commit()
     return link
 
@@ -101,9 +115,8 @@ def create_link(body: dict):
 @documents_errors(404)
 def link_qr(code: str):
     """A QR PNG of my link, for posters"""
-    link = service.link_by_code(code)
-    mine = service.distributor_of(current_user())
-    if link is None or mine is None or link.distributor_id != mine.id:
+    link = links.link_by_code(code)
+    if not access.owns_link(current_user(), link):
         raise NotFound("No such link of yours.", code="link_not_found")
     target = request.host_url.rstrip("/") + f"/s/{link.code}"
     return current_app.response_class(qr.png(target), mimetype="image/png")
@@ -113,8 +126,8 @@ def link_qr(code: str):
 @short_links.response(302, description="to the deal or home page, with ?ref= and a cookie")
 @documents_errors(404)
 def follow(code: str):
-    """Follow a share link: the visit is recorded and the attribution travels on"""
-    link = service.record_visit(code, ip=request.remote_addr, user_agent=request.user_agent.string)
+    """Follow a share link: the click is recorded and the attribution travels on"""
+    link = links.record_click(code, ip=request.remote_addr, user_agent=request.user_agent.string)
     db.session.commit()
     base = current_app.config["LINLI_WEB_BASE_URL"].rstrip("/")
     path = f"/deals/{link.deal_id}" if link.deal_id else "/"
@@ -137,8 +150,8 @@ def follow(code: str):
 @documents_errors(409, 413)
 def submit_proof(body: dict):
     """Today's WeChat Moments proof: a screenshot of the shared deal"""
-    distributor = service.my_distributor(current_user())
-    proof = service.submit_proof(distributor, body["day"], body["file"].read())
+    distributor = distributors.my_distributor(current_user())
+    proof = streaks.submit_proof(distributor, body["day"], body["file"].read())
     db.session.commit()
     return proof
 
@@ -149,13 +162,9 @@ def submit_proof(body: dict):
 @blp.response(200, page_of(ProofSchema))
 def my_proofs(args: dict):
     """My Moments proofs and their review"""
-    import sqlalchemy as sa
-
-    distributor = service.my_distributor(current_user())
-    query = sa.select(MomentsProof).where(MomentsProof.distributor_id == distributor.id)
-    if "status" in args:
-        query = query.where(MomentsProof.status == args["status"])
-    return paginate(query.order_by(MomentsProof.day.desc()), args["page"], args["page_size"])
+    distributor = distributors.my_distributor(current_user())
+    query = streaks.proofs(args, distributor=distributor)
+    return paginate(query, args["page"], args["page_size"])
 
 
 # -- staff ---------------------------------------------------------------------------------
@@ -167,10 +176,7 @@ def my_proofs(args: dict):
 @blp.response(200, page_of(DistributorSchema))
 def list_distributors(args: dict):
     """Every distributor, newest first (customer service, admin)"""
-    import sqlalchemy as sa
-
-    query = sa.select(Distributor).order_by(Distributor.id.desc())
-    return paginate(query, args["page"], args["page_size"])
+    return paginate(distributors.list_distributors(), args["page"], args["page_size"])
 
 
 @blp.get("/distributors/<int:distributor_id>")
@@ -179,15 +185,14 @@ def list_distributors(args: dict):
 @documents_errors(403, 404)
 def distributor_dashboard(distributor_id: int):
     """A distributor's dashboard: their own, or any for customer service and admin"""
-    user = current_user()
-    distributor = service.get_distributor(distributor_id)
-    if not user.has_role(Role.CS) and distributor.user_id != user.id:
+    distributor = distributors.get_distributor(distributor_id)
+    if not access.can_see_dashboard(current_user(), distributor):
         raise PermissionDenied("That is another distributor's dashboard.")
-    return service.dashboard(distributor)
+    return figures.dashboard(distributor)
 
 
 def _staff_action(distributor_id: int, action) -> Distributor:
-    distributor = action(service.get_distributor(distributor_id))
+    distributor = action(distributors.get_distributor(distributor_id))
     db.session.commit()
     return distributor
 
@@ -201,7 +206,7 @@ def approve(body: dict, distributor_id: int):
     """Approve an application"""
     return _staff_action(
         distributor_id,
-        lambda d: service.review_application(d, True, current_user(), reason=body["reason"]),
+        lambda d: distributors.review_application(d, True, current_user(), reason=body["reason"]),
     )
 
 
@@ -214,7 +219,7 @@ def reject(body: dict, distributor_id: int):
     """Reject an application"""
     return _staff_action(
         distributor_id,
-        lambda d: service.review_application(d, False, current_user(), reason=body["reason"]),
+        lambda d: distributors.review_application(d, False, current_user(), reason=body["reason"]),
     )
 
 
@@ -227,7 +232,7 @@ def suspend(body: dict, distributor_id: int):
     """Suspend: no new links or commission; customers stay bound"""
     return _staff_action(
         distributor_id,
-        lambda d: service.set_suspended(d, True, current_user(), reason=body["reason"]),
+        lambda d: distributors.set_suspended(d, True, current_user(), reason=body["reason"]),
     )
 
 
@@ -240,7 +245,7 @@ def reinstate(body: dict, distributor_id: int):
     """Lift a suspension"""
     return _staff_action(
         distributor_id,
-        lambda d: service.set_suspended(d, False, current_user(), reason=body["reason"]),
+        lambda d: distributors.set_suspended(d, False, current_user(), reason=body["reason"]),
     )
 
 
@@ -252,7 +257,7 @@ def reinstate(body: dict, distributor_id: int):
 def update_distributor(body: dict, distributor_id: int):
     """Set the tier, record the verified WeChat friend count"""
     return _staff_action(
-        distributor_id, lambda d: service.update_distributor(d, body, current_user())
+        distributor_id, lambda d: distributors.update_distributor(d, body, current_user())
     )
 
 
@@ -264,7 +269,8 @@ def update_distributor(body: dict, distributor_id: int):
 @documents_errors(404)
 def streak_bonus(body: dict, distributor_id: int):
     """Compute (or recompute) a month's Moments streak bonus"""
-    entry = service.compute_streak_bonus(service.get_distributor(distributor_id), body["month"])
+    distributor = distributors.get_distributor(distributor_id)
+    entry = figures.compute_streak_bonus(distributor, body["month"])
     db.session.commit()
     if entry is None:
         return "", 204
@@ -277,12 +283,7 @@ def streak_bonus(body: dict, distributor_id: int):
 @blp.response(200, page_of(ProofSchema))
 def proofs_queue(args: dict):
     """Moments proofs to review, oldest first"""
-    import sqlalchemy as sa
-
-    query = sa.select(MomentsProof)
-    if "status" in args:
-        query = query.where(MomentsProof.status == args["status"])
-    return paginate(query.order_by(MomentsProof.id), args["page"], args["page_size"])
+    return paginate(streaks.proofs(args), args["page"], args["page_size"])
 
 
 @blp.post("/moments/<int:proof_id>/review")
@@ -292,7 +293,7 @@ def proofs_queue(args: dict):
 @documents_errors(404)
 def review_proof(body: dict, proof_id: int):
     """Verify or reject a Moments proof"""
-    proof = service.review_proof(proof_id, body["verified"], current_user(), note=body["note"])
+    proof = streaks.review_proof(proof_id, body["verified"], current_user(), note=body["note"])
     db.session.commit()
     return proof
 
@@ -304,11 +305,11 @@ def review_proof(body: dict, proof_id: int):
 @documents_errors(404, 409)
 def rebind(body: dict, shopper_id: int):
     """Bind a customer to another distributor, with a reason (audited)"""
-    binding = service.admin_rebind(
+    rebound = binding.admin_rebind(
         shopper_id, body["distributor_id"], body["reason"], current_user()
     )
     db.session.commit()
-    return binding
+    return rebound
 
 
 @blp.get("/distributor-tiers")
@@ -316,7 +317,7 @@ def rebind(body: dict, shopper_id: int):
 @blp.response(200, TierSchema(many=True))
 def tiers():
     """Distributor tiers and their level-1 bonus"""
-    return service.list_tiers()
+    return distributors.list_tiers()
 
 
 @blp.put("/distributor-tiers")
@@ -325,7 +326,7 @@ def tiers():
 @blp.response(200, TierSchema)
 def save_tier(body: dict):
     """Create or change a tier (by slug)"""
-    tier = service.save_tier(body, current_user())
+    tier = distributors.save_tier(body, current_user())
     db.session.commit()
     return tier
 
@@ -335,7 +336,7 @@ def save_tier(body: dict):
 @blp.response(200, SettingsSchema)
 def get_settings():
     """Join policy, binding mode, rebind delay, self-purchase commission"""
-    return service.all_settings()
+    return settings.all_settings()
 
 
 @blp.patch("/distribution/settings")
@@ -344,6 +345,6 @@ def get_settings():
 @blp.response(200, SettingsSchema)
 def patch_settings(body: dict):
     """Change distribution settings; past bindings and order attribution never change"""
-    settings = service.update_settings(body, current_user())
+    changed = settings.update_settings(body, current_user())
     db.session.commit()
-    return settings
+    return changed

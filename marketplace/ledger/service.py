@@ -2,11 +2,15 @@
 
 Signs: a positive amount on ``provider`` is cash received; negative amounts on ``unearned``,
 ``merchant:*`` and ``distributor:*`` are what the platform owes; ``platform`` accumulates the
-platform's result with the opposite sign (negative = margin earned)."""
+platform's result with the opposite sign (negative = margin earned).
+
+Other domains post through the event functions below and read through the query functions
+at the end; the tables and the event-key spelling stay in here."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -16,6 +20,7 @@ from marketplace.core.db import db
 from marketplace.ledger.models import LedgerEntry, LedgerTxn
 
 PROVIDER, UNEARNED, PLATFORM = "provider", "unearned", "platform"
+COMMISSION_KINDS = ("earned", "reversed", "clawback", "bonus")
 
 
 class UnbalancedTransaction(ValueError):
@@ -153,5 +158,72 @@ def commission(
     )
 
 
+def commission_bonus(entry_id: int, distributor_id: int, amount: int) -> None:
+    """A streak bonus computed (or recomputed) to ``amount``: post what changed since its
+    last posting, as the bonus's next revision, so the distributor's account holds exactly
+    ``amount`` for it (zero cancels it)."""
+    prefix = f"commission:bonus:{entry_id}:"
+    revisions = LedgerTxn.event_key.like(prefix + "%")
+    posted = db.session.scalar(
+        sa.select(sa.func.coalesce(sa.func.sum(LedgerEntry.amount), 0))
+        .join(LedgerTxn, LedgerTxn.id == LedgerEntry.txn_id)
+        .where(revisions, LedgerEntry.account == distributor(distributor_id))
+    )
+    count = db.session.scalar(sa.select(sa.func.count()).select_from(LedgerTxn).where(revisions))
+    delta = amount + int(posted)  # posted is negative (owed to the distributor)
+    if delta:
+        commission(f"{entry_id}:{count}", distributor_id, delta, "bonus")
+
+
 def payout(statement_id: int, account: str, amount: int) -> None:
     post(f"payout:{statement_id}", "payout", [(account, amount), (PROVIDER, -amount)])
+
+
+# -- what other domains may ask ------------------------------------------------------------
+
+
+def _sum_between(start: datetime, end: datetime, account: str, kinds: Iterable[str]) -> int:
+    return int(
+        db.session.scalar(
+            sa.select(sa.func.coalesce(sa.func.sum(LedgerEntry.amount), 0))
+            .join(LedgerTxn, LedgerTxn.id == LedgerEntry.txn_id)
+            .where(
+                LedgerTxn.occurred_at >= start,
+                LedgerTxn.occurred_at < end,
+                LedgerTxn.kind.in_(list(kinds)),
+                LedgerEntry.account == account,
+            )
+        )
+    )
+
+
+def results_between(start: datetime, end: datetime) -> dict[str, int]:
+    """The platform's money over [start, end), as posted: refunds paid out, margin on
+    delivered vouchers, commission (earned less reversed and clawed back, with bonuses) and
+    the net result of the three."""
+    commission_kinds = [f"commission_{kind}" for kind in COMMISSION_KINDS]
+    return {
+        "refunds": -_sum_between(start, end, PROVIDER, ["voucher_refunded"]),
+        "platform_margin": -_sum_between(start, end, PLATFORM, ["voucher_redeemed"]),
+        "commission": _sum_between(start, end, PLATFORM, commission_kinds),
+        "net_result": -_sum_between(
+            start, end, PLATFORM, ["voucher_redeemed", "voucher_refunded", *commission_kinds]
+        ),
+    }
+
+
+def provider_net_by_order(order_ids: Iterable[int]) -> dict[int, int]:
+    """Per order, the cash the ledger says the provider holds for it (payments less
+    refunds); orders with nothing posted are absent."""
+    ids = list(order_ids)
+    if not ids:
+        return {}
+    return {
+        order_id: int(amount)
+        for order_id, amount in db.session.execute(
+            sa.select(LedgerTxn.order_id, sa.func.sum(LedgerEntry.amount))
+            .join(LedgerEntry, LedgerEntry.txn_id == LedgerTxn.id)
+            .where(LedgerEntry.account == PROVIDER, LedgerTxn.order_id.in_(ids))
+            .group_by(LedgerTxn.order_id)
+        ).all()
+    }

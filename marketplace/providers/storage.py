@@ -10,6 +10,8 @@ from typing import Protocol
 
 from flask import Flask, current_app
 
+from marketplace.core.db import on_rollback
+
 
 class FileStorage(Protocol):
     def save(self, key: str, data: bytes) -> None: ...
@@ -53,3 +55,11 @@ def init_storage(app: Flask) -> None:
 
 def file_storage() -> FileStorage:
     return current_app.extensions["linli.storage"]
+
+
+def save_upload(key: str, data: bytes) -> None:
+    """Store an upload for the current transaction: the file is written now and deleted
+    again if the transaction does not commit, so a failed request leaves no orphan file."""
+    storage = file_storage()
+    storage.save(key, data)
+    on_rollback(lambda: storage.delete(key))

@@ -13,7 +13,7 @@ from marketplace.core.db import db
 from marketplace.core.errors import PermissionDenied
 from marketplace.core.fields import Day, LocalDateTime, Month
 from marketplace.core.pagination import PageArgsSchema, page_of, paginate
-from marketplace.settlement import service
+from marketplace.settlement import access, service
 
 blp = Blueprint("settlement", __name__, description="Monthly settlement and the money view")
 
@@ -142,20 +142,9 @@ def reconciliation(args: dict):
 
 def _readable(statement_id: int):
     statement = service.get_statement(statement_id)
-    user = current_user()
-    if user.has_role(Role.ADMIN):
-        return statement
-    if statement.party_type == "merchant":
-        member = getattr(user, "merchant_membership", None)
-        if member is not None and member.merchant_id == statement.party_id:
-            return statement
-    else:
-        from marketplace.distribution.service import distributor_of
-
-        mine = distributor_of(user)
-        if mine is not None and mine.id == statement.party_id:
-            return statement
-    raise PermissionDenied("That is not your statement.")
+    if not access.can_read_statement(current_user(), statement):
+        raise PermissionDenied("That is not your statement.")
+    return statement
 
 
 @blp.get("/settlements/statements/<int:statement_id>")
@@ -202,13 +191,8 @@ def payout(body: dict, statement_id: int):
 @blp.response(200, page_of(StatementSchema))
 def merchant_statements(args: dict):
     """My shop's monthly statements"""
-    from merchants.service import my_merchant
-
-    member = my_merchant(current_user())
     return paginate(
-        service.statements(party_type="merchant", party_id=member.merchant_id),
-        args["page"],
-        args["page_size"],
+        service.my_statements(current_user(), "merchant"), args["page"], args["page_size"]
     )
 
 
@@ -218,11 +202,6 @@ def merchant_statements(args: dict):
 @blp.response(200, page_of(StatementSchema))
 def distributor_statements(args: dict):
     """My monthly commission statements"""
-    from marketplace.distribution.service import my_distributor
-
-    mine = my_distributor(current_user())
     return paginate(
-        service.statements(party_type="distributor", party_id=mine.id),
-        args["page"],
-        args["page_size"],
+        service.my_statements(current_user(), "distributor"), args["page"], args["page_size"]
     )

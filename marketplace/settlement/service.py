@@ -12,48 +12,46 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
+from marketplace.accounts.models import User
 from marketplace.core import audit
 from marketplace.core.clock import month_bounds, now, previous_month
 from marketplace.core.db import db
 from marketplace.core.errors import Conflict, InvalidInput, NotFound
 from marketplace.deals import rules
-from marketplace.distribution import service as distribution
-from marketplace.distribution.models import CommissionEntry, CommissionKind, CommissionState
+from marketplace.distribution import commission
+from marketplace.distribution.distributors import my_distributor
 from marketplace.ledger import service as ledger
-from marketplace.ledger.models import LedgerEntry, LedgerTxn
 from marketplace.orders.models import Order
 from marketplace.payments.stripe import stripe
+from marketplace.settlement import distributors
 from marketplace.settlement.models import Statement, StatementLine
 from marketplace.vouchers.models import Voucher, VoucherStatus
+from merchants.service import my_merchant
 
 
-def bounds(period: str) -> tuple[datetime, datetime]:
-    """[start, end) of a month in Asia/Shanghai, as aware instants."""
+def _bounds(period: str) -> tuple[datetime, datetime]:
+    """``core.clock.month_bounds`` of a period a caller gave, its error an input error."""
     try:
         return month_bounds(period)
     except ValueError as exc:
         raise InvalidInput(fields={"period": ["Use YYYY-MM."]}) from exc
 
 
-def previous_period() -> str:
-    return previous_month()
-
-
 def close_month(period: str | None = None) -> dict[str, Any]:
     """The monthly close (the job on the 1st at 02:00, and ``POST /settlements``): the
     month's streak bonuses first, committed, so they are on the statements; then the
     statements. Safe to run again: settled bonuses and statements are left alone."""
-    period = period or previous_period()
-    _, end = bounds(period)
+    period = period or previous_month()
+    _, end = _bounds(period)
     if end > now():
         raise Conflict("A month is settled after it ends.", code="period_not_over")
-    bonuses = distribution.compute_streak_bonuses(period)
+    bonuses = distributors.compute_streak_bonuses(period)
     db.session.commit()
     return {"period": period, "streak_bonuses": bonuses, **run(period)}
 
 
 def _merchant_lines(period: str) -> dict[int, list[StatementLine]]:
-    start, end = bounds(period)
+    start, end = _bounds(period)
     settled = sa.select(StatementLine.voucher_id).where(StatementLine.voucher_id.is_not(None))
     rows = db.session.execute(
         sa.select(Voucher.id, Voucher.merchant_id, Order.id, Order.settlement_price)
@@ -70,21 +68,8 @@ def _merchant_lines(period: str) -> dict[int, list[StatementLine]]:
 
 
 def _distributor_lines(period: str) -> dict[int, list[StatementLine]]:
-    _, end = bounds(period)
-    rows = db.session.scalars(
-        sa.select(CommissionEntry)
-        .where(
-            CommissionEntry.state == CommissionState.EARNED.value,
-            sa.or_(
-                CommissionEntry.earned_at < end,
-                sa.and_(
-                    CommissionEntry.kind == CommissionKind.STREAK_BONUS.value,
-                    CommissionEntry.month <= period,
-                ),
-            ),
-        )
-        .order_by(CommissionEntry.distributor_id, CommissionEntry.id)
-    ).all()
+    _, end = _bounds(period)
+    rows = commission.settleable(period, end)
     lines: dict[int, list[StatementLine]] = {}
     for entry in rows:
         lines.setdefault(entry.distributor_id, []).append(
@@ -98,11 +83,11 @@ def _distributor_lines(period: str) -> dict[int, list[StatementLine]]:
     return lines
 
 
-def run(period: str, *, _after_party=None) -> dict[str, int]:
+def run(period: str) -> dict[str, int]:
     """Settle ``period``: a statement per merchant (settlement value of vouchers redeemed in
     the month) and per distributor (earned commission, bonuses and clawbacks not settled
     before). Commits per party. Returns how many statements this run made."""
-    _, end = bounds(period)
+    _, end = _bounds(period)
     if end > now():
         raise Conflict("A month is settled after it ends.", code="period_not_over")
     made = {"merchant": 0, "distributor": 0}
@@ -112,12 +97,12 @@ def run(period: str, *, _after_party=None) -> dict[str, int]:
         for party_id in parties:
             if _settle_party(period, party_type, party_id, collect):
                 made[party_type] += 1
-            if _after_party is not None:
-                _after_party()
     return made
 
 
 def _settle_party(period: str, party_type: str, party_id: int, collect) -> bool:
+    """One party's statement in its own transaction; False if there was nothing to settle
+    or another run settled it first."""
     try:
         lines = collect(period).get(party_id, [])  # fresh, inside this party's transaction
         if not lines:
@@ -134,12 +119,8 @@ def _settle_party(period: str, party_type: str, party_id: int, collect) -> bool:
         db.session.add(statement)
         db.session.flush()
         if party_type == "distributor":
-            ids = [line.commission_entry_id for line in lines if line.commission_entry_id]
-            table = CommissionEntry.__table__
-            db.session.execute(
-                sa.update(table)
-                .where(table.c.id.in_(ids))
-                .values(state=CommissionState.SETTLED.value, settled_at=now())
+            commission.mark_settled(
+                [line.commission_entry_id for line in lines if line.commission_entry_id]
             )
         audit.record(
             "statement",
@@ -232,67 +213,44 @@ def statements(
     return query.order_by(Statement.period.desc(), Statement.party_type, Statement.party_id)
 
 
+def my_statements(user: User, party_type: str) -> sa.Select:
+    """The user's own statements as a merchant's staff or as a distributor (404 if the user
+    is not one)."""
+    if party_type == "merchant":
+        party_id = my_merchant(user).merchant_id
+    else:
+        party_id = my_distributor(user).id
+    return statements(party_type=party_type, party_id=party_id)
+
+
 def overview(period: str) -> dict[str, Any]:
     """The general manager's month: GMV, refunds, platform margin, commission, subsidies
     budgeted (on the month's paid orders) and spent (on the month's delivered vouchers)."""
-    start, end = bounds(period)
+    start, end = _bounds(period)
     gmv, subsidies = db.session.execute(
         sa.select(
             sa.func.coalesce(sa.func.sum(Order.amount), 0),
             sa.func.coalesce(sa.func.sum(Order.subsidy * Order.quantity), 0),
         ).where(Order.paid_at >= start, Order.paid_at < end)
     ).one()
-
-    def ledger_sum(account: str | None, kinds: tuple[str, ...]) -> int:
-        query = (
-            sa.select(sa.func.coalesce(sa.func.sum(LedgerEntry.amount), 0))
-            .join(LedgerTxn, LedgerTxn.id == LedgerEntry.txn_id)
-            .where(
-                LedgerTxn.occurred_at >= start,
-                LedgerTxn.occurred_at < end,
-                LedgerTxn.kind.in_(kinds),
-            )
-        )
-        if account:
-            query = query.where(LedgerEntry.account == account)
-        return int(db.session.scalar(query))
-
-    commission_kinds = (
-        "commission_earned",
-        "commission_reversed",
-        "commission_clawback",
-        "commission_bonus",
-    )
+    results = ledger.results_between(start, end)
     return {
         "period": period,
         "gmv": int(gmv),
-        "refunds": -ledger_sum(ledger.PROVIDER, ("voucher_refunded",)),
-        "platform_margin": -ledger_sum(ledger.PLATFORM, ("voucher_redeemed",)),
-        "commission": ledger_sum(ledger.PLATFORM, commission_kinds),
+        "refunds": results["refunds"],
+        "platform_margin": results["platform_margin"],
+        "commission": results["commission"],
         "subsidies_budgeted": int(subsidies),
         "subsidies_spent": _subsidy_spent(start, end),
-        "net_result": -ledger_sum(
-            ledger.PLATFORM, ("voucher_redeemed", "voucher_refunded", *commission_kinds)
-        ),
+        "net_result": results["net_result"],
     }
 
 
 def _subsidy_spent(start: datetime, end: datetime) -> int:
     """Platform money beyond the margin that the vouchers delivered in [start, end) cost:
     commission over the margin and sales below settlement (``rules.subsidy_spent``)."""
-    commission = (
-        sa.select(sa.func.coalesce(sa.func.sum(CommissionEntry.amount), 0))
-        .where(
-            CommissionEntry.voucher_id == Voucher.id,
-            CommissionEntry.kind.in_([CommissionKind.LEVEL1.value, CommissionKind.LEVEL2.value]),
-            CommissionEntry.state.in_(
-                [CommissionState.EARNED.value, CommissionState.SETTLED.value]
-            ),
-        )
-        .scalar_subquery()
-    )
     rows = db.session.execute(
-        sa.select(Order.unit_price, Order.settlement_price, commission)
+        sa.select(Order.unit_price, Order.settlement_price, commission.paid_on_voucher(Voucher.id))
         .select_from(Voucher)
         .join(Order, Order.id == Voucher.order_id)
         .where(
@@ -307,27 +265,13 @@ def _subsidy_spent(start: datetime, end: datetime) -> int:
 def reconcile(period: str) -> dict[str, Any]:
     """Money the provider received for the period's orders (payments minus refunds) against
     what the ledger says; every order whose two figures differ is listed."""
-    start, end = bounds(period)
+    start, end = _bounds(period)
     orders = db.session.scalars(
         sa.select(Order)
         .where(Order.paid_at >= start, Order.paid_at < end, Order.payment_intent_id.is_not(None))
         .order_by(Order.id)
     ).all()
-    ledger_by_order = (
-        dict(
-            db.session.execute(
-                sa.select(LedgerTxn.order_id, sa.func.sum(LedgerEntry.amount))
-                .join(LedgerEntry, LedgerEntry.txn_id == LedgerTxn.id)
-                .where(
-                    LedgerEntry.account == ledger.PROVIDER,
-                    LedgerTxn.order_id.in_([o.id for o in orders]),
-                )
-                .group_by(LedgerTxn.order_id)
-            ).all()
-        )
-        if orders
-        else {}
-    )
+    ledger_by_order = ledger.provider_net_by_order(o.id for o in orders)
     differences, provider_total, ledger_total = [], 0, 0
     client = stripe()
     for order in orders:

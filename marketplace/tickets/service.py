@@ -13,9 +13,12 @@ from marketplace.core import audit
 from marketplace.core.clock import local_zone, now
 from marketplace.core.db import db
 from marketplace.core.errors import Conflict, InvalidInput, NotFound
+from marketplace.orders.models import Order
 from marketplace.providers.notifier import tell_customer_service
+from marketplace.tickets import access
 from marketplace.tickets.models import Ticket, TicketMessage, TicketStatus
 from marketplace.tickets.sla import add_service_time, service_time_between
+from merchants.service import my_merchant
 
 SHOPPER_TARGET = timedelta(minutes=1)
 MERCHANT_TARGET = timedelta(minutes=5)
@@ -25,10 +28,6 @@ URGENT_TARGET = timedelta(minutes=1)
 class TicketNotFound(NotFound):
     code = "ticket_not_found"
     message = "No such ticket."
-
-
-def _is_cs(user: User) -> bool:
-    return user.has_role(Role.CS)
 
 
 def target_for(user: User, urgent: bool) -> timedelta:
@@ -48,16 +47,12 @@ def open_ticket(
 ) -> Ticket:
     merchant_id = None
     if user.has_role(Role.MERCHANT_STAFF):
-        from merchants.service import my_merchant
-
         merchant_id = my_merchant(user).merchant_id
     elif urgent:
         raise InvalidInput(fields={"urgent": ["Only merchants mark tickets urgent."]})
     if order_id is not None:
-        from marketplace.orders.models import Order
-
         order = db.session.get(Order, order_id)
-        if order is None or (order.shopper_id != user.id and order.merchant_id != merchant_id):
+        if order is None or not access.can_open_ticket_about(user, order, merchant_id):
             raise InvalidInput(fields={"order_id": ["Not one of your orders."]})
     opened = now()
     ticket = Ticket(
@@ -85,7 +80,7 @@ def open_ticket(
 
 def get_ticket(ticket_id: int, viewer: User) -> Ticket:
     ticket = db.session.get(Ticket, ticket_id)
-    if ticket is None or not (_is_cs(viewer) or ticket.opener_id == viewer.id):
+    if ticket is None or not access.can_see_ticket(viewer, ticket):
         raise TicketNotFound()
     return ticket
 
@@ -94,7 +89,7 @@ def reply(ticket_id: int, author: User, body: str) -> Ticket:
     ticket = get_ticket(ticket_id, author)
     if ticket.status == TicketStatus.CLOSED.value:
         raise Conflict("The ticket is closed.", code="ticket_closed")
-    staff = _is_cs(author) and ticket.opener_id != author.id
+    staff = access.answers_as_staff(author, ticket)
     moment = now()
     ticket.messages.append(
         TicketMessage(author_id=author.id, from_staff=staff, body=body.strip(), created_at=moment)
@@ -123,7 +118,7 @@ def close(ticket_id: int, actor: User) -> Ticket:
 
 def list_for(viewer: User, status: str | None) -> sa.Select:
     query = sa.select(Ticket)
-    if not _is_cs(viewer):
+    if not access.sees_all_tickets(viewer):
         query = query.where(Ticket.opener_id == viewer.id)
     if status:
         query = query.where(Ticket.status == status)

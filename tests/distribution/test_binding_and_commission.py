@@ -6,7 +6,7 @@ import sqlalchemy as sa
 
 from marketplace.accounts.models import Role, User
 from marketplace.core.db import db
-from marketplace.distribution import service
+from marketplace.distribution import commission
 from marketplace.distribution.models import CommissionEntry, CustomerBinding
 from marketplace.orders.models import Order
 from marketplace.vouchers.models import Voucher
@@ -156,9 +156,9 @@ def test_refund_before_settlement_cancels_after_settlement_claws_back(app, clien
             .where(CommissionEntry.voucher_id == second.id)
             .values(state="settled")
         )
-        service.on_voucher_refunded(first, actor_id=None)
-        service.on_voucher_refunded(second, actor_id=None)
-        service.on_voucher_refunded(second, actor_id=None)  # twice: still one clawback
+        commission.on_voucher_refunded(first, actor_id=None)
+        commission.on_voucher_refunded(second, actor_id=None)
+        commission.on_voucher_refunded(second, actor_id=None)  # twice: still one clawback
         db.session.commit()
         first_id, second_id = first.id, second.id
 

@@ -112,17 +112,22 @@ def test_two_concurrent_runs_settle_exactly_once(app, month):
     )
 
 
-def test_a_crash_half_way_resumes_to_the_same_result(app, month):
+def test_a_crash_half_way_resumes_to_the_same_result(app, month, monkeypatch):
     calls = {"n": 0}
+    settle_party = settlement._settle_party
 
-    def crash() -> None:
+    def crash_after_first(*args, **kwargs) -> bool:
+        made = settle_party(*args, **kwargs)
         calls["n"] += 1
         if calls["n"] == 1:
             raise RuntimeError("the worker died after the first statement")
+        return made
 
     with app.app_context():
+        monkeypatch.setattr(settlement, "_settle_party", crash_after_first)
         with pytest.raises(RuntimeError):
-            settlement.run("2026-11", _after_party=crash)
+            settlement.run("2026-11")
+        monkeypatch.undo()
         assert len(db.session.scalars(sa.select(Statement)).all()) == 1
         resumed = settlement.run("2026-11")
 

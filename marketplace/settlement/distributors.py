@@ -1,0 +1,71 @@
+"""Distributor figures that need the orders. Distribution sits below orders (orders call it
+at purchase and payment), so it cannot ask about orders itself: its dashboard and its
+streak bonus take the order figures from their caller, and this module, above both,
+supplies them. Views and the monthly close call these, not the distribution functions."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from marketplace.core.db import db
+from marketplace.deals.models import Deal
+from marketplace.distribution import dashboards, streaks
+from marketplace.distribution.models import CommissionEntry, Distributor, ShareLink
+from marketplace.orders.models import HOLDING_STATUSES, Order, OrderStatus
+
+# Orders that were paid and not (wholly) given back.
+_PAID = [s.value for s in HOLDING_STATUSES if s != OrderStatus.PENDING_PAYMENT]
+
+
+def attributed_sales(distributor_id: int) -> dashboards.AttributedSales:
+    """The paid orders attributed to the distributor at level 1, and their top five deals."""
+    orders = db.session.scalar(
+        sa.select(sa.func.count())
+        .select_from(Order)
+        .where(Order.distributor_l1_id == distributor_id, Order.status.in_(_PAID))
+    )
+    top = [
+        {"deal_id": d, "title": t, "units": int(u)}
+        for d, t, u in db.session.execute(
+            sa.select(Order.deal_id, Deal.title, sa.func.sum(Order.quantity))
+            .join(Deal, Deal.id == Order.deal_id)
+            .where(Order.distributor_l1_id == distributor_id, Order.status.in_(_PAID))
+            .group_by(Order.deal_id, Deal.title)
+            .order_by(sa.func.sum(Order.quantity).desc())
+            .limit(5)
+        ).all()
+    ]
+    return dashboards.AttributedSales(orders=orders, top_deals=top)
+
+
+def converted_orders(distributor_id: int, since: datetime, until: datetime) -> int:
+    """Orders paid in [since, until) through one of the distributor's share links."""
+    return db.session.scalar(
+        sa.select(sa.func.count())
+        .select_from(Order)
+        .join(ShareLink, ShareLink.id == Order.share_link_id)
+        .where(
+            ShareLink.distributor_id == distributor_id,
+            Order.status.in_(_PAID),
+            Order.paid_at >= since,
+            Order.paid_at < until,
+        )
+    )
+
+
+def dashboard(distributor: Distributor) -> dict[str, Any]:
+    """The distributor's dashboard: bound customers, orders, commission, top deals."""
+    return dashboards.dashboard(distributor, attributed_sales(distributor.id))
+
+
+def compute_streak_bonus(distributor: Distributor, month: str) -> CommissionEntry | None:
+    """Compute (or recompute) one distributor's streak bonus for ``month``."""
+    return streaks.compute_streak_bonus(distributor, month, converted_orders)
+
+
+def compute_streak_bonuses(month: str) -> int:
+    """Every distributor's streak bonus for ``month``; how many stand."""
+    return streaks.compute_streak_bonuses(month, converted_orders)

@@ -1,0 +1,49 @@
+"""The distribution access rules as plain functions on a distributor made through the
+domain functions."""
+
+from __future__ import annotations
+
+from marketplace.accounts.models import Role, User
+from marketplace.core.db import db
+from marketplace.distribution import access, distributors
+from marketplace.distribution.models import ShareLink
+
+
+def person(*roles: Role, phone: str | None = None) -> User:
+    user = User(phone=phone, display_name="someone")
+    for role in roles:
+        user.grant(role)
+    db.session.add(user)
+    db.session.flush()
+    return user
+
+
+def test_a_distributor_sees_their_own_dashboard_and_links_only(app):
+    with app.app_context():
+        alice = person(Role.SHOPPER, phone="13800000001")
+        bob = person(Role.SHOPPER, phone="13800000002")
+        mine = distributors.join(alice)
+        theirs = distributors.join(bob)
+        link = ShareLink(code="abc12345", distributor_id=mine.id)
+
+        assert access.can_see_dashboard(alice, mine)
+        assert not access.can_see_dashboard(alice, theirs)
+        assert access.owns_link(alice, link)
+        assert not access.owns_link(bob, link)
+        assert not access.owns_link(alice, None)
+        assert access.is_distributor(alice, mine.id)
+        assert not access.is_distributor(alice, theirs.id)
+        db.session.rollback()
+
+
+def test_customer_service_and_admin_see_every_dashboard_but_own_no_link(app):
+    with app.app_context():
+        shopper = person(Role.SHOPPER, phone="13800000003")
+        distributor = distributors.join(shopper)
+        link = ShareLink(code="abc12346", distributor_id=distributor.id)
+        for role in (Role.CS, Role.ADMIN):
+            agent = person(role)
+
+            assert access.can_see_dashboard(agent, distributor)
+            assert not access.owns_link(agent, link)
+        db.session.rollback()

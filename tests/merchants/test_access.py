@@ -1,0 +1,72 @@
+"""The merchant access rules as plain functions on built (unsaved) objects."""
+
+from __future__ import annotations
+
+import pytest
+
+from marketplace.accounts.models import Role, User
+from merchants import access
+from merchants.models import Merchant, MerchantStaff, StaffRole
+
+pytestmark = pytest.mark.usefixtures("app")  # the mapped classes, configured
+
+SHOP, OTHER = Merchant(id=1, name="本店"), Merchant(id=2, name="别家")
+
+
+def user(*roles: Role) -> User:
+    built = User(display_name="someone")
+    for role in roles:
+        built.grant(role)
+    return built
+
+
+def staff_of(merchant: Merchant, role: StaffRole) -> User:
+    built = user(Role.MERCHANT_STAFF)
+    built.merchant_membership = MerchantStaff(merchant_id=merchant.id, role=role.value)
+    return built
+
+
+@pytest.mark.parametrize("role", [Role.BD, Role.ADMIN])
+def test_bd_and_admin_may_do_everything_on_every_merchant(role):
+    bd = user(role)
+    for merchant in (SHOP, OTHER):
+        assert access.can_see_merchant(bd, merchant)
+        assert access.editable_fields(bd, merchant) == access.BD_EDITABLE
+        assert access.can_read_contracts(bd, merchant)
+        assert access.can_see_staff(bd, merchant)
+    assert access.can_work_pipeline(bd)
+
+
+def test_an_owner_sees_and_edits_only_their_own_shop():
+    owner = staff_of(SHOP, StaffRole.OWNER)
+
+    assert access.can_see_merchant(owner, SHOP)
+    assert access.editable_fields(owner, SHOP) == access.OWNER_EDITABLE
+    assert access.can_read_contracts(owner, SHOP)
+    assert access.can_see_staff(owner, SHOP)
+    assert not access.can_see_merchant(owner, OTHER)
+    assert not access.can_edit_merchant(owner, OTHER)
+    assert not access.can_read_contracts(owner, OTHER)
+    assert not access.can_see_staff(owner, OTHER)
+    assert not access.can_work_pipeline(owner)
+
+
+def test_a_clerk_sees_their_shop_and_changes_nothing():
+    clerk = staff_of(SHOP, StaffRole.CLERK)
+
+    assert access.can_see_merchant(clerk, SHOP)
+    assert access.works_at(clerk, SHOP.id)
+    assert access.editable_fields(clerk, SHOP) == frozenset()
+    assert not access.can_edit_merchant(clerk, SHOP)
+    assert not access.can_read_contracts(clerk, SHOP)
+    assert not access.can_see_staff(clerk, SHOP)
+
+
+@pytest.mark.parametrize("role", [Role.SHOPPER, Role.CS, Role.EDITOR])
+def test_anyone_else_sees_no_merchant(role):
+    someone = user(role)
+
+    assert access.membership(someone) is None
+    assert not access.can_see_merchant(someone, SHOP)
+    assert not access.can_edit_merchant(someone, SHOP)
+    assert not access.can_read_contracts(someone, SHOP)
