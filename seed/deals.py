@@ -16,6 +16,7 @@ from marketplace.accounts.models import User
 from marketplace.core.clock import local_today, now
 from marketplace.core.db import db
 from marketplace.deals import publishing, service
+from marketplace.deals.api import max_tier_bonus
 from marketplace.deals.models import Deal, DealStatus, PopupBooking
 from merchants.models import Merchant
 
@@ -172,7 +173,9 @@ def load() -> list[str]:
         merchant = _merchant(shop)
         if _exists(merchant, title):
             continue
-        deal = service.create_deal(_body(merchant, kind, title, *rest), editor)
+        deal = service.create_deal(
+            _body(merchant, kind, title, *rest), editor, max_tier_bonus=max_tier_bonus()
+        )
         deal.status = DealStatus.SCHEDULED.value  # the seed publishes its demo deals at once
         service.go_live(deal, actor_id=bd.id)
         if shop in SALES_LAST_WEEK:
@@ -192,6 +195,7 @@ def load() -> list[str]:
         deal = service.create_deal(
             _body(merchant, kind, title, listed, sale, settlement, stock, party, commission, {}),
             editor,
+            max_tier_bonus=max_tier_bonus(),
         )
         slot = next(free_slots)
         if kind == "flash":  # a flash sale opens with its slot
