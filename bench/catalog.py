@@ -46,6 +46,7 @@ from marketplace.accounts.models import User
 from marketplace.core.db import db
 from marketplace.deals import service
 from marketplace.deals.models import DealStatus
+from marketplace.distribution.distributors import largest_tier_bonus
 from merchants.models import Merchant
 app = create_app()
 with app.app_context():
@@ -56,7 +57,8 @@ with app.app_context():
             "merchant_id": shops[n % len(shops)].id, "type": "small_set",
             "title": f"压测套餐 {{n}}", "party_size": 4, "list_price": 26800,
             "sale_price": 15800, "settlement_price": 12800, "stock": 100,
-            "validity_days": 30, "commission_l1": 800, "commission_l2": 200}}, editor)
+            "validity_days": 30, "commission_l1": 800, "commission_l2": 200}}, editor,
+            max_tier_bonus=largest_tier_bonus())
         deal.status = DealStatus.SCHEDULED.value
         service.go_live(deal, actor_id=None)
     db.session.commit()

@@ -43,6 +43,7 @@ def setup(env: dict[str, str], stock: int, shoppers: int) -> tuple[int, list[str
     from marketplace.core.db import db
     from marketplace.deals import service as deals
     from marketplace.deals.models import DealStatus
+    from marketplace.distribution.distributors import largest_tier_bonus
     from merchants.models import Merchant
 
     app = create_app()
@@ -66,6 +67,7 @@ def setup(env: dict[str, str], stock: int, shoppers: int) -> tuple[int, list[str
                 "validity_days": 30,
             },
             editor,
+            max_tier_bonus=largest_tier_bonus(),
         )
         app.config["LINLI_FLASH_STOCK_CAP"] = max(stock, 200)
         deal.status = DealStatus.SCHEDULED.value

@@ -1,22 +1,30 @@
 """Deals for the seeded shops: all three types, most on sale, a few waiting in the coming
 publishing slots, some sales for popularity, and today's popup promised to a headliner.
 
-Deals are created through ``marketplace.deals.service`` so the type rules hold (flash deals
-too are priced at or above LINLI_MIN_CHARGE, the provider's minimum charge). Live demo
-deals are published at once (the seed's shortcut); the scheduled ones use real slots.
+Every deal goes the way staff and the publishing job take it: created under the type rules
+(``marketplace.deals.service``; flash deals too are priced at or above LINLI_MIN_CHARGE, the
+provider's minimum charge), put in a free publishing slot, published when its slot comes.
+The deals on sale took the slots of the last days: the seed plays that history back on the
+platform's clock (each is created and slotted an hour before its slot and goes live at it),
+so no rule is skipped and the past calendar is as full as the platform promises. A flash
+deal's sale window opens with its slot.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
+from flask import current_app
 
 from marketplace.accounts.models import User
-from marketplace.core.clock import local_today, now
+from marketplace.core.clock import FrozenClock, local_today, now
 from marketplace.core.db import db
 from marketplace.deals import publishing, service
-from marketplace.deals.models import Deal, DealStatus, PopupBooking
+from marketplace.deals.models import Deal, PopupBooking
+from marketplace.distribution.distributors import largest_tier_bonus
 from merchants.models import Merchant
 
 # shop, type, title, list, sale, settlement, stock, party, commission (l1, l2), extra
@@ -118,6 +126,8 @@ DEALS = [
     ("渔洞水库游船", "small_set", "游船三人票", 18000, 9900, 7800, 200, 3, (600, 200), {}),
     ("龙氏家祠", "flash", "龙氏家祠 5 元门票", 2000, 500, 500, 100, 1, (0, 0), {}),
 ]
+FLASH_DAYS_LEFT = 5  # a live flash sale's window stays open this many days after seeding
+SCHEDULED_FLASH_DAYS = 3  # a coming flash sale runs this long from its slot
 # Waiting in the coming slots: (shop, type, title, list, sale, settlement, stock, party, commission)
 SCHEDULED = [
     ("老昭通炭火烧烤", "large_set", "烧烤六人豪华宴", 49800, 32800, 26800, 80, 6, (1500, 500)),
@@ -142,7 +152,6 @@ def _exists(merchant: Merchant, title: str) -> bool:
 
 
 def _body(merchant, kind, title, listed, sale, settlement, stock, party, commission, extra):
-    moment = now()
     body = {
         "merchant_id": merchant.id,
         "type": kind,
@@ -157,24 +166,62 @@ def _body(merchant, kind, title, listed, sale, settlement, stock, party, commiss
         "commission_l2": commission[1],
         "validity_days": 30,
     }
-    if kind == "flash":
-        body["sale_starts_at"] = moment - timedelta(hours=1)
-        body["sale_ends_at"] = moment + timedelta(days=5)
     body.update(extra)
     return body
+
+
+def _flash_window(body: dict, starts_at: datetime, ends_at: datetime) -> dict:
+    """A flash deal's sale window (the other types have none)."""
+    if body["type"] == "flash":
+        return {**body, "sale_starts_at": starts_at, "sale_ends_at": ends_at}
+    return body
+
+
+@contextmanager
+def _clock_at(moment: datetime) -> Iterator[None]:
+    """Run the domain functions at ``moment`` on the platform's clock (core.clock), then
+    give the app back its own clock."""
+    extensions = current_app.extensions
+    previous = extensions.get("linli.clock")
+    extensions["linli.clock"] = FrozenClock(moment)
+    try:
+        yield
+    finally:
+        if previous is None:
+            extensions.pop("linli.clock", None)
+        else:
+            extensions["linli.clock"] = previous
+
+
+def _past_free_slots(count: int) -> list[publishing.Slot]:
+    """The latest ``count`` free publishing slots that have already come, oldest first."""
+    moment = now()
+    days = count + 2  # room for slots other deals already took
+    free = [
+        slot
+        for slot in publishing.slots(local_today() - timedelta(days=days), days + 1)
+        if slot.deal is None and slot.starts_at <= moment
+    ]
+    return free[-count:] if count else []
 
 
 def load() -> list[str]:
     bd = db.session.scalars(sa.select(User).where(User.username == "bd")).one()
     editor = db.session.scalars(sa.select(User).where(User.username == "editor")).one()
     created = []
-    for shop, kind, title, *rest in DEALS:
-        merchant = _merchant(shop)
-        if _exists(merchant, title):
-            continue
-        deal = service.create_deal(_body(merchant, kind, title, *rest), editor)
-        deal.status = DealStatus.SCHEDULED.value  # the seed publishes its demo deals at once
-        service.go_live(deal, actor_id=bd.id)
+    pending = [(_merchant(shop), entry) for shop, *entry in DEALS]
+    pending = [(m, entry) for m, entry in pending if not _exists(m, entry[1])]
+    flash_ends_at = now() + timedelta(days=FLASH_DAYS_LEFT)
+    for (merchant, (kind, title, *rest)), slot in zip(
+        pending, _past_free_slots(len(pending)), strict=True
+    ):
+        body = _flash_window(_body(merchant, kind, title, *rest), slot.starts_at, flash_ends_at)
+        with _clock_at(slot.starts_at - timedelta(hours=1)):
+            deal = service.create_deal(body, editor, max_tier_bonus=largest_tier_bonus())
+            publishing.schedule(deal, slot.day, slot.at, bd)
+        with _clock_at(slot.starts_at):  # the publishing job at the slot
+            service.go_live(deal, actor_id=None)
+        shop = merchant.name
         if shop in SALES_LAST_WEEK:
             for days_ago in range(7):
                 service.record_sale(
@@ -189,14 +236,13 @@ def load() -> list[str]:
         merchant = _merchant(shop)
         if _exists(merchant, title):
             continue
-        deal = service.create_deal(
-            _body(merchant, kind, title, listed, sale, settlement, stock, party, commission, {}),
-            editor,
-        )
         slot = next(free_slots)
-        if kind == "flash":  # a flash sale opens with its slot
-            deal.sale_starts_at = slot.starts_at
-            deal.sale_ends_at = slot.starts_at + timedelta(days=3)
+        body = _flash_window(
+            _body(merchant, kind, title, listed, sale, settlement, stock, party, commission, {}),
+            slot.starts_at,
+            slot.starts_at + timedelta(days=SCHEDULED_FLASH_DAYS),
+        )
+        deal = service.create_deal(body, editor, max_tier_bonus=largest_tier_bonus())
         publishing.schedule(deal, slot.day, slot.at, bd)
         created.append(title)
 

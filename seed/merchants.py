@@ -1,7 +1,8 @@
 """Twenty-four shops of Zhaotong (昭通, Yunnan), three per category, most of them live.
 
-Everything goes through ``merchants.service`` so the seed obeys the same rules as BD staff:
-contracts are signed (with a small placeholder PDF) before a shop is contracted or live.
+Everything goes through ``merchants.service`` (and ``accounts.service`` for the portal
+logins' dev passwords) so the seed obeys the same rules as BD staff: contracts are signed
+(with a small placeholder PDF) before a shop is contracted or live.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
+from marketplace.accounts import service as accounts
 from marketplace.accounts.models import User
 from marketplace.core.clock import local_today
 from marketplace.core.db import db
@@ -241,14 +243,17 @@ def load() -> list[str]:
         if db.session.scalars(sa.select(User.id).where(User.username == f"{prefix}-owner")).first():
             continue
         merchant = db.session.scalars(sa.select(Merchant).where(Merchant.name == shop)).one()
+        bd = _user("bd")
         for role in (StaffRole.OWNER, StaffRole.CLERK):
             link, _ = service.create_portal_account(
                 merchant,
                 f"{prefix}-{role.value}",
                 role,
-                _user("bd"),
+                bd,
                 display_name=f"{shop} {'店主' if role is StaffRole.OWNER else '店员'}",
                 password=DEV_PASSWORD,
             )
-            link.user.must_change_password = False  # demo logins work straight away
+            # The demo logins work straight away: BD sets the known dev password without
+            # asking for a change at first login.
+            accounts.set_password(link.user, DEV_PASSWORD, actor_id=bd.id, must_change=False)
     return created

@@ -7,7 +7,10 @@ from marketplace.core.api import Api
 
 
 def init_app(app: Flask, api: Api) -> None:
-    from marketplace.deals import popup, weekly  # noqa: F401 - their tables
+    # The views are imported when the app is built, not with the package: every module that
+    # imports deals.models (orders, vouchers, distribution...) imports this package first,
+    # and the views import layers above deals (distribution, for the tier ceiling). The
+    # views import every deals module with a table (popup, weekly) themselves.
     from marketplace.deals.api import blp, media
 
     api.register_blueprint(blp)

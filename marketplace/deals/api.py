@@ -17,7 +17,7 @@ from marketplace.core.db import db
 from marketplace.core.errors import NotFound
 from marketplace.core.fields import ReasonSchema
 from marketplace.core.pagination import PageArgsSchema, page_of, paginate
-from marketplace.deals import catalog, publishing, service
+from marketplace.deals import catalog, publishing, service, weekly
 from marketplace.deals.schemas import (
     CatalogArgsSchema,
     CatalogPageSchema,
@@ -36,6 +36,7 @@ from marketplace.deals.schemas import (
     SlotCalendarSchema,
     WeeklyPageSchema,
 )
+from marketplace.distribution import distributors
 from marketplace.providers.storage import file_storage
 
 blp = Blueprint("deals", __name__, description="Deals, publishing slots, popup days, catalog")
@@ -64,7 +65,9 @@ def create_deal(body: dict):
     flash_window_required, flash_commission_unfunded, settlement_above_sale,
     party_size_invalid, commission_exceeds_margin, street_margin_too_low,
     list_price_below_sale, validity_required, deal_rules_violated (several at once)."""
-    deal = service.create_deal(body, current_user())
+    deal = service.create_deal(
+        body, current_user(), max_tier_bonus=distributors.largest_tier_bonus()
+    )
     db.session.commit()
     return deal
 
@@ -78,7 +81,13 @@ def update_deal(body: dict, deal_id: int):
     """Edit a deal (send the version you read); money changes after draft are kept as
     price history"""
     version = body.pop("version")
-    deal = service.update_deal(service.get_deal(deal_id), body, version, current_user())
+    deal = service.update_deal(
+        service.get_deal(deal_id),
+        body,
+        version,
+        current_user(),
+        max_tier_bonus=distributors.largest_tier_bonus(),
+    )
     db.session.commit()
     return deal
 
@@ -292,9 +301,7 @@ def deal_image(deal_id: int, name: str):
 @documents_errors(404)
 def weekly_hot():
     """This week's page of hot, high-commission deals (made Fridays at 17:00). Public."""
-    from marketplace.deals.weekly import latest_page
-
-    page = latest_page()
+    page = weekly.latest_page()
     if page is None:
         raise NotFound("No weekly page yet.", code="weekly_page_not_found")
     return page

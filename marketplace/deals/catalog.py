@@ -17,10 +17,11 @@ from sqlalchemy.orm import contains_eager, lazyload
 from marketplace.core.clock import local_today, local_zone, now
 from marketplace.core.db import db, escape_like
 from marketplace.core.geo import bounding_box, distance_m
+from marketplace.deals import popup
+from marketplace.deals.availability import on_sale
 from marketplace.deals.errors import DealNotFound
-from marketplace.deals.models import VISIBLE_STATUSES, Deal, DealDailySales, DealStatus
-from marketplace.deals.publishing import booked_popup
-from merchants.models import Category, Merchant, Stage
+from marketplace.deals.models import VISIBLE_STATUSES, Deal, DealDailySales
+from merchants.models import Category, Merchant
 
 POPULARITY_DAYS = 7
 NEW_TODAY_LIMIT = 20
@@ -41,16 +42,6 @@ def _popularity():
         .group_by(DealDailySales.deal_id)
         .subquery("popularity")
     )
-
-
-def on_sale(moment: datetime) -> list[sa.ColumnElement[bool]]:
-    """Conditions for a deal a shopper can buy now."""
-    return [
-        Deal.status == DealStatus.LIVE.value,
-        Merchant.stage == Stage.LIVE.value,
-        sa.or_(Deal.sale_starts_at.is_(None), Deal.sale_starts_at <= moment),
-        sa.or_(Deal.sale_ends_at.is_(None), Deal.sale_ends_at > moment),
-    ]
 
 
 def _base(popularity) -> sa.Select:
@@ -176,18 +167,7 @@ def home() -> dict[str, Any]:
     deal counts, and the deals published today."""
     moment = now()
     today = local_today()
-    from marketplace.deals.popup import popup_for
-
-    # The day's chosen popup (the rotation job keeps it on sale); until the job has run,
-    # a deal booked for today.
-    popup = next(
-        (
-            deal
-            for deal in (popup_for(today), booked_popup(today))
-            if deal is not None and _on_sale_now(deal, moment)
-        ),
-        None,
-    )
+    shown = popup.shown(today, moment)
     counts = dict(
         db.session.execute(
             sa.select(Category.id, sa.func.count(Deal.id))
@@ -215,16 +195,7 @@ def home() -> dict[str, Any]:
         ).all()
     ]
     return {
-        "popup": Listed(popup, 0) if popup is not None else None,
+        "popup": Listed(shown, 0) if shown is not None else None,
         "categories": [{"category": c, "live_deals": counts.get(c.id, 0)} for c in categories],
         "new_today": new_today,
     }
-
-
-def _on_sale_now(deal: Deal, moment: datetime) -> bool:
-    return (
-        deal.status == DealStatus.LIVE.value
-        and deal.merchant.stage == Stage.LIVE.value
-        and (deal.sale_starts_at is None or deal.sale_starts_at <= moment)
-        and (deal.sale_ends_at is None or deal.sale_ends_at > moment)
-    )

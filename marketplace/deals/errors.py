@@ -38,3 +38,13 @@ class PopupDayTaken(Conflict):
 class StaleDeal(Conflict):
     code = "stale_version"
     message = "Someone changed this deal since you loaded it; reload and try again."
+
+
+class SoldOut(Conflict):
+    code = "sold_out"
+    message = "Sorry, this deal is sold out."
+
+
+class LimitReached(Conflict):
+    code = "purchase_limit_reached"
+    message = "You have bought as many of this deal as one shopper may."

@@ -15,7 +15,7 @@ from marketplace.core import audit
 from marketplace.core.cache import catalog_changed
 from marketplace.core.clock import local_today, now
 from marketplace.core.db import db
-from marketplace.deals.catalog import on_sale
+from marketplace.deals.availability import on_sale
 from marketplace.deals.models import Deal, PopupBooking
 from merchants.models import Merchant
 
@@ -128,6 +128,15 @@ def ensure(day: date | None = None) -> PopupDay | None:
     return row
 
 
-def popup_for(day: date) -> Deal | None:
-    row = db.session.scalars(sa.select(PopupDay).where(PopupDay.day == day)).first()
-    return row.deal if row is not None else None
+def shown(day: date, moment: datetime) -> Deal | None:
+    """The popup the home page shows: ``day``'s chosen deal (the rotation job keeps it on
+    sale), or until the job has run, a deal booked for ``day`` — if it is on sale."""
+    chosen = sa.select(PopupDay.deal_id).where(PopupDay.day == day).scalar_subquery()
+    booked = sa.select(PopupBooking.deal_id).where(PopupBooking.day == day).scalar_subquery()
+    return db.session.scalars(
+        sa.select(Deal)
+        .join(Deal.merchant)
+        .where(*on_sale(moment), sa.or_(Deal.id == chosen, Deal.id == booked))
+        .order_by(sa.case((Deal.id == chosen, 0), else_=1))
+        .limit(1)
+    ).first()

@@ -23,6 +23,7 @@ from marketplace.deals.errors import (
     SlotTaken,
 )
 from marketplace.deals.models import Deal, DealStatus, PopupBooking
+from marketplace.providers.notifier import notifier
 
 SLOT_TIMES = (time(10, 0), time(15, 0))
 MAX_DAYS_AHEAD = 60
@@ -196,15 +197,8 @@ def popup_bookings(from_day: date) -> sa.Select:
     return sa.select(PopupBooking).where(PopupBooking.day >= from_day).order_by(PopupBooking.day)
 
 
-def booked_popup(day: date) -> Deal | None:
-    booking = db.session.scalars(sa.select(PopupBooking).where(PopupBooking.day == day)).first()
-    return booking.deal if booking else None
-
-
 def empty_slot_alert(day: date | None = None) -> list[str]:
     """The evening before: tell the team which of tomorrow's slots are still empty."""
-    from marketplace.providers.notifier import notifier
-
     day = day or local_today() + timedelta(days=1)
     empty = [f"{slot.at:%H:%M}" for slot in slots(day, 1) if slot.deal is None]
     if empty:

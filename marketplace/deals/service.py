@@ -1,5 +1,10 @@
 """Deal lifecycle: create and edit under the type rules, price history, pause and resume,
-stock and sales bookkeeping. Publishing slots and popup days are in ``publishing``."""
+stock and sales bookkeeping. Publishing slots and popup days are in ``publishing``; when a
+deal is on sale and its sold-out transition in ``availability``; its units in ``inventory``.
+
+The rules budget commission for the largest distributor-tier bonus, which the distribution
+domain (a layer above deals) owns: callers pass it in as ``max_tier_bonus`` (the deals API
+and the seed read it from distribution), so deals never imports distribution."""
 
 from __future__ import annotations
 
@@ -19,7 +24,8 @@ from marketplace.core.clock import local_today, now
 from marketplace.core.db import db
 from marketplace.core.errors import Conflict, InvalidInput
 from marketplace.core.files import image_extension
-from marketplace.deals import rules
+from marketplace.deals import inventory, rules
+from marketplace.deals.availability import OPEN_STATUSES, SELLING, selling_status, status_for_stock
 from marketplace.deals.errors import DealNotFound, IllegalDealTransition, MerchantNotLive, StaleDeal
 from marketplace.deals.models import (
     PRICE_FIELDS,
@@ -29,8 +35,6 @@ from marketplace.deals.models import (
     DealStatus,
     DealType,
 )
-from marketplace.distribution.models import DistributorTier
-from marketplace.orders import stock
 from marketplace.providers.storage import save_upload
 from merchants.models import Merchant, Stage
 
@@ -55,14 +59,12 @@ def get_deal(deal_id: int) -> Deal:
     return deal
 
 
-def _check_rules(values: dict[str, Any]) -> None:
+def _check_rules(values: dict[str, Any], max_tier_bonus: int) -> None:
     rules.check(
         values,
         flash_stock_cap=current_app.config["LINLI_FLASH_STOCK_CAP"],
         min_charge=current_app.config["LINLI_MIN_CHARGE"],
-        max_tier_bonus=db.session.scalar(
-            sa.select(sa.func.coalesce(sa.func.max(DistributorTier.level1_bonus), 0))
-        ),
+        max_tier_bonus=max_tier_bonus,
     )
 
 
@@ -70,9 +72,16 @@ def _rule_values(deal: Deal) -> dict[str, Any]:
     return {name: getattr(deal, name) for name in RULE_FIELDS}
 
 
-def create_deal(data: dict[str, Any], actor: User) -> Deal:
+def check_rules(deal: Deal, *, max_tier_bonus: int) -> None:
+    """Raise ``DealRuleViolated`` if ``deal`` as it stands breaks a rule in force (an edit
+    re-checks the merged values the same way)."""
+    _check_rules(_rule_values(deal), max_tier_bonus)
+
+
+def create_deal(data: dict[str, Any], actor: User, *, max_tier_bonus: int) -> Deal:
     """A draft deal for a merchant that is at least negotiating (deals are part of the
-    negotiation); it can only be scheduled or go live once the merchant is live."""
+    negotiation); it can only be scheduled or go live once the merchant is live.
+    ``max_tier_bonus``: the largest level-1 bonus of any distributor tier (see above)."""
     data = dict(data)
     merchant = db.session.get(Merchant, data.pop("merchant_id"))
     if merchant is None:
@@ -85,7 +94,7 @@ def create_deal(data: dict[str, Any], actor: User) -> Deal:
     kind = DealType(data["type"])
     if kind is DealType.FLASH and data.get("per_shopper_limit") is None:
         data["per_shopper_limit"] = 1
-    _check_rules({**{f: None for f in RULE_FIELDS}, **data})
+    _check_rules({**{f: None for f in RULE_FIELDS}, **data}, max_tier_bonus)
     deal = Deal(
         merchant=merchant,
         status=DealStatus.DRAFT.value,
@@ -105,10 +114,17 @@ def create_deal(data: dict[str, Any], actor: User) -> Deal:
     return deal
 
 
-def update_deal(deal: Deal, changes: dict[str, Any], expected_version: int, actor: User) -> Deal:
-    """Edit a deal. The rules are checked on the merged values; money changes after the
-    deal left draft are kept as price history; orders keep the price they were bought at
-    (they snapshot it)."""
+def update_deal(
+    deal: Deal,
+    changes: dict[str, Any],
+    expected_version: int,
+    actor: User,
+    *,
+    max_tier_bonus: int,
+) -> Deal:
+    """Edit a deal. The rules are checked on the merged values (``max_tier_bonus`` as in
+    ``create_deal``); money changes after the deal left draft are kept as price history;
+    orders keep the price they were bought at (they snapshot it)."""
     if expected_version != deal.version:
         raise StaleDeal(fields={"version": [f"Current version is {deal.version}."]})
     if deal.status == DealStatus.ENDED.value:
@@ -117,7 +133,7 @@ def update_deal(deal: Deal, changes: dict[str, Any], expected_version: int, acto
     if unknown:
         raise InvalidInput(fields={f: ["Not editable."] for f in sorted(unknown)})
     merged = {**_rule_values(deal), **{k: v for k, v in changes.items() if k in RULE_FIELDS}}
-    _check_rules(merged)
+    _check_rules(merged, max_tier_bonus)
     if "stock" in changes:
         sold_or_reserved = deal.stock - deal.stock_left
         if changes["stock"] < sold_or_reserved:
@@ -145,13 +161,15 @@ def update_deal(deal: Deal, changes: dict[str, Any], expected_version: int, acto
             )
     before = {k: _jsonable(getattr(deal, k)) for k in changes}
     if "stock" in changes:
-        # Relative, in SQL: reservations change stock_left concurrently.
-        deal.stock_left = Deal.stock_left + (changes["stock"] - deal.stock)
-        stock.stock_edited(deal, changes["stock"] - deal.stock)
+        # Relative, in SQL: reservations change stock_left concurrently; the sold-out
+        # transition follows in the same UPDATE.
+        delta = changes["stock"] - deal.stock
+        deal.stock_left = Deal.stock_left + delta
+        deal.status = status_for_stock(Deal.stock_left + delta)
+        inventory.move_gate_on_commit(deal, delta)
     for name, value in changes.items():
         setattr(deal, name, value)
     db.session.flush()
-    _sync_sold_out(deal)
     changed = {
         k: {"from": before[k], "to": _jsonable(v)}
         for k, v in changes.items()
@@ -167,11 +185,10 @@ def _jsonable(value: Any) -> Any:
     return value.isoformat() if hasattr(value, "isoformat") else value
 
 
-def _sync_sold_out(deal: Deal) -> None:
-    if deal.status == DealStatus.LIVE.value and deal.stock_left == 0:
-        deal.status = DealStatus.SOLD_OUT.value
-    elif deal.status == DealStatus.SOLD_OUT.value and deal.stock_left > 0:
-        deal.status = DealStatus.LIVE.value
+def _put_on_sale(deal: Deal) -> None:
+    """Live, or sold out at once if no units are left (the sold-out rule, in SQL)."""
+    deal.status = selling_status(Deal.stock_left)
+    db.session.flush()
 
 
 def ensure_merchant_live(deal: Deal) -> None:
@@ -187,9 +204,8 @@ def go_live(deal: Deal, *, actor_id: int | None) -> None:
     if deal.status != DealStatus.SCHEDULED.value:
         raise IllegalDealTransition(f"A {deal.status} deal cannot go live.")
     ensure_merchant_live(deal)
-    deal.status = DealStatus.LIVE.value
     deal.published_at = now()
-    _sync_sold_out(deal)
+    _put_on_sale(deal)
     audit.record(
         "deal",
         deal.id,
@@ -201,7 +217,7 @@ def go_live(deal: Deal, *, actor_id: int | None) -> None:
 
 
 def pause(deal: Deal, actor: User, *, reason: str = "") -> Deal:
-    if deal.status not in (DealStatus.LIVE.value, DealStatus.SOLD_OUT.value):
+    if deal.status not in SELLING:
         raise IllegalDealTransition(f"A {deal.status} deal cannot be paused.")
     deal.status = DealStatus.PAUSED.value
     audit.record("deal", deal.id, "deal.paused", actor_id=actor.id, reason=reason or None)
@@ -215,8 +231,7 @@ def resume(deal: Deal, actor: User, *, reason: str = "") -> Deal:
     ensure_merchant_live(deal)
     if deal.sale_ends_at is not None and deal.sale_ends_at <= now():
         raise IllegalDealTransition("The sale window is over; the deal cannot come back.")
-    deal.status = DealStatus.LIVE.value
-    _sync_sold_out(deal)
+    _put_on_sale(deal)
     audit.record("deal", deal.id, "deal.resumed", actor_id=actor.id, reason=reason or None)
     catalog_changed()
     return deal
@@ -291,9 +306,7 @@ def end_finished() -> int:
     ended = db.session.execute(
         sa.update(table)
         .where(
-            table.c.status.in_(
-                [DealStatus.LIVE.value, DealStatus.SOLD_OUT.value, DealStatus.PAUSED.value]
-            ),
+            table.c.status.in_([s.value for s in OPEN_STATUSES]),
             table.c.sale_ends_at.is_not(None),
             table.c.sale_ends_at <= now(),
         )

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from marketplace.core.clock import local_today, now
 from marketplace.core.db import db
-from marketplace.deals.catalog import on_sale
+from marketplace.deals.availability import on_sale
 from marketplace.deals.models import Deal, DealDailySales
 from marketplace.providers.notifier import notifier
 from merchants.models import Category, Merchant

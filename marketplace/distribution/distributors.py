@@ -180,6 +180,15 @@ def list_tiers() -> list[DistributorTier]:
     )
 
 
+def largest_tier_bonus() -> int:
+    """The largest level-1 bonus of any tier: every deal that pays level-1 commission must
+    budget for it (the deal rules take it as ``max_tier_bonus``; deals sit below
+    distribution, so the caller reads it here and passes it in)."""
+    return db.session.scalar(
+        sa.select(sa.func.coalesce(sa.func.max(DistributorTier.level1_bonus), 0))
+    )
+
+
 def list_distributors() -> sa.Select:
     """Every distributor, newest first; the caller paginates."""
     return sa.select(Distributor).order_by(Distributor.id.desc())

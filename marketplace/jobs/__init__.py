@@ -7,6 +7,8 @@ from marketplace.core.api import Api
 
 
 def init_app(app: Flask, api: Api) -> None:
+    # Imported when the app is built, like every domain's views: the worker imports
+    # marketplace.jobs.tasks (and so this package) to build its own app.
     from marketplace.jobs.api import blp
 
     api.register_blueprint(blp)

@@ -3,6 +3,7 @@
 Cron expressions are Asia/Shanghai wall-clock times; `rq cron` reads them in its process's
 local zone, so it is started with TZ=Asia/Shanghai (make run, the deployment docs). Each entry
 names a function taking no arguments that runs inside an app context and returns a summary.
+Jobs are the top layer: they import the domains' public functions and hold no rules.
 """
 
 from __future__ import annotations
@@ -10,6 +11,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+from marketplace.deals import popup, publishing, weekly
+from marketplace.deals import service as deals
+from marketplace.orders import service as orders
+from marketplace.orders import stock
+from marketplace.refunds import service as refunds
+from marketplace.settlement import service as settlement
+from marketplace.tickets import service as tickets
+from marketplace.vouchers import service as vouchers
 
 
 @dataclass(frozen=True)
@@ -23,8 +33,6 @@ class ScheduledJob:
 
 
 def _popup() -> Any:
-    from marketplace.deals import popup
-
     row = popup.ensure()
     return (
         {"day": row.day.isoformat(), "deal_id": row.deal_id, "source": row.source} if row else None
@@ -32,82 +40,56 @@ def _popup() -> Any:
 
 
 def _publish() -> Any:
-    from marketplace.deals.publishing import publish_due
-
-    report = publish_due()
+    report = publishing.publish_due()
     return {"published": report.published, "held": report.held}
 
 
 def _empty_slots() -> Any:
-    from marketplace.deals.publishing import empty_slot_alert
-
-    return {"empty": empty_slot_alert()}
+    return {"empty": publishing.empty_slot_alert()}
 
 
 def _digest() -> Any:
-    from marketplace.deals.weekly import push_category_digest
-
-    return push_category_digest()
+    return weekly.push_category_digest()
 
 
 def _hot_page() -> Any:
-    from marketplace.deals.weekly import push_hot_page
-
-    return push_hot_page()
+    return weekly.push_hot_page()
 
 
 def _hits() -> Any:
-    from marketplace.deals.weekly import push_weekly_hits
-
-    return push_weekly_hits()
+    return weekly.push_weekly_hits()
 
 
 def _expire_orders() -> Any:
-    from marketplace.orders.service import expire_unpaid
-
-    return expire_unpaid()
+    return orders.expire_unpaid()
 
 
 def _reconcile() -> Any:
-    from marketplace.orders.service import reconcile_pending
-
-    return reconcile_pending()
+    return orders.reconcile_pending()
 
 
 def _expire_vouchers() -> Any:
-    from marketplace.vouchers.service import expire_past_validity
-
-    return {"expired": expire_past_validity()}
+    return {"expired": vouchers.expire_past_validity()}
 
 
 def _end_deals() -> Any:
-    from marketplace.deals.service import end_finished
-
-    return {"ended": end_finished()}
+    return {"ended": deals.end_finished()}
 
 
 def _flash_gates() -> Any:
-    from marketplace.orders.stock import rebuild_gates
-
-    return {"rebuilt": rebuild_gates()}
+    return {"rebuilt": stock.rebuild_gates()}
 
 
 def _sla() -> Any:
-    from marketplace.tickets.service import flag_breaches
-
-    return {"breached": flag_breaches()}
+    return {"breached": tickets.flag_breaches()}
 
 
 def _refunds() -> Any:
-    from marketplace.refunds.service import retry_approved
-
-    return retry_approved()
+    return refunds.retry_approved()
 
 
 def _settle() -> Any:
-    from marketplace.settlement.service import close_month
-
-    return close_month()
+    return settlement.close_month()
 
 
 SCHEDULE: tuple[ScheduledJob, ...] = (

@@ -13,6 +13,8 @@ from flask import Flask
 from redis import Redis
 from rq import Queue, Retry
 
+from marketplace import create_app
+from marketplace.core.db import db
 from marketplace.jobs.schedule import BY_NAME, QUEUE
 
 _app: Flask | None = None
@@ -30,8 +32,6 @@ def use_app(app: Flask | None) -> None:
 def app() -> Flask:
     global _app
     if _app is None:
-        from marketplace import create_app
-
         _app = create_app()
     return _app
 
@@ -56,8 +56,6 @@ def run(name: str) -> Any:
     redis: Redis = flask_app.extensions["linli.redis"]
     started = time.time()
     with flask_app.app_context():
-        from marketplace.core.db import db
-
         try:
             result = job.run()
             db.session.commit()

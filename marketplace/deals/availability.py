@@ -1,0 +1,54 @@
+"""When a deal is on sale, and the sold-out transition: the one definition of each.
+
+Every domain that asks "can this deal be bought now?" or "is this deal still selling?"
+(the catalog, the popup, checkout, refunds returning units, the flash gates) asks here, and
+every change of a deal's stock moves it between ``live`` and ``sold_out`` through
+``status_for_stock`` (built on ``selling_status``) — in SQL, so a counter update and its
+transition are one statement.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+
+from marketplace.deals.models import Deal, DealStatus
+from merchants.models import Merchant, Stage
+
+SELLING_STATUSES = (DealStatus.LIVE, DealStatus.SOLD_OUT)
+"""Published and neither paused nor ended: on sale, whether or not units are left."""
+SELLING = [s.value for s in SELLING_STATUSES]
+OPEN_STATUSES = (*SELLING_STATUSES, DealStatus.PAUSED)
+"""Published and not yet ended: what the end of a sale window closes."""
+
+
+def on_sale(moment: datetime) -> list[sa.ColumnElement[bool]]:
+    """Conditions (for a query joining ``Deal.merchant``) for a deal a shopper can buy at
+    ``moment``: live with units left, from a live merchant, inside its sale window."""
+    return [
+        Deal.status == DealStatus.LIVE.value,
+        Merchant.stage == Stage.LIVE.value,
+        sa.or_(Deal.sale_starts_at.is_(None), Deal.sale_starts_at <= moment),
+        sa.or_(Deal.sale_ends_at.is_(None), Deal.sale_ends_at > moment),
+    ]
+
+
+def still_selling(deal: Deal, moment: datetime) -> bool:
+    """Whether units given back to ``deal`` at ``moment`` can still be sold: it is selling
+    (live or sold out, not paused or ended) and its sale window is not over."""
+    return deal.status in SELLING and (deal.sale_ends_at is None or deal.sale_ends_at > moment)
+
+
+def selling_status(stock_left: sa.ColumnElement[int]) -> sa.ColumnElement[str]:
+    """The sold-out rule, as SQL: a selling deal is ``sold_out`` exactly when ``stock_left``
+    is zero, ``live`` otherwise. A deal put on sale (published, resumed) takes this status."""
+    return sa.case((stock_left == 0, DealStatus.SOLD_OUT.value), else_=DealStatus.LIVE.value)
+
+
+def status_for_stock(stock_left: sa.ColumnElement[int]) -> sa.ColumnElement[str]:
+    """The sold-out transition, as SQL over the ``deals`` row being updated: a selling deal
+    follows ``selling_status`` of ``stock_left`` (the value after the update); any other
+    status stays. Every change of a deal's stock sets ``status`` to this in the same UPDATE,
+    so a counter and its transition never disagree."""
+    return sa.case((Deal.status.in_(SELLING), selling_status(stock_left)), else_=Deal.status)
