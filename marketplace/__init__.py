@@ -92,6 +92,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
             )
         )
 
+    # The app factory is the composition root: it imports every domain here, not at the top,
+    # so that `marketplace.core`, `marketplace.settings` and the domains can import from the
+    # `marketplace` package without importing all of it.
     import merchants
     from marketplace import (
         accounts,
@@ -116,7 +119,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     settlement.init_app(app, api)
     jobs.init_app(app, api)
 
-    from seed.cli import seed_command
+    from seed.cli import seed_command  # the composition root wires `flask seed` too
 
     app.cli.add_command(seed_command)
     return app

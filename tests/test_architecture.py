@@ -1,0 +1,44 @@
+"""The shape of the code, checked: the layer contract itself is pyproject.toml's
+[tool.importlinter] (run by `make test`); this file checks what the contract cannot see."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGES = ("marketplace", "merchants", "seed")
+
+
+def _domain(module: str) -> str:
+    """`marketplace.orders.actions` → `marketplace.orders`; `merchants.x` → `merchants`."""
+    parts = module.split(".")
+    return ".".join(parts[:2]) if parts[0] == "marketplace" and len(parts) > 1 else parts[0]
+
+
+def _lazy_imports_between_domains() -> list[tuple[Path, int, str]]:
+    found = []
+    for package in PACKAGES:
+        for path in sorted((ROOT / package).rglob("*.py")):
+            module = ".".join(path.relative_to(ROOT).with_suffix("").parts)
+            module = module.removesuffix(".__init__")
+            lines = path.read_text(encoding="utf-8").splitlines()
+            tree = ast.parse("\n".join(lines))
+            top_level = {id(node) for node in tree.body}
+            for node in ast.walk(tree):
+                if not isinstance(node, ast.ImportFrom) or id(node) in top_level:
+                    continue
+                target = node.module or ""
+                if not target.startswith(PACKAGES) or _domain(target) == _domain(module):
+                    continue
+                line = node.lineno - 1
+                said_why = "#" in lines[line] or lines[line - 1].strip().startswith("#")
+                if not said_why:
+                    found.append((path.relative_to(ROOT), node.lineno, target))
+    return found
+
+
+def test_no_unexplained_lazy_import_between_domains():
+    """A function-level import from another domain hides a dependency (and, before the
+    layers, an import cycle); where one must stay, a comment on or above it says why."""
+    assert _lazy_imports_between_domains() == []
