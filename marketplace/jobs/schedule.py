@@ -63,13 +63,13 @@ def _hits() -> Any:
 
 
 def _expire_orders() -> Any:
-    from marketplace.orders.service import expire_unpaid
+    from marketplace.payments.sync import expire_unpaid
 
     return expire_unpaid()
 
 
 def _reconcile() -> Any:
-    from marketplace.orders.service import reconcile_pending
+    from marketplace.payments.sync import reconcile_pending
 
     return reconcile_pending()
 

@@ -22,7 +22,7 @@ from marketplace.distribution.models import CommissionEntry, CommissionKind, Com
 from marketplace.ledger import service as ledger
 from marketplace.ledger.models import LedgerEntry, LedgerTxn
 from marketplace.orders.models import Order
-from marketplace.payments.stripe import stripe
+from marketplace.providers.stripe import stripe
 from marketplace.settlement.models import Statement, StatementLine
 from marketplace.vouchers.models import Voucher, VoucherStatus
 

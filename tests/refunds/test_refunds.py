@@ -11,7 +11,7 @@ from marketplace.accounts.models import Role, User
 from marketplace.core.db import db
 from marketplace.deals.models import Deal
 from marketplace.distribution.models import CommissionEntry
-from marketplace.payments.stripe import StripeClient
+from marketplace.providers.stripe import StripeClient
 from marketplace.refunds import service as refunds
 from marketplace.refunds.models import RefundRequest
 from marketplace.vouchers.models import Voucher
@@ -167,7 +167,9 @@ def test_provider_down_then_recovery(app, client, paid):
     assert order_status(app, paid["order"]["id"]) == "refunded"
 
 
-def test_a_crash_after_the_provider_paid_recovers_without_paying_twice(app, client, paid, clock):
+def test_a_crash_after_the_provider_paid_recovers_without_paying_twice(
+    app, client, paid, clock, monkeypatch
+):
     request_id = ask(client, paid).get_json()["id"]
     with app.app_context():
         refunds.approve(
@@ -175,12 +177,16 @@ def test_a_crash_after_the_provider_paid_recovers_without_paying_twice(app, clie
             db.session.get(User, paid["cs"].id),
         )
         db.session.commit()
+        provider = app.extensions["linli.stripe"]
+        create_refund = provider.create_refund
 
-        def crash() -> None:
+        def refund_then_crash(**kwargs):
+            create_refund(**kwargs)
             raise RuntimeError("the process died after the provider refunded")
 
-        with pytest.raises(RuntimeError):
-            refunds.execute(request_id, _after_payment=crash)
+        with monkeypatch.context() as patched, pytest.raises(RuntimeError):
+            patched.setattr(provider, "create_refund", refund_then_crash)
+            refunds.execute(request_id)
         db.session.rollback()
 
     assert provider_refunds(app, paid) == [31600]  # the money went back...
