@@ -332,3 +332,31 @@ def test_refund_requests_are_audited(app, client, paid):
         ).all()
         assert actions == ["refund.requested", "refund.approved", "refund.paid"]
         assert db.session.get(RefundRequest, request_id).provider_refund_id.startswith("re_")
+
+
+# -- the order's status follows its vouchers, whatever the order of events -----------------
+
+
+def test_one_voucher_redeemed_then_the_other_refunded_completes_the_order(app, client, paid):
+    clerk = portal_account(app, client, paid["bd"], paid["merchant"]["id"], "clerk")
+    used = client.post(f"/api/v1/vouchers/{paid['codes'][0]}/redeem", headers=clerk.headers)
+    assert used.status_code == 200
+    assert order_status(app, paid["order"]["id"]) == "paid"  # one voucher still to use
+
+    refund = approve(client, paid, ask(client, paid, [paid["codes"][1]]).get_json()["id"])
+
+    assert refund.get_json()["status"] == "refunded"
+    assert voucher_states(app, paid) == ["redeemed", "refunded"]
+    assert order_status(app, paid["order"]["id"]) == "completed"
+
+
+def test_one_voucher_refunded_then_the_other_redeemed_completes_the_order(app, client, paid):
+    approve(client, paid, ask(client, paid, [paid["codes"][0]]).get_json()["id"])
+    assert order_status(app, paid["order"]["id"]) == "partially_refunded"
+
+    clerk = portal_account(app, client, paid["bd"], paid["merchant"]["id"], "clerk")
+    used = client.post(f"/api/v1/vouchers/{paid['codes'][1]}/redeem", headers=clerk.headers)
+
+    assert used.status_code == 200
+    assert voucher_states(app, paid) == ["refunded", "redeemed"]
+    assert order_status(app, paid["order"]["id"]) == "completed"
