@@ -8,6 +8,8 @@ from marketplace.core.api import Api
 
 
 def init_app(app: Flask, api: Api) -> None:
+    # The views and commands are imported when the app is built, not with the package: a
+    # domain that imports this package's models or services never pulls in its views.
     from marketplace.orders.api import blp
     from marketplace.orders.cli import flash_cli, orders_cli
 

@@ -6,6 +6,8 @@ from marketplace.core.api import Api, register_path_pattern
 
 
 def init_app(app: Flask, api: Api) -> None:
+    # The views and commands are imported when the app is built, not with the package: a
+    # domain that imports this package's models or services never pulls in its views.
     from marketplace.vouchers.api import blp
     from marketplace.vouchers.service import CODE_INPUT
 
