@@ -110,9 +110,13 @@ def my_orders(shopper: User) -> sa.Select:
 
 def lock_order(order_id: int) -> Order | None:
     """The order, its row locked until the transaction ends: one piece of news about an
-    order at a time (payment, redemption, refund)."""
+    order at a time (payment, redemption, refund). Read afresh once locked (not from the
+    session), so what another transaction committed meanwhile is seen."""
     return db.session.scalars(
-        sa.select(Order).where(Order.id == order_id).with_for_update(of=Order)
+        sa.select(Order)
+        .where(Order.id == order_id)
+        .with_for_update(of=Order)
+        .execution_options(populate_existing=True)
     ).first()
 
 
