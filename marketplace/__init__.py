@@ -28,10 +28,10 @@ from marketplace.core.errors import (
 )
 from marketplace.core.ratelimit import init_rate_limits
 from marketplace.core.redis import init_redis
-from marketplace.payments.stripe import init_payments
 from marketplace.providers.notifier import init_notifier
 from marketplace.providers.sms import init_sms
 from marketplace.providers.storage import init_storage
+from marketplace.providers.stripe import init_payments
 
 MIGRATIONS_DIR = str(settings.PROJECT_ROOT / "migrations")
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
@@ -106,6 +106,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         refunds,
         settlement,
         tickets,
+        vouchers,
     )
 
     ops.init_app(app, api)
@@ -113,6 +114,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     merchants.init_app(app, api)
     deals.init_app(app, api)
     orders.init_app(app, api)
+    vouchers.init_app(app, api)
     distribution.init_app(app, api)
     refunds.init_app(app, api)
     tickets.init_app(app, api)

@@ -19,10 +19,10 @@ from marketplace.core.db import db
 from marketplace.deals.models import Deal
 from marketplace.distribution import distributors, links
 from marketplace.distribution.models import Distributor
-from marketplace.orders import service as orders
+from marketplace.orders import actions
 from marketplace.orders.models import Order, OrderStatus
-from marketplace.payments.stripe import stripe
-from marketplace.vouchers import service as vouchers
+from marketplace.payments import sync
+from marketplace.providers.stripe import stripe
 from marketplace.vouchers.models import Voucher
 
 TIERS = [("standard", "普通", 0, 0), ("gold", "金牌", 200, 10), ("platinum", "铂金", 400, 20),
@@ -98,19 +98,18 @@ def load_orders() -> int | None:
                 .where(User.phone == distributor_phone)
             ).one()  # fmt: skip
             link = links.create_link(owner, deal.id)
-            order, _ = orders.place_order(customer, deal.id, 1, ref=link.code)
-            db.session.commit()
-        order = orders.attach_payment(order)
-        db.session.commit()
+            order, _ = actions.place_order(customer, deal.id, 1, ref=link.code)
+        else:  # placed by an earlier seed that could not pay it
+            order = actions.start_payment(order.id, customer)
         stripe().pay_with_test_card(order.payment_intent_id)
-        outcome = orders.settle_with_provider(order)
+        outcome = sync.sync_payment(order)
         if outcome != "paid":
             raise RuntimeError(f"seed order {order.id}: the payment server says {outcome}")
         if CUSTOMERS.index((phone, distributor_phone, title)) % 2 == 0:
             voucher = db.session.scalars(
                 sa.select(Voucher).where(Voucher.order_id == order.id)
             ).first()
-            vouchers.mark_redeemed(voucher, by_id=None)  # used at the shop
+            actions.voucher_redeemed(voucher, by_id=None)  # used at the shop
         db.session.commit()
     return len(missing)
 

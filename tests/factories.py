@@ -261,8 +261,8 @@ def pay(app: Flask, order: dict, *, wait: bool = True, via: str = "webhook") -> 
     ``via="reconcile"``, ask the provider at once (what the reconciliation job does)."""
     import time
 
-    from marketplace.orders import service as orders
-    from marketplace.payments.stripe import stripe
+    from marketplace.payments import sync
+    from marketplace.providers.stripe import stripe
 
     with app.app_context():
         intent = stripe().pay_with_test_card(order["payment"]["payment_intent"])
@@ -273,7 +273,7 @@ def pay(app: Flask, order: dict, *, wait: bool = True, via: str = "webhook") -> 
         with app.app_context():
             from marketplace.orders.models import Order
 
-            assert orders.settle_with_provider(db.session.get(Order, order["order"]["id"])) in (
+            assert sync.sync_payment(db.session.get(Order, order["order"]["id"])) in (
                 "paid",
                 "already_paid",
             )

@@ -22,7 +22,7 @@ from flask import Flask
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
-from marketplace.payments.stripe import StripeClient
+from marketplace.providers.stripe import StripeClient
 
 
 @dataclass

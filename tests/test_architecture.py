@@ -42,3 +42,35 @@ def test_no_unexplained_lazy_import_between_domains():
     """A function-level import from another domain hides a dependency (and, before the
     layers, an import cycle); where one must stay, a comment on or above it says why."""
     assert _lazy_imports_between_domains() == []
+
+
+def _is_view(module: str) -> bool:
+    return (
+        module.startswith(PACKAGES)
+        and module.rsplit(".", 1)[-1] in ("api", "cli")
+        and module
+        not in (
+            "marketplace.core.api",
+            "marketplace.core.cli",
+        )
+    )
+
+
+def test_only_a_packages_init_app_imports_its_views():
+    """The layer contract lets views call any domain; that is sound only while nothing but
+    the package's own ``init_app`` imports a view (a service that imported a view could
+    reach any layer through it)."""
+    offenders = []
+    for package in PACKAGES:
+        for path in sorted((ROOT / package).rglob("*.py")):
+            module = ".".join(path.relative_to(ROOT).with_suffix("").parts)
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.ImportFrom) and node.module:
+                    targets = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+                    if not any(_is_view(t) for t in targets):
+                        continue
+                    owner = module.removesuffix(".__init__")
+                    own_view = path.name == "__init__.py" and node.module.startswith(owner)
+                    if not own_view and module != "marketplace.__init__":
+                        offenders.append((module, node.lineno, node.module))
+    assert offenders == []

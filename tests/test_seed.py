@@ -130,7 +130,7 @@ def test_seeded_orders_are_paid_through_the_payment_server(app, client, clock):
     """The seed used to write made-up intent ids (pi_seed_N) that the provider never saw,
     so refunding a seeded order could never complete and alerted CS for ever."""
     from marketplace.accounts import service as accounts
-    from marketplace.payments.stripe import stripe
+    from marketplace.providers.stripe import stripe
 
     result = app.test_cli_runner().invoke(args=["seed"])
 

@@ -14,8 +14,8 @@ from typing import Any
 
 from marketplace.deals import popup, publishing, weekly
 from marketplace.deals import service as deals
-from marketplace.orders import service as orders
 from marketplace.orders import stock
+from marketplace.payments import sync
 from marketplace.refunds import service as refunds
 from marketplace.settlement import service as settlement
 from marketplace.tickets import service as tickets
@@ -61,11 +61,11 @@ def _hits() -> Any:
 
 
 def _expire_orders() -> Any:
-    return orders.expire_unpaid()
+    return sync.expire_unpaid()
 
 
 def _reconcile() -> Any:
-    return orders.reconcile_pending()
+    return sync.reconcile_pending()
 
 
 def _expire_vouchers() -> Any:

@@ -1,15 +1,15 @@
 """Checkout: orders with snapshotted prices, stock reservation (with a Redis gate for
-flash deals), payment through the provider, vouchers."""
+flash deals), payment through the provider, and the money events of an order
+(``actions``)."""
 
 from flask import Flask
 
-from marketplace.core.api import Api, register_path_pattern
+from marketplace.core.api import Api
 
 
 def init_app(app: Flask, api: Api) -> None:
-    from marketplace.vouchers.service import CODE_INPUT
-
-    register_path_pattern(app, api, "voucher_code", CODE_INPUT)
+    # The views and commands are imported when the app is built, not with the package: a
+    # domain that imports this package's models or services never pulls in its views.
     from marketplace.orders.api import blp
     from marketplace.orders.cli import flash_cli, orders_cli
 

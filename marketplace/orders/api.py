@@ -1,28 +1,24 @@
-"""HTTP routes of buying, paying and vouchers."""
+"""HTTP routes of buying and paying (the provider's webhook too)."""
 
 from __future__ import annotations
 
-from flask import Response, current_app, request
+from flask import current_app, request
 
 from marketplace.accounts.auth import auth_required, current_user
 from marketplace.accounts.models import Role
-from marketplace.core import qr
 from marketplace.core.api import Blueprint, IdempotencyKeySchema, doc, documents_errors
 from marketplace.core.db import db
 from marketplace.core.pagination import PageArgsSchema, page_of, paginate
-from marketplace.orders import service
+from marketplace.orders import actions, service
 from marketplace.orders.schemas import (
     CheckoutSchema,
     OrderCreateSchema,
     OrderSchema,
-    VoucherArgsSchema,
-    VoucherSchema,
     WebhookResultSchema,
 )
 from marketplace.payments import service as payments
-from marketplace.vouchers import service as vouchers
 
-blp = Blueprint("orders", __name__, description="Orders, payments and vouchers")
+blp = Blueprint("orders", __name__, description="Orders and payments")
 
 
 def _checkout(order):
@@ -50,16 +46,13 @@ def place_order(body: dict, headers: dict):
     409 codes: sold_out, purchase_limit_reached, deal_not_on_sale, idempotency_key_reused.
     503 payment_provider_unavailable keeps the order pending: retry with the same key (or
     POST /orders/{id}/payment)."""
-    order, created = service.place_order(
+    order, created = actions.place_order(
         current_user(),
         body["deal_id"],
         body["quantity"],
         idempotency_key=headers.get("key"),
         ref=body.get("ref") or request.cookies.get("linli_ref"),
     )
-    db.session.commit()  # the order exists before the provider is asked anything
-    order = service.attach_payment(order)
-    db.session.commit()
     return _checkout(order), 201 if created else 200
 
 
@@ -72,9 +65,7 @@ def retry_payment(order_id: int):
     or a declined card
 
     409 codes: order_expired (place a new order), order_already_paid."""
-    order = service.attach_payment(service.payable_order(order_id, current_user()))
-    db.session.commit()
-    return _checkout(order)
+    return _checkout(actions.start_payment(order_id, current_user()))
 
 
 @blp.get("/orders")
@@ -117,52 +108,3 @@ def stripe_webhook():
     )
     db.session.commit()
     return {"outcome": outcome}
-
-
-@blp.get("/vouchers")
-@auth_required(Role.SHOPPER)
-@blp.arguments(VoucherArgsSchema, location="query")
-@blp.response(200, page_of(VoucherSchema))
-def my_vouchers(args: dict):
-    """My vouchers: codes, status, validity"""
-    query = vouchers.my_vouchers(current_user(), args.get("status"))
-    return paginate(query, args["page"], args["page_size"])
-
-
-@blp.get("/vouchers/<voucher_code:code>/qr.png")
-@auth_required(Role.SHOPPER)
-@blp.response(200, content_type="image/png", description="the code as a QR image")
-@documents_errors(404)
-def voucher_qr(code: str):
-    """My voucher's code as a QR PNG, to show at the shop"""
-    voucher = vouchers.shoppers_voucher(code, current_user())
-    response = Response(qr.png(voucher.code), mimetype="image/png")
-    response.headers["Cache-Control"] = "private, max-age=3600"
-    return response
-
-
-@blp.post("/vouchers/<voucher_code:code>/redeem")
-@auth_required(Role.MERCHANT_STAFF)
-@blp.response(200, VoucherSchema)
-@documents_errors(404, 409, 422)
-def redeem(code: str):
-    """Redeem a voucher at the shop, once (owner or clerk of the deal's merchant)
-
-    403 wrong_merchant; 409 already_redeemed, voucher_refunded, voucher_expired,
-    voucher_not_yet_valid, voucher_not_usable_today; 422 malformed_voucher_code."""
-    voucher = vouchers.redeem(code, current_user())
-    db.session.commit()
-    return voucher
-
-
-@blp.get("/merchant/vouchers")
-@auth_required(Role.MERCHANT_STAFF)
-@blp.arguments(VoucherArgsSchema, location="query")
-@blp.response(200, page_of(VoucherSchema))
-def merchant_vouchers(args: dict):
-    """My shop's vouchers by status"""
-    from merchants.service import my_merchant
-
-    member = my_merchant(current_user())
-    query = vouchers.merchant_vouchers(member.merchant_id, args.get("status"))
-    return paginate(query, args["page"], args["page_size"])

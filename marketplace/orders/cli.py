@@ -7,8 +7,10 @@ import click
 
 from marketplace.core.cli import CliGroup
 from marketplace.core.db import db
-from marketplace.orders import service, stock
-from marketplace.payments.stripe import stripe
+from marketplace.orders import stock
+from marketplace.orders.models import Order
+from marketplace.payments import sync
+from marketplace.providers.stripe import stripe
 
 orders_cli = CliGroup("orders", help="Checkout housekeeping.")
 flash_cli = CliGroup("flash", help="The Redis gate of flash deals.")
@@ -17,21 +19,19 @@ flash_cli = CliGroup("flash", help="The Redis gate of flash deals.")
 @orders_cli.command("expire")
 def expire() -> None:
     """Expire unpaid orders past their deadline (asking the provider first)."""
-    click.echo(service.expire_unpaid())
+    click.echo(sync.expire_unpaid())
 
 
 @orders_cli.command("reconcile")
 def reconcile() -> None:
     """Ask the provider about orders pending for more than two minutes."""
-    click.echo(service.reconcile_pending())
+    click.echo(sync.reconcile_pending())
 
 
 @orders_cli.command("pay")
 @click.argument("order_id", type=int)
 def pay(order_id: int) -> None:
     """Demo only: pay a pending order with the test card on the local payment server."""
-    from marketplace.orders.models import Order
-
     order = db.session.get(Order, order_id)
     if order is None or not order.payment_intent_id:
         raise click.ClickException("no such order with a payment intent")

@@ -21,9 +21,11 @@ class OrderStatus(enum.StrEnum):
     EXPIRED = "expired"  # never paid: timed out, payment failed or cancelled
 
 
+# Orders the shopper paid for and that were not wholly refunded: they count as sales, their
+# vouchers may be refunded. The one definition; use it rather than spelling the statuses out.
+PAID_STATUSES = (OrderStatus.PAID, OrderStatus.COMPLETED, OrderStatus.PARTIALLY_REFUNDED)
 # Orders whose units count against stock and the per-shopper limit.
-HOLDING_STATUSES = (OrderStatus.PENDING_PAYMENT, OrderStatus.PAID, OrderStatus.COMPLETED,
-                    OrderStatus.PARTIALLY_REFUNDED)  # fmt: skip
+HOLDING_STATUSES = (OrderStatus.PENDING_PAYMENT, *PAID_STATUSES)
 
 
 class Order(TimestampMixin, db.Model):

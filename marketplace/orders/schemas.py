@@ -1,4 +1,4 @@
-"""Shapes of orders, payments and vouchers. Money is integer fen."""
+"""Shapes of orders and payments. Money is integer fen."""
 
 from __future__ import annotations
 
@@ -7,8 +7,7 @@ from flask import current_app
 from marshmallow import validate
 
 from marketplace.core.fields import Id, LocalDateTime
-from marketplace.core.pagination import PageArgsSchema
-from marketplace.vouchers.models import VoucherStatus
+from marketplace.vouchers.schemas import OrderDealSchema
 
 FEN = {"description": "integer fen"}
 
@@ -20,13 +19,6 @@ class OrderCreateSchema(ma.Schema):
         validate=validate.Length(max=16),
         metadata={"description": "share-link code the shopper arrived with (else the cookie)"},
     )
-
-
-class OrderDealSchema(ma.Schema):
-    id = ma.fields.Integer()
-    title = ma.fields.String()
-    type = ma.fields.String()
-    merchant = ma.fields.String(attribute="merchant.name")
 
 
 class OrderSchema(ma.Schema):
@@ -59,21 +51,6 @@ class PaymentSchema(ma.Schema):
 class CheckoutSchema(ma.Schema):
     order = ma.fields.Nested(OrderSchema)
     payment = ma.fields.Nested(PaymentSchema)
-
-
-class VoucherSchema(ma.Schema):
-    code = ma.fields.String(metadata={"description": "12 digits; show it (or its QR) at the shop"})
-    status = ma.fields.String()
-    order_id = ma.fields.Integer()
-    deal = ma.fields.Nested(OrderDealSchema)
-    valid_from = ma.fields.Date()
-    valid_until = ma.fields.Date()
-    issued_at = LocalDateTime()
-    redeemed_at = LocalDateTime(allow_none=True)
-
-
-class VoucherArgsSchema(PageArgsSchema):
-    status = ma.fields.String(validate=validate.OneOf([s.value for s in VoucherStatus]))
 
 
 class WebhookResultSchema(ma.Schema):

@@ -1,1 +1,3 @@
-"""Payments through the Stripe API (one client module) and its webhooks."""
+"""Payment status from the provider: the signed webhook (``service``) and syncing a pending
+order's payment with the provider (``sync``). The Stripe client itself is a provider
+(``marketplace/providers/stripe.py``)."""

@@ -10,15 +10,15 @@ from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
 from marketplace.core.db import db
-from marketplace.orders import service as orders
 from marketplace.orders.models import Order
+from marketplace.payments import sync
 from marketplace.payments.models import (
     EVENT_ID_LENGTH,
     EVENT_TYPE_LENGTH,
     OBJECT_ID_LENGTH,
     PaymentEvent,
 )
-from marketplace.payments.stripe import InvalidSignature, stripe, verify_signature
+from marketplace.providers.stripe import InvalidSignature, stripe, verify_signature
 from marketplace.refunds import service as refunds
 
 log = logging.getLogger(__name__)
@@ -105,7 +105,7 @@ def _dispatch(
     if order_id is None:
         return "unknown_order"
     if kind == "payment_intent.succeeded":
-        return orders.mark_paid(
+        return sync.payment_succeeded(
             order_id,
             payment_intent_id=intent_id,
             amount=int(obj["amount"]),
@@ -113,9 +113,9 @@ def _dispatch(
             source="webhook",
         )
     if kind == "payment_intent.payment_failed":
-        return orders.payment_failed(order_id, intent_id, obj.get("last_payment_error"))
+        return sync.payment_failed(order_id, intent_id, obj.get("last_payment_error"))
     if kind == "payment_intent.canceled":
-        return orders.payment_canceled(order_id, intent_id)
+        return sync.payment_canceled(order_id, intent_id)
     if kind == "charge.refunded":
         return _charge_refunded(order_id, provider_refunds)
     if kind in ("refund.updated", "refund.failed", "charge.refund.updated"):

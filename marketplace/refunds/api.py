@@ -70,9 +70,9 @@ def approve(body: dict, headers: dict, request_id: int):
     """Approve and pay the refund back through the provider. Approving again returns the
     same request; one refund is ever paid. If the provider is down the request stays
     approved_pending_refund and a job retries it."""
-    service.approve(request_id, current_user(), note=body["note"], key=headers.get("key"))
-    db.session.commit()
-    return service.execute(request_id)
+    return service.approve_and_pay(
+        request_id, current_user(), note=body["note"], key=headers.get("key")
+    )
 
 
 @blp.post("/refund-requests/<int:request_id>/reject")
@@ -94,11 +94,9 @@ def reject(body: dict, request_id: int):
 @documents_errors(404, 409)
 def override(body: dict, order_id: int):
     """Admin: refund vouchers even if used, with a reason"""
-    refund = service.admin_override(
+    return service.override_and_pay(
         order_id, current_user(), reason=body["reason"], voucher_codes=body.get("voucher_codes")
     )
-    db.session.commit()
-    return service.execute(refund.id)
 
 
 @blp.get("/vouchers/expired-unused")

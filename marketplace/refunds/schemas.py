@@ -5,6 +5,9 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import validate
 
+from marketplace.accounts.models import User
+from marketplace.core.clock import now
+from marketplace.core.db import db
 from marketplace.core.fields import LocalDateTime
 from marketplace.core.pagination import PageArgsSchema
 from marketplace.refunds.models import RefundReason, RefundStatus
@@ -57,15 +60,10 @@ class RefundQueueItemSchema(RefundSchema):
     last_error = ma.fields.String(allow_none=True)
 
     def dump_phone(self, request) -> str | None:
-        from marketplace.accounts.models import User
-        from marketplace.core.db import db
-
         user = db.session.get(User, request.shopper_id)
         return user.phone if user else None
 
     def dump_waited(self, request) -> int:
-        from marketplace.core.clock import now
-
         return int(((request.decided_at or now()) - request.created_at).total_seconds())
 
 

@@ -22,7 +22,6 @@ provider that ignores idempotency keys (localstripe does).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -33,17 +32,17 @@ from marketplace.core import audit
 from marketplace.core.clock import local_today, now
 from marketplace.core.db import db, on_rollback
 from marketplace.core.errors import Conflict, InvalidInput, NotFound
-from marketplace.distribution.service import on_voucher_refunded
-from marketplace.ledger import service as ledger
-from marketplace.orders import stock
-from marketplace.orders.models import Order, OrderStatus
-from marketplace.payments.stripe import (
+from marketplace.orders import actions
+from marketplace.orders import service as orders
+from marketplace.orders.models import PAID_STATUSES, Order
+from marketplace.orders.service import OrderNotFound
+from marketplace.providers.notifier import tell_customer_service
+from marketplace.providers.stripe import (
     ProviderError,
     ProviderUnavailable,
     idempotency_key,
     stripe,
 )
-from marketplace.providers.notifier import tell_customer_service
 from marketplace.refunds.models import (
     OPEN_STATUSES,
     RefundItem,
@@ -51,27 +50,17 @@ from marketplace.refunds.models import (
     RefundRequest,
     RefundStatus,
 )
+from marketplace.vouchers import service as vouchers_service
 from marketplace.vouchers.models import Voucher, VoucherStatus
 
 log = logging.getLogger(__name__)
 ALERT_AFTER_ATTEMPTS = 5
 PAYING_LEASE = timedelta(seconds=60)
-REFUNDABLE_ORDER_STATUSES = (OrderStatus.PAID, OrderStatus.PARTIALLY_REFUNDED,
-                             OrderStatus.COMPLETED)  # fmt: skip
 
 
 class RefundNotFound(NotFound):
     code = "refund_request_not_found"
     message = "No such refund request."
-
-
-def _own_order(order_id: int, shopper: User) -> Order:
-    order = db.session.get(Order, order_id)
-    if order is None or order.shopper_id != shopper.id:
-        from marketplace.orders.service import OrderNotFound
-
-        raise OrderNotFound()
-    return order
 
 
 def _vouchers(order: Order, codes: list[str] | None, allowed: tuple[str, ...]) -> list[Voucher]:
@@ -112,8 +101,8 @@ def request_refund(
     voucher_codes: list[str] | None = None,
 ) -> RefundRequest:
     """A shopper asks for a refund of some or all unused vouchers of a paid order."""
-    order = _own_order(order_id, shopper)
-    if order.status not in [s.value for s in REFUNDABLE_ORDER_STATUSES]:
+    order = orders.get_order(order_id, shopper)
+    if order.status not in [s.value for s in PAID_STATUSES]:
         raise Conflict(f"A {order.status} order cannot be refunded.", code="order_not_refundable")
     vouchers = _vouchers(
         order, voucher_codes, (VoucherStatus.ACTIVE.value, VoucherStatus.EXPIRED.value)
@@ -227,8 +216,6 @@ def admin_override(
         raise InvalidInput(fields={"reason": ["An override needs a reason."]})
     order = db.session.get(Order, order_id)
     if order is None:
-        from marketplace.orders.service import OrderNotFound
-
         raise OrderNotFound()
     vouchers = _vouchers(
         order,
@@ -249,6 +236,28 @@ def admin_override(
     )
 
 
+def approve_and_pay(
+    request_id: int, actor: User, *, note: str = "", key: str | None = None
+) -> RefundRequest:
+    """Customer service approves a request and the money goes back at once. Owns its
+    transactions: the approval is committed before the provider is asked anything (a crash
+    or an outage leaves it ``approved_pending_refund`` for the retry job), then ``execute``
+    commits each of its steps."""
+    approve(request_id, actor, note=note, key=key)
+    db.session.commit()
+    return execute(request_id)
+
+
+def override_and_pay(
+    order_id: int, actor: User, *, reason: str, voucher_codes: list[str] | None = None
+) -> RefundRequest:
+    """An admin refunds vouchers even if used (``admin_override``) and the money goes back
+    at once; owns its transactions like ``approve_and_pay``."""
+    request = admin_override(order_id, actor, reason=reason, voucher_codes=voucher_codes)
+    db.session.commit()
+    return execute(request.id)
+
+
 def _lock(request_id: int) -> RefundRequest:
     request = db.session.scalars(
         sa.select(RefundRequest)
@@ -263,9 +272,9 @@ def _lock(request_id: int) -> RefundRequest:
 # -- carrying out an approved refund -------------------------------------------------------
 
 
-def execute(request_id: int, *, _after_payment: Callable[[], None] | None = None) -> RefundRequest:
+def execute(request_id: int) -> RefundRequest:
     """Carry out an approved refund (see the module docstring). Commits its own steps; safe
-    to call again at any point. ``_after_payment`` lets tests simulate a crash."""
+    to call again at any point."""
     request = _lock(request_id)
     if request.status != RefundStatus.APPROVED_PENDING_REFUND.value or (
         request.paying_since is not None and now() - request.paying_since < PAYING_LEASE
@@ -314,8 +323,6 @@ def execute(request_id: int, *, _after_payment: Callable[[], None] | None = None
             )
         db.session.commit()
         return request
-    if _after_payment is not None:
-        _after_payment()
     request = _lock(request_id)
     _settle(request, refund)
     db.session.commit()
@@ -361,8 +368,7 @@ def _provider_failed(request: RefundRequest, refund: dict[str, Any]) -> None:
         .with_for_update()
     ).all()
     for voucher in vouchers:
-        if voucher.status == VoucherStatus.REFUNDING.value:
-            voucher.status = VoucherStatus.ACTIVE.value
+        vouchers_service.release_from_refund(voucher)
     request.status, request.open_order_id = RefundStatus.FAILED.value, None
     request.failure_code = "provider_refund_failed"
     request.provider_refund_id = request.provider_refund_id or refund.get("id")
@@ -436,8 +442,7 @@ def _prepare(request: RefundRequest) -> bool:
     spoiled = [v.code for v in vouchers if v.status not in usable]
     if spoiled:
         for voucher in vouchers:
-            if voucher.status == VoucherStatus.REFUNDING.value:
-                voucher.status = VoucherStatus.ACTIVE.value
+            vouchers_service.release_from_refund(voucher)
         request.status, request.open_order_id = RefundStatus.FAILED.value, None
         request.failure_code = "voucher_redeemed"
         audit.record(
@@ -450,8 +455,7 @@ def _prepare(request: RefundRequest) -> bool:
         )
         return False
     for voucher in vouchers:
-        if voucher.status != VoucherStatus.REDEEMED.value:
-            voucher.status = VoucherStatus.REFUNDING.value
+        vouchers_service.hold_for_refund(voucher)
     return True
 
 
@@ -515,8 +519,11 @@ def _outside(request: RefundRequest) -> bool:
 
 
 def _finish(request: RefundRequest, refund_id: str) -> None:
+    """The provider's refund succeeded: the request is paid, and the vouchers it paid for
+    are refunded (``orders.actions.vouchers_refunded`` books what follows from that)."""
     if request.status != RefundStatus.APPROVED_PENDING_REFUND.value:
         return
+    order = orders.lock_order(request.order_id)  # the order first, as every money event
     request.provider_refund_id = refund_id
     vouchers = db.session.scalars(
         sa.select(Voucher)
@@ -530,38 +537,16 @@ def _finish(request: RefundRequest, refund_id: str) -> None:
     if request.admin_override:
         movable.add(VoucherStatus.REDEEMED.value)
     vouchers = [v for v in vouchers if v.status in movable and v.id not in held]
-    for voucher in vouchers:
-        was_redeemed = voucher.redeemed_at is not None
-        voucher.status = VoucherStatus.REFUNDED.value
-        ledger.voucher_refunded(request.order, voucher.id, was_redeemed=was_redeemed)
-        audit.record(
-            "voucher",
-            voucher.id,
-            "voucher.refunded",
-            actor_id=None,
-            data={"refund_request_id": request.id},
-        )
-        on_voucher_refunded(voucher, actor_id=request.decided_by_id)
-    order = request.order
-    remainder = request.amount - order.unit_price * len(vouchers)
-    if remainder > 0 and _outside(request):  # money beyond the vouchers it voided, once
-        ledger.refund_remainder(order, refund_id, remainder)
-    deal = order.deal
-    if (
-        vouchers
-        and deal.status in ("live", "sold_out")
-        and (deal.sale_ends_at is None or deal.sale_ends_at > now())
-    ):
-        stock.release(deal, order.shopper_id, len(vouchers))
-    if vouchers or not _outside(request):  # money outside Linli voiding nothing: no change
-        remaining = db.session.scalar(
-            sa.select(sa.func.count())
-            .select_from(Voucher)
-            .where(Voucher.order_id == order.id, Voucher.status != VoucherStatus.REFUNDED.value)
-        )
-        order.status = (
-            OrderStatus.REFUNDED if remaining == 0 else OrderStatus.PARTIALLY_REFUNDED
-        ).value
+    # Money that went back outside Linli beyond the vouchers it voided is booked, once.
+    remainder = request.amount - order.unit_price * len(vouchers) if _outside(request) else 0
+    actions.vouchers_refunded(
+        order,
+        vouchers,
+        refund_id=refund_id,
+        request_id=request.id,
+        actor_id=request.decided_by_id,
+        remainder=max(remainder, 0),
+    )
     request.status, request.open_order_id = RefundStatus.REFUNDED.value, None
     request.refunded_at, request.last_error, request.paying_since = now(), None, None
     audit.record(
@@ -570,13 +555,6 @@ def _finish(request: RefundRequest, refund_id: str) -> None:
         "refund.paid",
         actor_id=None,
         data={"provider_refund": refund_id, "amount": request.amount},
-    )
-    audit.record(
-        "order",
-        order.id,
-        f"order.{order.status}",
-        actor_id=None,
-        data={"refund_request_id": request.id},
     )
 
 
@@ -706,9 +684,7 @@ def money_returned_outside(
     Recorded once per provider id; CS is told every time."""
     if status not in PAID + WAITING:
         return "ignored"  # nothing left the account
-    order = db.session.scalars(  # one piece of news per order at a time
-        sa.select(Order).where(Order.id == order_id).with_for_update(of=Order)
-    ).first()
+    order = orders.lock_order(order_id)  # one piece of news per order at a time
     if db.session.scalar(
         sa.select(RefundRequest.id).where(RefundRequest.provider_refund_id == provider_id)
     ):
@@ -717,7 +693,7 @@ def money_returned_outside(
         return "ignored"
     # An order refunded, expired or refused already: no voucher is left to void, but the
     # money left all the same — booked as the platform's cost when it succeeds, CS told.
-    settled = order.status not in [s.value for s in REFUNDABLE_ORDER_STATUSES]
+    settled = order.status not in [s.value for s in PAID_STATUSES]
     # Never a voucher another request holds (``refunding``, or a used one an override is
     # paying for): that one is paid back already; this money beyond it is a remainder.
     rank = {
@@ -751,8 +727,7 @@ def money_returned_outside(
     except sa.exc.IntegrityError:
         return "already_recorded"
     for voucher in chosen:
-        if voucher.status != VoucherStatus.REDEEMED.value:
-            voucher.status = VoucherStatus.REFUNDING.value  # not redeemable from now on
+        vouchers_service.hold_for_refund(voucher)  # not redeemable from now on
     audit.record(
         "refund_request",
         request.id,
@@ -789,9 +764,7 @@ def dispute_closed(order_id: int, dispute: dict[str, Any]) -> str:
     dispute_id, status, amount = str(dispute["id"]), dispute.get("status"), int(dispute["amount"])
     if status != "won":
         return "ignored"  # lost: already booked when the dispute opened; others not final
-    order = db.session.scalars(
-        sa.select(Order).where(Order.id == order_id).with_for_update(of=Order)
-    ).first()
+    order = orders.lock_order(order_id)
     recorded = db.session.scalars(
         sa.select(RefundRequest).where(RefundRequest.provider_refund_id == dispute_id)
     ).first()
@@ -801,7 +774,7 @@ def dispute_closed(order_id: int, dispute: dict[str, Any]) -> str:
             "the provider), but Linli never booked it as withdrawn; please check the payment."
         )
         return "dispute_won_unknown"
-    if ledger.dispute_won(order, dispute_id, amount) is None:
+    if not actions.dispute_won(order, dispute_id, amount):
         return "already_recorded"
     audit.record(
         "refund_request",
@@ -848,7 +821,7 @@ def queue(status: str | None) -> sa.Select:
 
 
 def for_order(order_id: int, shopper: User) -> list[RefundRequest]:
-    _own_order(order_id, shopper)
+    orders.get_order(order_id, shopper)  # the shopper's own, else 404
     return list(
         db.session.scalars(
             sa.select(RefundRequest)

@@ -14,10 +14,10 @@ from marketplace.core.db import db
 from marketplace.deals.models import Deal
 from marketplace.distribution import dashboards, streaks
 from marketplace.distribution.models import CommissionEntry, Distributor, ShareLink
-from marketplace.orders.models import HOLDING_STATUSES, Order, OrderStatus
+from marketplace.orders.models import PAID_STATUSES, Order
 
 # Orders that were paid and not (wholly) given back.
-_PAID = [s.value for s in HOLDING_STATUSES if s != OrderStatus.PENDING_PAYMENT]
+_PAID = [s.value for s in PAID_STATUSES]
 
 
 def attributed_sales(distributor_id: int) -> dashboards.AttributedSales:

@@ -22,7 +22,7 @@ from marketplace.distribution import commission
 from marketplace.distribution.distributors import my_distributor
 from marketplace.ledger import service as ledger
 from marketplace.orders.models import Order
-from marketplace.payments.stripe import stripe
+from marketplace.providers.stripe import stripe
 from marketplace.settlement import distributors
 from marketplace.settlement.models import Statement, StatementLine
 from marketplace.vouchers.models import Voucher, VoucherStatus

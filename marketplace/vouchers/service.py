@@ -1,4 +1,6 @@
-"""Issuing vouchers for a paid order and redeeming them at the shop, once."""
+"""Vouchers on their own: codes, issuing for a paid order, the checks before redemption and
+the voucher's own conditional status changes. What a redemption or a refund means for the
+order, the ledger and commission is composed in ``orders.actions``."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ from datetime import date, timedelta
 
 import sqlalchemy as sa
 
-from marketplace.accounts.models import Role, User
+from marketplace.accounts.models import User
 from marketplace.core import audit
 from marketplace.core.clock import local_today, now
 from marketplace.core.db import db
@@ -112,12 +114,17 @@ class VoucherNotFound(NotFound):
     message = "No voucher has that code."
 
 
-def redeem(code: str, clerk: User) -> Voucher:
-    """Redeem a voucher at its own merchant, once. Errors: 404 voucher_not_found (or a
-    mistyped code), 403 wrong_merchant, 409 already_redeemed / voucher_refunded /
-    voucher_expired / voucher_not_yet_valid / voucher_not_usable_today."""
-    from merchants.service import membership
+class AlreadyRedeemed(Conflict):
+    code = "already_redeemed"
+    message = "This voucher was already used."
 
+
+def find_redeemable(code: str, *, merchant_id: int | None) -> Voucher:
+    """The voucher a clerk of ``merchant_id`` (None: not a merchant's clerk) typed in, if it
+    may be redeemed there today. Errors: 404 voucher_not_found (or a mistyped code), 403
+    wrong_merchant, 409 already_redeemed / voucher_refunded / voucher_expired /
+    voucher_not_yet_valid / voucher_not_usable_today. Redeeming it is the order's event
+    (``orders.actions.redeem_voucher``): its consequences reach beyond the voucher."""
     malformed = InvalidInput(
         "That is not a voucher code (12 digits; check for a typo).",
         code="malformed_voucher_code",
@@ -126,18 +133,17 @@ def redeem(code: str, clerk: User) -> Voucher:
     if not re.fullmatch(CODE_INPUT, code):
         raise malformed
     code = code.replace(" ", "")
-    member = membership(clerk) if clerk.has_role(Role.MERCHANT_STAFF) else None
     voucher = db.session.scalars(sa.select(Voucher).where(Voucher.code == code)).first()
     if voucher is None:
         # The check digit tells a typo from a code that does not exist. It is consulted
         # only after the lookup, so codes issued under an earlier check digit (Luhn, before
         # Damm) still redeem.
         raise VoucherNotFound() if well_formed(code) else malformed
-    if member is None or member.merchant_id != voucher.merchant_id:
+    if merchant_id is None or merchant_id != voucher.merchant_id:
         raise PermissionDenied("This voucher belongs to another shop.", code="wrong_merchant")
     today = local_today()
     if voucher.status == VoucherStatus.REDEEMED.value:
-        raise Conflict("This voucher was already used.", code="already_redeemed")
+        raise AlreadyRedeemed()
     if voucher.status == VoucherStatus.REFUNDED.value:
         raise Conflict("This voucher was refunded.", code="voucher_refunded")
     if voucher.status == VoucherStatus.REFUNDING.value:
@@ -151,20 +157,13 @@ def redeem(code: str, clerk: User) -> Voucher:
         today.isoformat() in (deal.unavailable_dates or [])
     ):
         raise Conflict("This voucher cannot be used today.", code="voucher_not_usable_today")
-    if not mark_redeemed(voucher, by_id=clerk.id):  # someone redeemed or refunded it just now
-        raise Conflict("This voucher was already used.", code="already_redeemed")
     return voucher
 
 
 def mark_redeemed(voucher: Voucher, *, by_id: int | None) -> bool:
-    """Redeem an active voucher once (a conditional update) and book what follows from it:
-    the ledger, the distributors' commission becoming earned, the order's completion.
-    False if it was no longer active."""
-    from marketplace.distribution.service import on_voucher_redeemed
-    from marketplace.ledger import service as ledger
-    from marketplace.orders.models import Order
-    from marketplace.orders.service import after_voucher_change
-
+    """Redeem an active voucher once (a conditional update, so two clerks or a refund racing
+    it cannot both win). False if it was no longer active. Only the voucher changes here:
+    the ledger, commission and order follow in ``orders.actions.voucher_redeemed``."""
     table = Voucher.__table__
     used = db.session.execute(
         sa.update(table)
@@ -181,10 +180,33 @@ def mark_redeemed(voucher: Voucher, *, by_id: int | None) -> bool:
         actor_id=by_id,
         data={"merchant_id": voucher.merchant_id, "order_id": voucher.order_id},
     )
-    ledger.voucher_redeemed(db.session.get(Order, voucher.order_id), voucher.id)
-    on_voucher_redeemed(voucher)
-    after_voucher_change(voucher.order_id)
     return True
+
+
+def hold_for_refund(voucher: Voucher) -> None:
+    """A refund is being paid for this voucher: it cannot be redeemed meanwhile. A used one
+    (an override paying for it) stays redeemed. The caller holds the voucher's row lock."""
+    if voucher.status != VoucherStatus.REDEEMED.value:
+        voucher.status = VoucherStatus.REFUNDING.value
+
+
+def release_from_refund(voucher: Voucher) -> None:
+    """The refund that held this voucher did not happen: it is the shopper's to use again."""
+    if voucher.status == VoucherStatus.REFUNDING.value:
+        voucher.status = VoucherStatus.ACTIVE.value
+
+
+def mark_refunded(voucher: Voucher, *, refund_request_id: int) -> None:
+    """The voucher's money went back: it is void for good. The caller holds its row lock;
+    the ledger, commission, stock and order follow in ``orders.actions.vouchers_refunded``."""
+    voucher.status = VoucherStatus.REFUNDED.value
+    audit.record(
+        "voucher",
+        voucher.id,
+        "voucher.refunded",
+        actor_id=None,
+        data={"refund_request_id": refund_request_id},
+    )
 
 
 def my_vouchers(shopper: User, status: str | None) -> sa.Select:

@@ -11,9 +11,9 @@ from marketplace.accounts.models import Role
 from marketplace.core.audit import AuditEvent
 from marketplace.core.db import db
 from marketplace.deals.models import Deal
-from marketplace.orders import service as orders
 from marketplace.orders.models import Order
-from marketplace.payments.stripe import StripeClient
+from marketplace.payments import sync
+from marketplace.providers.stripe import StripeClient
 from marketplace.vouchers.models import Voucher
 from marketplace.vouchers.service import well_formed
 from tests.factories import (
@@ -192,10 +192,10 @@ def test_an_unpaid_order_expires_and_gives_its_stock_back(app, client, shop, clo
 
     clock.advance(minutes=14, seconds=59)
     with app.app_context():
-        early = orders.expire_unpaid()
+        early = sync.expire_unpaid()
     clock.advance(seconds=1)
     with app.app_context():
-        late = orders.expire_unpaid()
+        late = sync.expire_unpaid()
         intent = app.extensions["linli.stripe"].retrieve_payment_intent(
             placed["payment"]["payment_intent"]
         )
@@ -212,7 +212,7 @@ def test_a_missed_webhook_is_caught_by_reconciliation(app, client, shop):
     pay(app, placed, wait=False)  # the webhook takes a second to arrive
 
     with app.app_context():
-        outcome = orders.reconcile_pending(older_than=timedelta(0))
+        outcome = sync.reconcile_pending(older_than=timedelta(0))
 
     assert outcome == {"paid": 1}
     assert order_status(app, placed["order"]["id"]) == "paid"
@@ -272,7 +272,7 @@ def test_a_declined_card_leaves_the_order_payable_until_its_deadline(app, client
     intent goes back to requires_payment_method and the shopper may try another card.
     After the deadline the order expires and its dead intent's secret is not handed out."""
     from marketplace.payments.models import PaymentEvent
-    from marketplace.payments.stripe import CardDeclined, stripe
+    from marketplace.providers.stripe import CardDeclined, stripe
 
     shopper = quick_shopper(app)
     placed = buy(client, shopper, shop["deal"]["id"], 2).get_json()
@@ -303,7 +303,7 @@ def test_a_declined_card_leaves_the_order_payable_until_its_deadline(app, client
 
     clock.advance(minutes=15)
     with app.app_context():
-        assert orders.expire_unpaid() == {"expired": 1}
+        assert sync.expire_unpaid() == {"expired": 1}
     dead = client.post(f"/api/v1/orders/{placed['order']['id']}/payment", headers=shopper.headers)
     shown = client.get(f"/api/v1/orders/{placed['order']['id']}", headers=shopper.headers)
 
@@ -318,7 +318,7 @@ def test_repeating_the_key_of_an_expired_order_hands_out_no_client_secret(app, c
     first = buy(client, shopper, shop["deal"]["id"], 1, key="tap").get_json()
     clock.advance(minutes=15)
     with app.app_context():
-        orders.expire_unpaid()
+        sync.expire_unpaid()
 
     repeat = buy(client, shopper, shop["deal"]["id"], 1, key="tap")
 

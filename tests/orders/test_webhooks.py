@@ -10,8 +10,9 @@ import sqlalchemy as sa
 
 from marketplace.accounts.models import Role
 from marketplace.core.db import db
+from marketplace.orders import actions
 from marketplace.orders import service as orders
-from marketplace.payments.stripe import sign
+from marketplace.providers.stripe import sign
 from marketplace.vouchers.models import Voucher
 from tests.conftest import WEBHOOK_SECRET
 from tests.factories import buy, live_deal, live_merchant, order_status, quick_shopper, staff
@@ -181,7 +182,7 @@ def test_a_cancelled_intent_expires_the_order(app, client, pending):
 def test_success_arriving_after_expiry_takes_the_stock_back(app, client, pending, clock):
     checkout, deal = pending
     with app.app_context():
-        orders.close_unpaid(
+        actions.close_unpaid(
             orders.get_order(checkout["order"]["id"], _shopper(app, checkout)), "expired_unpaid"
         )
         db.session.commit()

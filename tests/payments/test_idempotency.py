@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from marketplace import create_app, settings
 from marketplace.accounts.models import Role
-from marketplace.payments.stripe import idempotency_key
+from marketplace.providers.stripe import idempotency_key
 from tests.factories import buy, live_deal, live_merchant, pay, quick_shopper, staff
 from tests.stripe_proxy import provider_through
 

@@ -14,9 +14,10 @@ from marketplace.accounts.models import Role
 from marketplace.core.db import db
 from marketplace.deals.models import Deal
 from marketplace.ledger import service as ledger
-from marketplace.orders import service as orders
+from marketplace.orders import actions
 from marketplace.orders.models import Order
-from marketplace.payments.stripe import sign, stripe
+from marketplace.payments import sync
+from marketplace.providers.stripe import sign, stripe
 from marketplace.refunds import service as refunds
 from marketplace.refunds.models import RefundRequest
 from marketplace.vouchers.models import Voucher
@@ -266,7 +267,7 @@ def test_a_late_payment_with_the_units_gone_is_refunded_outside_the_lock(
     placed = buy(client, late_shopper, shop["deal"]["id"], 2).get_json()
     order_id = placed["order"]["id"]
     with app.app_context():
-        assert orders.close_unpaid(db.session.get(Order, order_id), "expired_unpaid")
+        assert actions.close_unpaid(db.session.get(Order, order_id), "expired_unpaid")
         db.session.commit()
     for _ in range(5):  # the ten units sell out meanwhile
         assert buy(client, quick_shopper(app), shop["deal"]["id"], 2).status_code == 201
@@ -320,7 +321,7 @@ def test_expiry_and_reconciliation_ask_the_provider_with_no_lock_held(
 
     clock.advance(minutes=15)
     with provider_through(app, stripe_proxy), app.app_context():
-        outcome = orders.expire_unpaid()
+        outcome = sync.expire_unpaid()
 
     assert outcome == {"expired": 1}
     assert [r.method for r in stripe_proxy.requests] == ["GET", "POST"]  # retrieve, cancel
@@ -490,7 +491,7 @@ def test_a_dashboard_refund_on_an_expired_order_tells_cs(app, client, shop):
     placed = buy(client, quick_shopper(app), shop["deal"]["id"], 1).get_json()
     order_id, intent = placed["order"]["id"], placed["payment"]["payment_intent"]
     with app.app_context():
-        assert orders.close_unpaid(db.session.get(Order, order_id), "expired_unpaid")
+        assert actions.close_unpaid(db.session.get(Order, order_id), "expired_unpaid")
         db.session.commit()
     refund = {
         "id": "re_dash_exp",

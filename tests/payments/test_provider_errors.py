@@ -12,9 +12,9 @@ import sqlalchemy as sa
 from marketplace.accounts.models import Role
 from marketplace.core.audit import AuditEvent
 from marketplace.core.db import db
-from marketplace.orders import service as orders
 from marketplace.orders.models import Order
-from marketplace.payments.stripe import (
+from marketplace.payments import sync
+from marketplace.providers.stripe import (
     ProviderError,
     ProviderNotFound,
     ProviderUnavailable,
@@ -143,8 +143,8 @@ def test_jobs_tell_a_refusal_from_an_outage(app, client, deal, stripe_proxy):
     stripe_proxy.answer("GET", INTENT, 503, {"error": {"type": "api_error"}}, times=3)
 
     with provider_through(app, stripe_proxy), app.app_context():
-        refused = orders.reconcile_pending(older_than=_zero())
-        down = orders.reconcile_pending(older_than=_zero())
+        refused = sync.reconcile_pending(older_than=_zero())
+        down = sync.reconcile_pending(older_than=_zero())
 
     assert refused == {"provider_error": 1}
     assert down == {"provider_unavailable": 1}
@@ -158,8 +158,8 @@ def test_an_intent_the_provider_never_heard_of_ends_the_order(
     stripe_proxy.answer("GET", INTENT, 404, MISSING, times=5)
 
     with provider_through(app, stripe_proxy), app.app_context():
-        first = orders.reconcile_pending(older_than=_zero())
-        again = orders.reconcile_pending(older_than=_zero())
+        first = sync.reconcile_pending(older_than=_zero())
+        again = sync.reconcile_pending(older_than=_zero())
 
     assert first == {"intent_missing": 1} and again == {}
     with app.app_context():

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from marketplace.payments.stripe import ProviderError, StripeClient
+from marketplace.providers.stripe import ProviderError, StripeClient
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ from marketplace.accounts.models import Role, User
 from marketplace.core.db import db
 from marketplace.deals.models import Deal
 from marketplace.distribution.models import CommissionEntry
-from marketplace.payments.stripe import StripeClient
+from marketplace.providers.stripe import StripeClient
 from marketplace.refunds import service as refunds
 from marketplace.refunds.models import RefundRequest
 from marketplace.vouchers.models import Voucher
@@ -167,7 +167,9 @@ def test_provider_down_then_recovery(app, client, paid):
     assert order_status(app, paid["order"]["id"]) == "refunded"
 
 
-def test_a_crash_after_the_provider_paid_recovers_without_paying_twice(app, client, paid, clock):
+def test_a_crash_after_the_provider_paid_recovers_without_paying_twice(
+    app, client, paid, clock, monkeypatch
+):
     request_id = ask(client, paid).get_json()["id"]
     with app.app_context():
         refunds.approve(
@@ -175,12 +177,16 @@ def test_a_crash_after_the_provider_paid_recovers_without_paying_twice(app, clie
             db.session.get(User, paid["cs"].id),
         )
         db.session.commit()
+        provider = app.extensions["linli.stripe"]
+        create_refund = provider.create_refund
 
-        def crash() -> None:
+        def refund_then_crash(**kwargs):
+            create_refund(**kwargs)
             raise RuntimeError("the process died after the provider refunded")
 
-        with pytest.raises(RuntimeError):
-            refunds.execute(request_id, _after_payment=crash)
+        with monkeypatch.context() as patched, pytest.raises(RuntimeError):
+            patched.setattr(provider, "create_refund", refund_then_crash)
+            refunds.execute(request_id)
         db.session.rollback()
 
     assert provider_refunds(app, paid) == [31600]  # the money went back...
@@ -326,3 +332,31 @@ def test_refund_requests_are_audited(app, client, paid):
         ).all()
         assert actions == ["refund.requested", "refund.approved", "refund.paid"]
         assert db.session.get(RefundRequest, request_id).provider_refund_id.startswith("re_")
+
+
+# -- the order's status follows its vouchers, whatever the order of events -----------------
+
+
+def test_one_voucher_redeemed_then_the_other_refunded_completes_the_order(app, client, paid):
+    clerk = portal_account(app, client, paid["bd"], paid["merchant"]["id"], "clerk")
+    used = client.post(f"/api/v1/vouchers/{paid['codes'][0]}/redeem", headers=clerk.headers)
+    assert used.status_code == 200
+    assert order_status(app, paid["order"]["id"]) == "paid"  # one voucher still to use
+
+    refund = approve(client, paid, ask(client, paid, [paid["codes"][1]]).get_json()["id"])
+
+    assert refund.get_json()["status"] == "refunded"
+    assert voucher_states(app, paid) == ["redeemed", "refunded"]
+    assert order_status(app, paid["order"]["id"]) == "completed"
+
+
+def test_one_voucher_refunded_then_the_other_redeemed_completes_the_order(app, client, paid):
+    approve(client, paid, ask(client, paid, [paid["codes"][0]]).get_json()["id"])
+    assert order_status(app, paid["order"]["id"]) == "partially_refunded"
+
+    clerk = portal_account(app, client, paid["bd"], paid["merchant"]["id"], "clerk")
+    used = client.post(f"/api/v1/vouchers/{paid['codes'][1]}/redeem", headers=clerk.headers)
+
+    assert used.status_code == 200
+    assert voucher_states(app, paid) == ["refunded", "redeemed"]
+    assert order_status(app, paid["order"]["id"]) == "completed"

@@ -1,0 +1,307 @@
+"""The money events of an order, each composed in exactly one function (after Saleor's
+``order/actions.py``): what placing, paying, redeeming and refunding mean for stock, the
+vouchers, the ledger, distributors' commission, the audit trail and the order's status.
+
+Callers (views, jobs, the refund state machine, payment syncing, the seed, tests) call these
+and never compose the consequences themselves. They flush and leave the commit to the caller,
+except ``place_order`` and ``start_payment``, which own their transactions because the order
+must be committed before the payment provider is asked anything.
+
+The order's status after payment is never set by hand: ``follow_vouchers`` derives it from
+the vouchers, and every event that changes a voucher calls it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import timedelta
+
+import sqlalchemy as sa
+from flask import current_app
+from sqlalchemy.exc import IntegrityError
+
+from marketplace.accounts.models import User
+from marketplace.core import audit
+from marketplace.core.clock import now
+from marketplace.core.db import db
+from marketplace.core.errors import InvalidInput
+from marketplace.deals import service as deals
+from marketplace.deals.availability import on_sale, still_selling
+from marketplace.deals.models import Deal, DealStatus
+from marketplace.distribution import commission as distribution
+from marketplace.ledger import service as ledger
+from marketplace.orders import service, stock
+from marketplace.orders.models import Order, OrderStatus
+from marketplace.vouchers import service as vouchers
+from marketplace.vouchers.models import Voucher, VoucherStatus
+from merchants.service import membership
+
+# -- order placed ----------------------------------------------------------------------------
+
+
+def place_order(
+    shopper: User,
+    deal_id: int,
+    quantity: int,
+    *,
+    idempotency_key: str | None = None,
+    ref: str | None = None,
+) -> tuple[Order, bool]:
+    """Buy: reserve ``quantity`` units, create a pending order with today's prices, and
+    start its payment. Owns its transactions: the order is committed *before* the provider
+    is asked for a PaymentIntent, so a provider failure can never lose it
+    (ProviderUnavailable then leaves it pending; a retry with the same key completes it).
+
+    With an ``idempotency_key`` a repeat of the same request returns the first order
+    (``created`` False); the same key with another body is a 409."""
+    order, created = _place(shopper, deal_id, quantity, idempotency_key=idempotency_key, ref=ref)
+    db.session.commit()  # the order exists before the provider is asked anything
+    order = service.attach_payment(order)
+    db.session.commit()
+    return order, created
+
+
+def start_payment(order_id: int, shopper: User) -> Order:
+    """Start (or show) the payment of the shopper's pending order, e.g. after the provider
+    was down or a card was declined. Owns its transaction, like ``place_order``."""
+    order = service.attach_payment(service.payable_order(order_id, shopper))
+    db.session.commit()
+    return order
+
+
+def _place(
+    shopper: User,
+    deal_id: int,
+    quantity: int,
+    *,
+    idempotency_key: str | None = None,
+    ref: str | None = None,
+) -> tuple[Order, bool]:
+    """Reserve the units and create the pending order with today's prices (flushed, not
+    committed): the flash gate, the reservation, the distributor attribution, the audit."""
+    body_hash = service.request_hash({"deal_id": deal_id, "quantity": quantity})
+    if idempotency_key:
+        existing = service.by_key(shopper, idempotency_key)
+        if existing is not None:
+            return service.repeat(existing, body_hash), False
+    if not 1 <= quantity <= service.MAX_QUANTITY:
+        raise InvalidInput(fields={"quantity": [f"Buy 1 to {service.MAX_QUANTITY} at a time."]})
+    moment = now()
+    deal = db.session.scalars(
+        sa.select(Deal).join(Deal.merchant).where(Deal.id == deal_id, *on_sale(moment))
+    ).first()
+    if deal is None:
+        existing_deal = db.session.get(Deal, deal_id)
+        if existing_deal is None:
+            raise InvalidInput(fields={"deal_id": ["No such deal."]}, code="deal_not_found")
+        if existing_deal.status == DealStatus.SOLD_OUT.value:
+            raise stock.SoldOut()
+        raise service.DealNotOnSale()
+    # A flash crowd is turned away here, in Redis, before any database write.
+    stock.admit(deal, shopper.id, quantity)
+    stock.lock_shopper(shopper.id)
+    if idempotency_key:  # a concurrent repeat of this request may have finished meanwhile
+        existing = service.by_key(shopper, idempotency_key)
+        if existing is not None:
+            stock.ungate_now(deal, shopper.id, quantity)
+            return service.repeat(existing, body_hash), False
+    stock.reserve(deal, shopper, quantity)
+    order = Order(
+        shopper_id=shopper.id,
+        deal=deal,
+        merchant_id=deal.merchant_id,
+        quantity=quantity,
+        unit_price=deal.sale_price,
+        settlement_price=deal.settlement_price,
+        subsidy=deal.subsidy,
+        commission_l1=deal.commission_l1,
+        commission_l2=deal.commission_l2,
+        amount=deal.sale_price * quantity,
+        status=OrderStatus.PENDING_PAYMENT.value,
+        expires_at=moment + timedelta(minutes=current_app.config["LINLI_ORDER_PAYMENT_MINUTES"]),
+        idempotency_key=idempotency_key,
+        request_hash=body_hash,
+    )
+    distribution.snapshot_attribution(order, shopper, ref)
+    db.session.add(order)
+    try:
+        with db.session.begin_nested():
+            db.session.flush()
+    except IntegrityError:
+        # The same key raced us and won: its order is the answer (our reservation is
+        # rolled back with this request).
+        db.session.rollback()
+        winner = service.by_key(shopper, idempotency_key) if idempotency_key else None
+        if winner is None:
+            raise
+        if winner.request_hash != body_hash:
+            raise service.IdempotencyKeyReused() from None
+        return winner, False
+    audit.record(
+        "order",
+        order.id,
+        "order.placed",
+        actor_id=shopper.id,
+        data={"deal_id": deal.id, "quantity": quantity, "amount": order.amount},
+    )
+    return order, True
+
+
+# -- order paid ------------------------------------------------------------------------------
+
+
+def order_paid(order: Order, *, source: str) -> None:
+    """The provider took the order's money (the caller holds the order's lock and checked
+    the sum): the order is paid, the cash is booked, one voucher is issued per unit, the
+    distributors' commission is pending and the sale is counted.
+
+    An order that had expired meanwhile (its money arrived late) takes its units again
+    first; if they are gone this raises ``stock.SoldOut`` / ``stock.LimitReached`` and
+    nothing has changed (the caller refunds the money)."""
+    if order.status == OrderStatus.EXPIRED.value:
+        with db.session.begin_nested():
+            stock.reserve(order.deal, db.session.get(User, order.shopper_id), order.quantity)
+    order.status = OrderStatus.PAID.value
+    order.paid_at = now()
+    audit.record(
+        "order",
+        order.id,
+        "order.paid",
+        actor_id=None,
+        data={"payment_intent": order.payment_intent_id, "source": source},
+    )
+    ledger.order_paid(order)
+    issued = vouchers.issue_for(order)
+    distribution.on_order_paid(order, issued)
+    deals.record_sale(order.deal, order.quantity)
+    follow_vouchers(order)
+
+
+# -- order expired ---------------------------------------------------------------------------
+
+
+def close_unpaid(order: Order, reason: str) -> bool:
+    """A pending order is given up (unpaid past its deadline, its payment cancelled or
+    refused): it expires and its units go back. False if it was not pending."""
+    table = Order.__table__
+    closed = db.session.execute(
+        sa.update(table)
+        .where(table.c.id == order.id, table.c.status == OrderStatus.PENDING_PAYMENT.value)
+        .values(status=OrderStatus.EXPIRED.value, closed_reason=reason, updated_at=now())
+    ).rowcount
+    if not closed:
+        return False
+    db.session.expire(order, ["status", "closed_reason"])
+    stock.release(order.deal, order.shopper_id, order.quantity)
+    audit.record("order", order.id, "order.expired", actor_id=None, reason=reason)
+    return True
+
+
+# -- voucher redeemed ------------------------------------------------------------------------
+
+
+def redeem_voucher(code: str, clerk: User) -> Voucher:
+    """A clerk redeems a voucher by its code at the shop, once (the checks and their errors:
+    ``vouchers.find_redeemable``; 409 already_redeemed if someone was quicker)."""
+    member = membership(clerk)
+    voucher = vouchers.find_redeemable(code, merchant_id=member.merchant_id if member else None)
+    if not voucher_redeemed(voucher, by_id=clerk.id):  # redeemed or refunded just now
+        raise vouchers.AlreadyRedeemed()
+    return voucher
+
+
+def voucher_redeemed(voucher: Voucher, *, by_id: int | None) -> bool:
+    """Redeem an active voucher and book what follows: the merchant is owed the settlement
+    price (ledger), its distributors' commission becomes earned, the order's status follows
+    its vouchers. False (nothing changed) if the voucher was no longer active."""
+    order = service.lock_order(voucher.order_id)  # its status is derived one event at a time
+    if not vouchers.mark_redeemed(voucher, by_id=by_id):
+        return False
+    ledger.voucher_redeemed(order, voucher.id)
+    distribution.on_voucher_redeemed(voucher)
+    if follow_vouchers(order):
+        audit.record("order", order.id, f"order.{order.status}", actor_id=None)
+    return True
+
+
+# -- vouchers refunded -----------------------------------------------------------------------
+
+
+def vouchers_refunded(
+    order: Order,
+    refunded: list[Voucher],
+    *,
+    refund_id: str,
+    request_id: int,
+    actor_id: int | None,
+    remainder: int = 0,
+) -> None:
+    """A refund's money went back (the refund state machine decided which vouchers it paid
+    for and holds their row locks and the order's): each voucher is void, booked back in the
+    ledger, its commission cancelled (or clawed back once settled); the units go back on
+    sale while the deal still sells; the order's status follows its vouchers.
+
+    ``remainder``: money that went back beyond those vouchers without Linli asking (a
+    dashboard refund or a dispute), booked as the platform's cost. Such money that voided no
+    voucher leaves the order's status as it was (refunded, expired, or its vouchers
+    belonged to another refund)."""
+    for voucher in refunded:
+        was_redeemed = voucher.redeemed_at is not None
+        vouchers.mark_refunded(voucher, refund_request_id=request_id)
+        ledger.voucher_refunded(order, voucher.id, was_redeemed=was_redeemed)
+        distribution.on_voucher_refunded(voucher, actor_id=actor_id)
+    if remainder > 0:
+        ledger.refund_remainder(order, refund_id, remainder)
+    deal = order.deal
+    if refunded and still_selling(deal, now()):
+        stock.release(deal, order.shopper_id, len(refunded))
+    if refunded or not remainder:
+        follow_vouchers(order)
+    audit.record(
+        "order",
+        order.id,
+        f"order.{order.status}",
+        actor_id=None,
+        data={"refund_request_id": request_id},
+    )
+
+
+def dispute_won(order: Order, dispute_id: str, amount: int) -> bool:
+    """A dispute the card holder opened was decided for us: the provider returned its
+    amount, which is the platform's (the vouchers it voided stay void). False if this
+    dispute was booked already."""
+    return ledger.dispute_won(order, dispute_id, amount) is not None
+
+
+# -- the order's status ----------------------------------------------------------------------
+
+
+def status_from_vouchers(statuses: Iterable[str]) -> OrderStatus:
+    """A paid order's status, from its vouchers' statuses (the one rule):
+
+    - every voucher refunded (or none issued: money back for an order that bought nothing)
+      → refunded;
+    - none still open (active, or held by a refund being paid) and at least one redeemed
+      → completed, whatever else was refunded or expired;
+    - some refunded → partially refunded;
+    - otherwise → paid."""
+    statuses = list(statuses)
+    if all(s == VoucherStatus.REFUNDED.value for s in statuses):
+        return OrderStatus.REFUNDED
+    still_open = {VoucherStatus.ACTIVE.value, VoucherStatus.REFUNDING.value}
+    if VoucherStatus.REDEEMED.value in statuses and not still_open.intersection(statuses):
+        return OrderStatus.COMPLETED
+    if VoucherStatus.REFUNDED.value in statuses:
+        return OrderStatus.PARTIALLY_REFUNDED
+    return OrderStatus.PAID
+
+
+def follow_vouchers(order: Order) -> bool:
+    """Set the order's status from its vouchers (``status_from_vouchers``); True if it
+    changed. Called by every event that changes a voucher, with the order's row locked."""
+    statuses = db.session.scalars(sa.select(Voucher.status).where(Voucher.order_id == order.id))
+    status = status_from_vouchers(statuses).value
+    if order.status == status:
+        return False
+    order.status = status
+    return True
