@@ -273,6 +273,27 @@ def dispute_won(order: Order, dispute_id: str, amount: int) -> bool:
     return ledger.dispute_won(order, dispute_id, amount) is not None
 
 
+# -- vouchers expired ------------------------------------------------------------------------
+
+
+def vouchers_expired() -> int:
+    """Job: vouchers past their last valid day expire, and each order concerned follows its
+    vouchers (one with the other vouchers used is now completed). One order at a time, its
+    row locked before its vouchers like every money event. Returns how many expired."""
+    expired = 0
+    for order_id in vouchers.orders_with_vouchers_past_validity():
+        order = service.lock_order(order_id)
+        changed = vouchers.expire_past_validity(order_id)
+        if not changed:  # redeemed or refunded meanwhile
+            continue
+        expired += len(changed)
+        if follow_vouchers(order):
+            audit.record(
+                "order", order.id, f"order.{order.status}", actor_id=None, reason="vouchers expired"
+            )
+    return expired
+
+
 # -- the order's status ----------------------------------------------------------------------
 
 

@@ -232,11 +232,52 @@ def shoppers_voucher(code: str, shopper: User) -> Voucher:
     return voucher
 
 
-def expire_past_validity() -> int:
-    """Active vouchers past their last valid day (Asia/Shanghai) become ``expired``."""
+def orders_with_vouchers_past_validity() -> list[int]:
+    """The orders that still have an active voucher past its last valid day (Asia/Shanghai),
+    oldest first: what the expiry job visits, one order at a time."""
+    return list(
+        db.session.scalars(
+            sa.select(Voucher.order_id)
+            .where(
+                Voucher.status == VoucherStatus.ACTIVE.value,
+                Voucher.valid_until < local_today(),
+            )
+            .distinct()
+            .order_by(Voucher.order_id)
+        )
+    )
+
+
+def expire_past_validity(order_id: int) -> list[Voucher]:
+    """The order's active vouchers past their last valid day become ``expired`` (a
+    conditional update per voucher: one redeemed or refunded meanwhile is left alone). Only
+    the vouchers change here; the order's status follows in ``orders.actions.vouchers_expired``,
+    which holds the order's lock."""
     table = Voucher.__table__
-    return db.session.execute(
-        sa.update(table)
-        .where(table.c.status == VoucherStatus.ACTIVE.value, table.c.valid_until < local_today())
-        .values(status=VoucherStatus.EXPIRED.value)
-    ).rowcount
+    due = db.session.scalars(
+        sa.select(Voucher)
+        .where(
+            Voucher.order_id == order_id,
+            Voucher.status == VoucherStatus.ACTIVE.value,
+            Voucher.valid_until < local_today(),
+        )
+        .order_by(Voucher.id)
+    ).all()
+    expired = []
+    for voucher in due:
+        changed = db.session.execute(
+            sa.update(table)
+            .where(table.c.id == voucher.id, table.c.status == VoucherStatus.ACTIVE.value)
+            .values(status=VoucherStatus.EXPIRED.value)
+        ).rowcount
+        if changed:
+            db.session.refresh(voucher)
+            audit.record(
+                "voucher",
+                voucher.id,
+                "voucher.expired",
+                actor_id=None,
+                data={"order_id": order_id, "valid_until": voucher.valid_until.isoformat()},
+            )
+            expired.append(voucher)
+    return expired
