@@ -37,6 +37,7 @@ from marketplace.core import audit
 from marketplace.core.clock import local_today, now
 from marketplace.core.db import db, on_rollback
 from marketplace.core.errors import Conflict, InvalidInput, NotFound
+from marketplace.ledger import service as ledger
 from marketplace.orders import actions
 from marketplace.orders import service as orders
 from marketplace.orders.models import PAID_STATUSES, Order
@@ -792,7 +793,9 @@ def dispute_closed(order_id: int, dispute: dict[str, Any]) -> str:
             "the provider), but Linli never booked it as withdrawn; please check the payment."
         )
         return "dispute_won_unknown"
-    if not actions.dispute_won(order, dispute_id, amount):
+    # The whole of this event is one posting: the vouchers it voided stay void and the
+    # order keeps its status, so there is nothing for ``orders.actions`` to compose.
+    if ledger.dispute_won(order, dispute_id, amount) is None:
         return "already_recorded"
     audit.record(
         "refund_request",

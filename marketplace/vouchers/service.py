@@ -16,6 +16,7 @@ from marketplace.core.clock import local_today, now
 from marketplace.core.db import db
 from marketplace.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from marketplace.deals.models import Deal
+from marketplace.vouchers import access
 from marketplace.vouchers.models import Voucher, VoucherStatus
 
 CODE_LENGTH = 12
@@ -119,9 +120,9 @@ class AlreadyRedeemed(Conflict):
     message = "This voucher was already used."
 
 
-def find_redeemable(code: str, *, merchant_id: int | None) -> Voucher:
-    """The voucher a clerk of ``merchant_id`` (None: not a merchant's clerk) typed in, if it
-    may be redeemed there today. Errors: 404 voucher_not_found (or a mistyped code), 403
+def find_redeemable(code: str, clerk: User) -> Voucher:
+    """The voucher ``clerk`` typed in, if they may redeem it (``access.can_redeem``) and it
+    may be redeemed today. Errors: 404 voucher_not_found (or a mistyped code), 403
     wrong_merchant, 409 already_redeemed / voucher_refunded / voucher_expired /
     voucher_not_yet_valid / voucher_not_usable_today. Redeeming it is the order's event
     (``orders.actions.redeem_voucher``): its consequences reach beyond the voucher."""
@@ -139,7 +140,7 @@ def find_redeemable(code: str, *, merchant_id: int | None) -> Voucher:
         # only after the lookup, so codes issued under an earlier check digit (Luhn, before
         # Damm) still redeem.
         raise VoucherNotFound() if well_formed(code) else malformed
-    if merchant_id is None or merchant_id != voucher.merchant_id:
+    if not access.can_redeem(clerk, voucher):
         raise PermissionDenied("This voucher belongs to another shop.", code="wrong_merchant")
     today = local_today()
     if voucher.status == VoucherStatus.REDEEMED.value:
@@ -224,10 +225,10 @@ def merchant_vouchers(merchant_id: int, status: str | None) -> sa.Select:
 
 
 def shoppers_voucher(code: str, shopper: User) -> Voucher:
-    voucher = db.session.scalars(
-        sa.select(Voucher).where(Voucher.code == code, Voucher.shopper_id == shopper.id)
-    ).first()
-    if voucher is None:
+    """The shopper's voucher by its code; anyone else's is a 404 like one that does not
+    exist."""
+    voucher = db.session.scalars(sa.select(Voucher).where(Voucher.code == code)).first()
+    if voucher is None or not access.can_see_voucher(shopper, voucher):
         raise VoucherNotFound()
     return voucher
 
