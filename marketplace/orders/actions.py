@@ -1,6 +1,10 @@
 """The money events of an order, each composed in exactly one function (after Saleor's
-``order/actions.py``): what placing, paying, redeeming and refunding mean for stock, the
-vouchers, the ledger, distributors' commission, the audit trail and the order's status.
+``order/actions.py``): what placing, paying, expiring, redeeming, refunding and vouchers
+running out mean for stock, the vouchers, the ledger, distributors' commission, the audit
+trail and the order's status. An event about an existing order locks the order's row first
+(``service.lock_order``, by the event or its caller), before anything else of the order's (a
+refund request, its vouchers, their commission), so two events about one order queue up
+instead of deadlocking.
 
 Callers (views, jobs, the refund state machine, payment syncing, the seed, tests) call these
 and never compose the consequences themselves. They flush and leave the commit to the caller,
@@ -9,6 +13,10 @@ must be committed before the payment provider is asked anything.
 
 The order's status after payment is never set by hand: ``follow_vouchers`` derives it from
 the vouchers, and every event that changes a voucher calls it.
+
+The ledger: these events post the order's and its vouchers' money; a commission entry's own
+posting (earned, reversed, clawed back) is made by ``distribution.commission`` with the
+entry's change, inside the same event and transaction.
 """
 
 from __future__ import annotations
