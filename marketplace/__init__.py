@@ -103,6 +103,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         jobs,
         ops,
         orders,
+        payments,
         refunds,
         settlement,
         tickets,
@@ -117,6 +118,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     vouchers.init_app(app, api)
     distribution.init_app(app, api)
     refunds.init_app(app, api)
+    payments.init_app(app, api)
     tickets.init_app(app, api)
     settlement.init_app(app, api)
     jobs.init_app(app, api)

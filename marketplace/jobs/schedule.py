@@ -14,12 +14,11 @@ from typing import Any
 
 from marketplace.deals import popup, publishing, weekly
 from marketplace.deals import service as deals
-from marketplace.orders import stock
+from marketplace.orders import actions, stock
 from marketplace.payments import sync
 from marketplace.refunds import service as refunds
 from marketplace.settlement import service as settlement
 from marketplace.tickets import service as tickets
-from marketplace.vouchers import service as vouchers
 
 
 @dataclass(frozen=True)
@@ -69,7 +68,7 @@ def _reconcile() -> Any:
 
 
 def _expire_vouchers() -> Any:
-    return {"expired": vouchers.expire_past_validity()}
+    return {"expired": actions.vouchers_expired()}
 
 
 def _end_deals() -> Any:

@@ -1,6 +1,10 @@
 """The money events of an order, each composed in exactly one function (after Saleor's
-``order/actions.py``): what placing, paying, redeeming and refunding mean for stock, the
-vouchers, the ledger, distributors' commission, the audit trail and the order's status.
+``order/actions.py``): what placing, paying, expiring, redeeming, refunding and vouchers
+running out mean for stock, the vouchers, the ledger, distributors' commission, the audit
+trail and the order's status. An event about an existing order locks the order's row first
+(``service.lock_order``, by the event or its caller), before anything else of the order's (a
+refund request, its vouchers, their commission), so two events about one order queue up
+instead of deadlocking.
 
 Callers (views, jobs, the refund state machine, payment syncing, the seed, tests) call these
 and never compose the consequences themselves. They flush and leave the commit to the caller,
@@ -9,6 +13,10 @@ must be committed before the payment provider is asked anything.
 
 The order's status after payment is never set by hand: ``follow_vouchers`` derives it from
 the vouchers, and every event that changes a voucher calls it.
+
+The ledger: these events post the order's and its vouchers' money; a commission entry's own
+posting (earned, reversed, clawed back) is made by ``distribution.commission`` with the
+entry's change, inside the same event and transaction.
 """
 
 from __future__ import annotations
@@ -27,14 +35,14 @@ from marketplace.core.db import db
 from marketplace.core.errors import InvalidInput
 from marketplace.deals import service as deals
 from marketplace.deals.availability import on_sale, still_selling
+from marketplace.deals.errors import SoldOut
 from marketplace.deals.models import Deal, DealStatus
-from marketplace.distribution import commission as distribution
+from marketplace.distribution import commission
 from marketplace.ledger import service as ledger
 from marketplace.orders import service, stock
 from marketplace.orders.models import Order, OrderStatus
 from marketplace.vouchers import service as vouchers
 from marketplace.vouchers.models import Voucher, VoucherStatus
-from merchants.service import membership
 
 # -- order placed ----------------------------------------------------------------------------
 
@@ -95,7 +103,7 @@ def _place(
         if existing_deal is None:
             raise InvalidInput(fields={"deal_id": ["No such deal."]}, code="deal_not_found")
         if existing_deal.status == DealStatus.SOLD_OUT.value:
-            raise stock.SoldOut()
+            raise SoldOut()
         raise service.DealNotOnSale()
     # A flash crowd is turned away here, in Redis, before any database write.
     stock.admit(deal, shopper.id, quantity)
@@ -122,7 +130,7 @@ def _place(
         idempotency_key=idempotency_key,
         request_hash=body_hash,
     )
-    distribution.snapshot_attribution(order, shopper, ref)
+    commission.snapshot_attribution(order, shopper, ref)
     db.session.add(order)
     try:
         with db.session.begin_nested():
@@ -156,7 +164,7 @@ def order_paid(order: Order, *, source: str) -> None:
     distributors' commission is pending and the sale is counted.
 
     An order that had expired meanwhile (its money arrived late) takes its units again
-    first; if they are gone this raises ``stock.SoldOut`` / ``stock.LimitReached`` and
+    first; if they are gone this raises the deal's ``SoldOut`` / ``LimitReached`` and
     nothing has changed (the caller refunds the money)."""
     if order.status == OrderStatus.EXPIRED.value:
         with db.session.begin_nested():
@@ -172,7 +180,7 @@ def order_paid(order: Order, *, source: str) -> None:
     )
     ledger.order_paid(order)
     issued = vouchers.issue_for(order)
-    distribution.on_order_paid(order, issued)
+    commission.on_order_paid(order, issued)
     deals.record_sale(order.deal, order.quantity)
     follow_vouchers(order)
 
@@ -203,8 +211,7 @@ def close_unpaid(order: Order, reason: str) -> bool:
 def redeem_voucher(code: str, clerk: User) -> Voucher:
     """A clerk redeems a voucher by its code at the shop, once (the checks and their errors:
     ``vouchers.find_redeemable``; 409 already_redeemed if someone was quicker)."""
-    member = membership(clerk)
-    voucher = vouchers.find_redeemable(code, merchant_id=member.merchant_id if member else None)
+    voucher = vouchers.find_redeemable(code, clerk)
     if not voucher_redeemed(voucher, by_id=clerk.id):  # redeemed or refunded just now
         raise vouchers.AlreadyRedeemed()
     return voucher
@@ -218,7 +225,7 @@ def voucher_redeemed(voucher: Voucher, *, by_id: int | None) -> bool:
     if not vouchers.mark_redeemed(voucher, by_id=by_id):
         return False
     ledger.voucher_redeemed(order, voucher.id)
-    distribution.on_voucher_redeemed(voucher)
+    commission.on_voucher_redeemed(voucher)
     if follow_vouchers(order):
         audit.record("order", order.id, f"order.{order.status}", actor_id=None)
     return True
@@ -249,7 +256,7 @@ def vouchers_refunded(
         was_redeemed = voucher.redeemed_at is not None
         vouchers.mark_refunded(voucher, refund_request_id=request_id)
         ledger.voucher_refunded(order, voucher.id, was_redeemed=was_redeemed)
-        distribution.on_voucher_refunded(voucher, actor_id=actor_id)
+        commission.on_voucher_refunded(voucher, actor_id=actor_id)
     if remainder > 0:
         ledger.refund_remainder(order, refund_id, remainder)
     deal = order.deal
@@ -266,11 +273,25 @@ def vouchers_refunded(
     )
 
 
-def dispute_won(order: Order, dispute_id: str, amount: int) -> bool:
-    """A dispute the card holder opened was decided for us: the provider returned its
-    amount, which is the platform's (the vouchers it voided stay void). False if this
-    dispute was booked already."""
-    return ledger.dispute_won(order, dispute_id, amount) is not None
+# -- vouchers expired ------------------------------------------------------------------------
+
+
+def vouchers_expired() -> int:
+    """Job: vouchers past their last valid day expire, and each order concerned follows its
+    vouchers (one with the other vouchers used is now completed). One order at a time, its
+    row locked before its vouchers like every money event. Returns how many expired."""
+    expired = 0
+    for order_id in vouchers.orders_with_vouchers_past_validity():
+        order = service.lock_order(order_id)
+        changed = vouchers.expire_past_validity(order_id)
+        if not changed:  # redeemed or refunded meanwhile
+            continue
+        expired += len(changed)
+        if follow_vouchers(order):
+            audit.record(
+                "order", order.id, f"order.{order.status}", actor_id=None, reason="vouchers expired"
+            )
+    return expired
 
 
 # -- the order's status ----------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""HTTP routes of buying and paying (the provider's webhook too)."""
+"""HTTP routes of buying and paying (the provider's webhook is in ``payments.api``)."""
 
 from __future__ import annotations
 
@@ -6,17 +6,14 @@ from flask import current_app, request
 
 from marketplace.accounts.auth import auth_required, current_user
 from marketplace.accounts.models import Role
-from marketplace.core.api import Blueprint, IdempotencyKeySchema, doc, documents_errors
-from marketplace.core.db import db
+from marketplace.core.api import Blueprint, IdempotencyKeySchema, documents_errors
 from marketplace.core.pagination import PageArgsSchema, page_of, paginate
 from marketplace.orders import actions, service
 from marketplace.orders.schemas import (
     CheckoutSchema,
     OrderCreateSchema,
     OrderSchema,
-    WebhookResultSchema,
 )
-from marketplace.payments import service as payments
 
 blp = Blueprint("orders", __name__, description="Orders and payments")
 
@@ -84,27 +81,3 @@ def my_orders(args: dict):
 def get_order(order_id: int):
     """One of my orders"""
     return service.get_order(order_id, current_user())
-
-
-@blp.post("/payments/stripe/webhook")
-@blp.response(200, WebhookResultSchema)
-@doc(
-    parameters=[
-        {
-            "in": "header",
-            "name": "Stripe-Signature",
-            "required": True,
-            "schema": {"type": "string"},
-            "description": "t=<unix time>,v1=<HMAC-SHA256 of t.payload with the endpoint secret>",
-        }
-    ]
-)
-@documents_errors(400)
-def stripe_webhook():
-    """Signed provider events (Stripe-Signature); duplicates and stale or forged
-    deliveries are safe"""
-    outcome = payments.handle_webhook(
-        request.get_data(), request.headers.get("Stripe-Signature", "")
-    )
-    db.session.commit()
-    return {"outcome": outcome}

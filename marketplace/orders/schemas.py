@@ -51,7 +51,3 @@ class PaymentSchema(ma.Schema):
 class CheckoutSchema(ma.Schema):
     order = ma.fields.Nested(OrderSchema)
     payment = ma.fields.Nested(PaymentSchema)
-
-
-class WebhookResultSchema(ma.Schema):
-    outcome = ma.fields.String()

@@ -16,6 +16,7 @@ from marketplace.accounts.models import User
 from marketplace.core import audit
 from marketplace.core.db import db
 from marketplace.core.errors import Conflict, NotFound
+from marketplace.orders.access import can_see_order
 from marketplace.orders.models import Order, OrderStatus
 from marketplace.providers.stripe import (
     ProviderError,
@@ -98,8 +99,9 @@ def attach_payment(order: Order) -> Order:
 
 
 def get_order(order_id: int, shopper: User) -> Order:
+    """The shopper's order; anyone else's is a 404 like one that does not exist."""
     order = db.session.get(Order, order_id)
-    if order is None or order.shopper_id != shopper.id:
+    if order is None or not can_see_order(shopper, order):
         raise OrderNotFound()
     return order
 

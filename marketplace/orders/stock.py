@@ -15,23 +15,9 @@ from marketplace.accounts.models import User
 from marketplace.core.db import db, on_commit, on_rollback
 from marketplace.deals import inventory
 from marketplace.deals.availability import SELLING
-from marketplace.deals.errors import LimitReached, SoldOut
+from marketplace.deals.errors import LimitReached
 from marketplace.deals.models import Deal, DealType
 from marketplace.orders.models import HOLDING_STATUSES, Order
-
-__all__ = [  # SoldOut and LimitReached are the deal's errors, raised through here too
-    "LimitReached",
-    "SoldOut",
-    "admit",
-    "held_units",
-    "load_gate",
-    "lock_shopper",
-    "rebuild_gates",
-    "release",
-    "reserve",
-    "ungate",
-    "ungate_now",
-]
 
 
 def held_units(deal_id: int, shopper_id: int | None = None):
@@ -58,25 +44,21 @@ def load_gate(deal: Deal, *, replace: bool = False) -> bool:
 
 def admit(deal: Deal, shopper_id: int, quantity: int) -> None:
     """The Redis gate of a flash deal: turn the crowd away before it touches the database.
-    Raises SoldOut/LimitReached; an admitted place is given back if the transaction does
-    not commit. Other deal types pass straight through."""
+    Raises the deal's SoldOut/LimitReached (``deals.errors``); an admitted place is given
+    back if the transaction does not commit. Other deal types pass straight through."""
     if not inventory.has_gate(deal):
         return
     if not inventory.enter_gate(deal, shopper_id, quantity):
         load_gate(deal)
         inventory.enter_gate(deal, shopper_id, quantity)
     # Admitted: if the database then refuses (or anything fails), give the place back.
-    on_rollback(lambda: ungate(deal.id, shopper_id, quantity))
+    on_rollback(lambda: inventory.leave_gate(deal.id, shopper_id, quantity))
 
 
 def ungate_now(deal: Deal, shopper_id: int, quantity: int) -> None:
     """Give back a place ``admit`` granted when the purchase turned out to be a repeat."""
     if inventory.has_gate(deal):
-        ungate(deal.id, shopper_id, quantity)
-
-
-def ungate(deal_id: int, shopper_id: int, quantity: int) -> None:
-    inventory.leave_gate(deal_id, shopper_id, quantity)
+        inventory.leave_gate(deal.id, shopper_id, quantity)
 
 
 def lock_shopper(shopper_id: int) -> None:
@@ -87,7 +69,8 @@ def lock_shopper(shopper_id: int) -> None:
 
 def reserve(deal: Deal, shopper: User, quantity: int) -> None:
     """Take ``quantity`` units of ``deal`` for ``shopper`` in the database — the record —
-    or raise SoldOut/LimitReached. Callers pass a flash buyer through ``admit`` first."""
+    or raise the deal's SoldOut/LimitReached (``deals.errors``). Callers pass a flash buyer
+    through ``admit`` first."""
     lock_shopper(shopper.id)
     if deal.per_shopper_limit is not None:
         if held_units(deal.id, shopper.id) + quantity > deal.per_shopper_limit:
@@ -99,7 +82,7 @@ def release(deal: Deal, shopper_id: int, quantity: int) -> None:
     """Give ``quantity`` units back (an order expired, failed or was refunded)."""
     inventory.give_back(deal, quantity)
     if inventory.has_gate(deal):
-        on_commit(lambda: ungate(deal.id, shopper_id, quantity))
+        on_commit(lambda: inventory.leave_gate(deal.id, shopper_id, quantity))
 
 
 def rebuild_gates() -> int:

@@ -27,7 +27,11 @@ log = logging.getLogger(__name__)
 def handle_webhook(payload: bytes, signature_header: str) -> str:
     """Process one signed provider event. Safe to receive twice (the event id is recorded
     in the same transaction as its effect) and in any order (each handler acts only on the
-    order state it expects). Raises InvalidSignature for forged or stale deliveries."""
+    order state it expects). Raises InvalidSignature for forged or stale deliveries.
+
+    Owns its transactions: it commits the event with its effect, then carries out the
+    refunds that transaction opened (``refunds.execute_due``, which commits its own steps)
+    outside the order's lock; the caller commits nothing."""
     verify_signature(payload, signature_header, current_app.config["LINLI_STRIPE_WEBHOOK_SECRET"])
     try:
         event = json.loads(payload)

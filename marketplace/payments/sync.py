@@ -15,7 +15,8 @@ import sqlalchemy as sa
 from marketplace.core import audit
 from marketplace.core.clock import now
 from marketplace.core.db import db
-from marketplace.orders import actions, stock
+from marketplace.deals.errors import LimitReached, SoldOut
+from marketplace.orders import actions
 from marketplace.orders import service as orders
 from marketplace.orders.models import Order, OrderStatus
 from marketplace.providers.stripe import (
@@ -91,7 +92,7 @@ def _paid_after_expiry(order: Order, source: str) -> str:
         return "already_refunding"
     try:
         actions.order_paid(order, source=source)  # takes the units again if still there
-    except (stock.SoldOut, stock.LimitReached):
+    except (SoldOut, LimitReached):
         order.closed_reason = "paid_after_expiry_refunded"
         request = refunds.open_system_refund(
             order, order.amount, note="paid after the order expired and its units were gone"

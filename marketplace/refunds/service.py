@@ -17,6 +17,11 @@ Carrying out an approved refund (``execute``) takes three short transactions:
 Recovery (``retry_approved``, a job) re-runs ``execute``: before paying again it asks the
 provider for a refund already made for this request, so money is never paid twice even by a
 provider that ignores idempotency keys (localstripe does).
+
+Row locks are always taken in one order, the order every money event uses: the order, then
+the refund request (``_lock``), then its vouchers. Provider events about the same order
+(``money_returned_outside``, ``provider_refund_changed``) take them in the same order, so on
+PostgreSQL they wait for each other and never deadlock.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from marketplace.core import audit
 from marketplace.core.clock import local_today, now
 from marketplace.core.db import db, on_rollback
 from marketplace.core.errors import Conflict, InvalidInput, NotFound
+from marketplace.ledger import service as ledger
 from marketplace.orders import actions
 from marketplace.orders import service as orders
 from marketplace.orders.models import PAID_STATUSES, Order
@@ -259,14 +265,31 @@ def override_and_pay(
 
 
 def _lock(request_id: int) -> RefundRequest:
-    request = db.session.scalars(
-        sa.select(RefundRequest)
-        .where(RefundRequest.id == request_id)
-        .with_for_update(of=RefundRequest)
-    ).first()
+    """The request, with its order's row lock and then its own (``_lock_mine``)."""
+    request = _lock_mine(request_id)
     if request is None:
         raise RefundNotFound()
     return request
+
+
+def _lock_mine(request_id: int) -> RefundRequest | None:
+    """Lock the request's order, then the request: the one lock order of every money event
+    (order → refund request → vouchers), so a refund being finished and a provider event
+    about the same order (which locks the order first) queue up instead of deadlocking on
+    PostgreSQL. The request's ``order_id`` never changes, so it is read without a lock.
+    The request is read afresh once locked."""
+    order_id = db.session.scalar(
+        sa.select(RefundRequest.order_id).where(RefundRequest.id == request_id)
+    )
+    if order_id is None:
+        return None
+    orders.lock_order(order_id)
+    return db.session.scalars(
+        sa.select(RefundRequest)
+        .where(RefundRequest.id == request_id)
+        .with_for_update(of=RefundRequest)
+        .execution_options(populate_existing=True)
+    ).first()
 
 
 # -- carrying out an approved refund -------------------------------------------------------
@@ -523,7 +546,7 @@ def _finish(request: RefundRequest, refund_id: str) -> None:
     are refunded (``orders.actions.vouchers_refunded`` books what follows from that)."""
     if request.status != RefundStatus.APPROVED_PENDING_REFUND.value:
         return
-    order = orders.lock_order(request.order_id)  # the order first, as every money event
+    order = request.order  # locked by the caller before the request (``_lock_mine``)
     request.provider_refund_id = refund_id
     vouchers = db.session.scalars(
         sa.select(Voucher)
@@ -658,11 +681,7 @@ def _request_for(refund: dict[str, Any]) -> RefundRequest | None:
         request_id = int(ours) if ours.isdigit() and len(ours) < 12 else None
     if request_id is None:
         return None
-    request = db.session.scalars(
-        sa.select(RefundRequest)
-        .where(RefundRequest.id == request_id)
-        .with_for_update(of=RefundRequest)
-    ).first()
+    request = _lock_mine(request_id)
     if request is None or request.order.payment_intent_id != refund.get("payment_intent"):
         return None
     return request
@@ -774,7 +793,9 @@ def dispute_closed(order_id: int, dispute: dict[str, Any]) -> str:
             "the provider), but Linli never booked it as withdrawn; please check the payment."
         )
         return "dispute_won_unknown"
-    if not actions.dispute_won(order, dispute_id, amount):
+    # The whole of this event is one posting: the vouchers it voided stay void and the
+    # order keeps its status, so there is nothing for ``orders.actions`` to compose.
+    if ledger.dispute_won(order, dispute_id, amount) is None:
         return "already_recorded"
     audit.record(
         "refund_request",

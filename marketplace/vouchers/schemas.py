@@ -11,8 +11,10 @@ from marketplace.vouchers.models import VoucherStatus
 
 
 class OrderDealSchema(ma.Schema):
-    """The deal a voucher (or an order) is for, in brief. Its name predates vouchers having
-    their own schemas; kept so the OpenAPI component stays ``OrderDeal``."""
+    """The deal a voucher or an order is for, in brief. It lives here, the lower of the two
+    domains that show it, so ``orders.schemas`` nests it too (vouchers may not import
+    orders). The class name is the OpenAPI component's (``OrderDeal``, by flask-smorest's
+    default naming), a public name clients may have generated code from."""
 
     id = ma.fields.Integer()
     title = ma.fields.String()

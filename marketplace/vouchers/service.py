@@ -16,6 +16,7 @@ from marketplace.core.clock import local_today, now
 from marketplace.core.db import db
 from marketplace.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from marketplace.deals.models import Deal
+from marketplace.vouchers import access
 from marketplace.vouchers.models import Voucher, VoucherStatus
 
 CODE_LENGTH = 12
@@ -119,9 +120,9 @@ class AlreadyRedeemed(Conflict):
     message = "This voucher was already used."
 
 
-def find_redeemable(code: str, *, merchant_id: int | None) -> Voucher:
-    """The voucher a clerk of ``merchant_id`` (None: not a merchant's clerk) typed in, if it
-    may be redeemed there today. Errors: 404 voucher_not_found (or a mistyped code), 403
+def find_redeemable(code: str, clerk: User) -> Voucher:
+    """The voucher ``clerk`` typed in, if they may redeem it (``access.can_redeem``) and it
+    may be redeemed today. Errors: 404 voucher_not_found (or a mistyped code), 403
     wrong_merchant, 409 already_redeemed / voucher_refunded / voucher_expired /
     voucher_not_yet_valid / voucher_not_usable_today. Redeeming it is the order's event
     (``orders.actions.redeem_voucher``): its consequences reach beyond the voucher."""
@@ -139,7 +140,7 @@ def find_redeemable(code: str, *, merchant_id: int | None) -> Voucher:
         # only after the lookup, so codes issued under an earlier check digit (Luhn, before
         # Damm) still redeem.
         raise VoucherNotFound() if well_formed(code) else malformed
-    if merchant_id is None or merchant_id != voucher.merchant_id:
+    if not access.can_redeem(clerk, voucher):
         raise PermissionDenied("This voucher belongs to another shop.", code="wrong_merchant")
     today = local_today()
     if voucher.status == VoucherStatus.REDEEMED.value:
@@ -224,19 +225,60 @@ def merchant_vouchers(merchant_id: int, status: str | None) -> sa.Select:
 
 
 def shoppers_voucher(code: str, shopper: User) -> Voucher:
-    voucher = db.session.scalars(
-        sa.select(Voucher).where(Voucher.code == code, Voucher.shopper_id == shopper.id)
-    ).first()
-    if voucher is None:
+    """The shopper's voucher by its code; anyone else's is a 404 like one that does not
+    exist."""
+    voucher = db.session.scalars(sa.select(Voucher).where(Voucher.code == code)).first()
+    if voucher is None or not access.can_see_voucher(shopper, voucher):
         raise VoucherNotFound()
     return voucher
 
 
-def expire_past_validity() -> int:
-    """Active vouchers past their last valid day (Asia/Shanghai) become ``expired``."""
+def orders_with_vouchers_past_validity() -> list[int]:
+    """The orders that still have an active voucher past its last valid day (Asia/Shanghai),
+    oldest first: what the expiry job visits, one order at a time."""
+    return list(
+        db.session.scalars(
+            sa.select(Voucher.order_id)
+            .where(
+                Voucher.status == VoucherStatus.ACTIVE.value,
+                Voucher.valid_until < local_today(),
+            )
+            .distinct()
+            .order_by(Voucher.order_id)
+        )
+    )
+
+
+def expire_past_validity(order_id: int) -> list[Voucher]:
+    """The order's active vouchers past their last valid day become ``expired`` (a
+    conditional update per voucher: one redeemed or refunded meanwhile is left alone). Only
+    the vouchers change here; the order's status follows in ``orders.actions.vouchers_expired``,
+    which holds the order's lock."""
     table = Voucher.__table__
-    return db.session.execute(
-        sa.update(table)
-        .where(table.c.status == VoucherStatus.ACTIVE.value, table.c.valid_until < local_today())
-        .values(status=VoucherStatus.EXPIRED.value)
-    ).rowcount
+    due = db.session.scalars(
+        sa.select(Voucher)
+        .where(
+            Voucher.order_id == order_id,
+            Voucher.status == VoucherStatus.ACTIVE.value,
+            Voucher.valid_until < local_today(),
+        )
+        .order_by(Voucher.id)
+    ).all()
+    expired = []
+    for voucher in due:
+        changed = db.session.execute(
+            sa.update(table)
+            .where(table.c.id == voucher.id, table.c.status == VoucherStatus.ACTIVE.value)
+            .values(status=VoucherStatus.EXPIRED.value)
+        ).rowcount
+        if changed:
+            db.session.refresh(voucher)
+            audit.record(
+                "voucher",
+                voucher.id,
+                "voucher.expired",
+                actor_id=None,
+                data={"order_id": order_id, "valid_until": voucher.valid_until.isoformat()},
+            )
+            expired.append(voucher)
+    return expired

@@ -8,13 +8,16 @@ import pytest
 import sqlalchemy as sa
 
 from marketplace.accounts.models import Role
+from marketplace.core.audit import AuditEvent
 from marketplace.core.db import db
+from marketplace.jobs.schedule import BY_NAME
 from marketplace.vouchers import service as vouchers
 from marketplace.vouchers.models import Voucher
 from tests.factories import (
     buy,
     live_deal,
     live_merchant,
+    order_status,
     pay,
     portal_account,
     quick_shopper,
@@ -188,3 +191,32 @@ def test_lists_and_qr(client, bought):
     assert other_shop.get_json()["total"] == 0
     assert qr.status_code == 200 and qr.data.startswith(b"\x89PNG") and qr.mimetype == "image/png"
     assert someone_elses.status_code == 403
+
+
+def test_expiry_completes_an_order_whose_other_vouchers_were_used(app, client, bought, clock):
+    """The expiry job is a money event too: an order with one voucher used and the other
+    expired is completed (none active, one redeemed); one with nothing used stays paid."""
+    used, unused = bought["codes"]
+    assert redeem(client, bought["a_clerk"], used).status_code == 200
+    other = buy(client, quick_shopper(app), bought["deal"]["id"], 1).get_json()
+    pay(app, other, via="reconcile")
+    with app.app_context():
+        order_id = db.session.scalar(sa.select(Voucher.order_id).where(Voucher.code == used))
+    clock.advance(days=31)  # 2026-12-24: one day past valid_until (2026-12-23)
+
+    with app.app_context():
+        first = BY_NAME["expire_vouchers"].run()
+        db.session.commit()
+        again = BY_NAME["expire_vouchers"].run()
+        expired_audits = db.session.scalar(
+            sa.select(sa.func.count())
+            .select_from(AuditEvent)
+            .where(AuditEvent.action == "voucher.expired")
+        )
+        statuses = dict(db.session.execute(sa.select(Voucher.code, Voucher.status)).all())
+
+    assert first == {"expired": 2} and again == {"expired": 0}
+    assert (statuses[used], statuses[unused]) == ("redeemed", "expired")
+    assert order_status(app, order_id) == "completed"
+    assert order_status(app, other["order"]["id"]) == "paid"  # expired unused: CS calls
+    assert expired_audits == 2

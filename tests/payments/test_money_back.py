@@ -568,3 +568,77 @@ def test_a_shoppers_request_refunds_only_what_a_dashboard_refund_left(app, clien
     assert stock_left(app, paid["deal"]["id"]) == 10
     assert provider_balance(app) == 0
     assert any(f"#{asked['id']}" in m and "only ¥158.00" in m for m in cs_messages(app))
+
+
+# -- one lock order: a refund being finished and provider news about the same order ----------
+
+
+def test_a_refund_finishing_while_the_provider_reports_refunds_does_not_deadlock(
+    app, client, paid, stripe_proxy, backend
+):
+    """CS's refund is being finished (the provider paid it) while a ``charge.refunded``
+    event lists a dashboard refund and ours. Both take the order's lock before the request's,
+    so one waits for the other. The test holds each at its first row lock until the other has
+    taken one too (or 1.5 s passed): with the locks taken in opposite orders PostgreSQL would
+    find a deadlock here and abort one of them."""
+    if backend == "sqlite":
+        pytest.skip("SQLite has one writer at a time and no row locks: no deadlock to find")
+    import threading
+
+    asked = client.post(
+        f"/api/v1/orders/{paid['order_id']}/refund-requests",
+        json={"reason": "changed_mind"},
+        headers=paid["shopper"].headers,
+    ).get_json()
+    cs = staff(app, client, Role.CS)
+    dashboard = _dashboard_refund(paid, "succeeded", amount=100, rid="re_dash_dl")
+    paying, cs_locked, news_locked = threading.Event(), threading.Event(), threading.Event()
+    stripe_proxy.before("POST", "/v1/refunds", paying.set)
+    results: dict[str, object] = {}
+
+    def approve() -> None:
+        response = app.test_client().post(
+            f"/api/v1/refund-requests/{asked['id']}/approve", json={}, headers=cs.headers
+        )
+        results["approve"] = (response.status_code, response.get_json())
+
+    def news() -> None:
+        with app.app_context():
+            ours = [r for r in stripe().list_refunds(paid["intent"]) if r["metadata"]]
+        stripe_proxy.answer("GET", "/v1/refunds", 200, {"data": [dashboard, *ours]})
+        charge = {"id": "ch_dl", "object": "charge", "payment_intent": paid["intent"]}
+        response = deliver(app.test_client(), "charge.refunded", charge, "evt_dl")
+        results["news"] = (response.status_code, response.get_json())
+
+    finishing = threading.Thread(target=approve)
+    reporting = threading.Thread(target=news)
+
+    def hold_first_lock(conn, cursor, statement, *args) -> None:
+        if "FOR UPDATE" not in statement:
+            return
+        me = threading.current_thread()
+        if me is finishing and paying.is_set() and not cs_locked.is_set():
+            cs_locked.set()  # the refund is paid; finishing it took its first lock
+            news_locked.wait(1.5)
+        elif me is reporting and not news_locked.is_set():
+            news_locked.set()
+
+    with provider_through(app, stripe_proxy), app.app_context():
+        engine = db.engine
+        sa.event.listen(engine, "after_cursor_execute", hold_first_lock)
+        try:
+            finishing.start()
+            assert cs_locked.wait(10), "the refund was never finished"
+            reporting.start()
+            finishing.join(30)
+            reporting.join(30)
+        finally:
+            sa.event.remove(engine, "after_cursor_execute", hold_first_lock)
+
+    assert results["approve"][0] == 200 and results["approve"][1]["status"] == "refunded"
+    assert results["news"] == (200, {"outcome": "recorded_outside_refund"})
+    assert voucher_states(app, paid["order_id"]) == ["refunded", "refunded"]
+    assert order_status(app, paid["order_id"]) == "refunded"
+    with app.app_context():
+        assert ledger.balance(ledger.PLATFORM) == 100  # the dashboard's 1 yuan, booked once
+        assert ledger.total() == 0
