@@ -173,6 +173,12 @@ def get_statement(statement_id: int) -> Statement:
 
 
 def record_payout(statement_id: int, reference: str, paid_on: date, actor_id: int) -> Statement:
+    """The payout money event, composed here and nowhere else: the statement is marked paid
+    (bank reference, date), the ledger moves the total out of the party's account
+    (``ledger.payout``), and the audit trail says who. It sits in settlement, not in
+    ``orders.actions``, because a payout settles a statement (many orders), above orders.
+    Recording the same reference again changes nothing; a paid statement or one with
+    nothing to pay is a 409."""
     statement = db.session.scalars(
         sa.select(Statement).where(Statement.id == statement_id).with_for_update()
     ).first()
