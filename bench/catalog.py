@@ -39,28 +39,27 @@ def prepare(env: dict[str, str], extra_deals: int) -> None:
     flask = [str(VENV_BIN / "flask"), "--app", "wsgi"]
     subprocess.run([*flask, "db", "upgrade"], cwd=ROOT, env=env, check=True, capture_output=True)
     subprocess.run([*flask, "seed"], cwd=ROOT, env=env, check=True, capture_output=True)
+    # The extra deals go on sale the way the seed's do (seed.deals.publish_in_past_slots):
+    # created, slotted and published in free past slots on the platform's clock, so the
+    # one-deal-per-slot rule holds; they fill the calendar about 100 days back.
     code = f"""
 import sqlalchemy as sa
 from marketplace import create_app
 from marketplace.accounts.models import User
 from marketplace.core.db import db
-from marketplace.deals import service
-from marketplace.deals.models import DealStatus
-from marketplace.distribution.distributors import largest_tier_bonus
 from merchants.models import Merchant
+from seed.deals import publish_in_past_slots
 app = create_app()
 with app.app_context():
+    bd = db.session.scalars(sa.select(User).where(User.username == "bd")).one()
     editor = db.session.scalars(sa.select(User).where(User.username == "editor")).one()
     shops = db.session.scalars(sa.select(Merchant).where(Merchant.stage == "live")).all()
-    for n in range({extra_deals}):
-        deal = service.create_deal({{
-            "merchant_id": shops[n % len(shops)].id, "type": "small_set",
-            "title": f"压测套餐 {{n}}", "party_size": 4, "list_price": 26800,
-            "sale_price": 15800, "settlement_price": 12800, "stock": 100,
-            "validity_days": 30, "commission_l1": 800, "commission_l2": 200}}, editor,
-            max_tier_bonus=largest_tier_bonus())
-        deal.status = DealStatus.SCHEDULED.value
-        service.go_live(deal, actor_id=None)
+    publish_in_past_slots([{{
+        "merchant_id": shops[n % len(shops)].id, "type": "small_set",
+        "title": f"压测套餐 {{n}}", "party_size": 4, "list_price": 26800,
+        "sale_price": 15800, "settlement_price": 12800, "stock": 100,
+        "validity_days": 30, "commission_l1": 800, "commission_l2": 200}}
+        for n in range({extra_deals})], editor, bd)
     db.session.commit()
 """
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, check=True)

@@ -5,6 +5,8 @@ existence is not to be revealed, a 403 otherwise)."""
 
 from __future__ import annotations
 
+import sqlalchemy as sa
+
 from marketplace.accounts.models import Role, User
 from merchants.models import Merchant, MerchantStaff, StaffRole
 
@@ -44,6 +46,20 @@ def can_see_merchant(user: User, merchant: Merchant) -> bool:
     return is_bd(user) or works_at(user, merchant.id)
 
 
+def can_list_merchants(user: User) -> bool:
+    """BD and admin list every merchant, merchant staff their own shop; nobody else lists."""
+    return is_bd(user) or membership(user) is not None
+
+
+def visible_merchants(user: User) -> sa.ColumnElement[bool]:
+    """``can_see_merchant`` as a condition on ``Merchant`` rows, for a query listing them:
+    every merchant for BD and admin, the user's own shop for its staff, none otherwise."""
+    if is_bd(user):
+        return sa.true()
+    member = membership(user)
+    return Merchant.id == member.merchant_id if member is not None else sa.false()
+
+
 def editable_fields(user: User, merchant: Merchant) -> frozenset[str]:
     """The profile fields the user may change: BD all of them, the shop's owner its own
     contact details and hours, anyone else none."""
@@ -55,6 +71,8 @@ def editable_fields(user: User, merchant: Merchant) -> frozenset[str]:
 
 
 def can_edit_merchant(user: User, merchant: Merchant) -> bool:
+    """Whether the user may change anything of the profile (a page's edit button;
+    ``editable_fields`` then says what)."""
     return bool(editable_fields(user, merchant))
 
 

@@ -25,7 +25,7 @@ from marketplace.core.db import db, escape_like
 from marketplace.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from marketplace.providers.storage import file_storage, save_upload
 from merchants import access
-from merchants.access import is_bd, membership
+from merchants.access import membership
 from merchants.errors import (
     CategoryRetired,
     ContractsMissing,
@@ -186,9 +186,9 @@ def update_merchant(
     """Edit the profile. BD may edit everything; a merchant's owner only the shop's own
     contact details and hours; a clerk nothing. ``expected_version`` must match, so one
     editor never silently overwrites another."""
-    allowed = access.editable_fields(actor, merchant)
-    if not allowed:
+    if not access.can_edit_merchant(actor, merchant):
         raise PermissionDenied("Only the shop's owner or BD staff can edit the shop.")
+    allowed = access.editable_fields(actor, merchant)
     forbidden = sorted(set(changes) - allowed)
     if forbidden:
         raise PermissionDenied(
@@ -217,12 +217,9 @@ def _audit_value(merchant: Merchant, field: str) -> Any:
 
 def list_merchants(viewer: User, filters: dict[str, Any]) -> sa.Select:
     """The merchants the viewer may see, filtered; the caller paginates."""
-    query = sa.select(Merchant)
-    if not is_bd(viewer):
-        member = membership(viewer)
-        if member is None:
-            raise PermissionDenied()
-        query = query.where(Merchant.id == member.merchant_id)
+    if not access.can_list_merchants(viewer):
+        raise PermissionDenied()
+    query = sa.select(Merchant).where(access.visible_merchants(viewer))
     if "category" in filters:
         query = query.join(Category).where(Category.slug == filters["category"])
     if "grade" in filters:
@@ -568,6 +565,7 @@ def list_staff(merchant: Merchant, viewer: User) -> list[MerchantStaff]:
 
 
 def my_merchant(user: User) -> MerchantStaff:
+    """The user's place in their shop (404 if the user is not a merchant's staff)."""
     member = membership(user)
     if member is None:
         raise NotFound("This account does not belong to a merchant.", code="no_merchant")

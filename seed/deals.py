@@ -12,15 +12,13 @@ deal's sale window opens with its slot.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
-from flask import current_app
 
 from marketplace.accounts.models import User
-from marketplace.core.clock import FrozenClock, local_today, now
+from marketplace.core.clock import frozen, local_today, now
 from marketplace.core.db import db
 from marketplace.deals import publishing, service
 from marketplace.deals.models import Deal, PopupBooking
@@ -170,39 +168,51 @@ def _body(merchant, kind, title, listed, sale, settlement, stock, party, commiss
     return body
 
 
-def _flash_window(body: dict, starts_at: datetime, ends_at: datetime) -> dict:
+def _flash_window(body: dict, starts_at: datetime, ends_at: datetime | None) -> dict:
     """A flash deal's sale window (the other types have none)."""
     if body["type"] == "flash":
         return {**body, "sale_starts_at": starts_at, "sale_ends_at": ends_at}
     return body
 
 
-@contextmanager
-def _clock_at(moment: datetime) -> Iterator[None]:
-    """Run the domain functions at ``moment`` on the platform's clock (core.clock), then
-    give the app back its own clock."""
-    extensions = current_app.extensions
-    previous = extensions.get("linli.clock")
-    extensions["linli.clock"] = FrozenClock(moment)
-    try:
-        yield
-    finally:
-        if previous is None:
-            extensions.pop("linli.clock", None)
-        else:
-            extensions["linli.clock"] = previous
-
-
-def _past_free_slots(count: int) -> list[publishing.Slot]:
-    """The latest ``count`` free publishing slots that have already come, oldest first."""
-    moment = now()
-    days = count + 2  # room for slots other deals already took
-    free = [
-        slot
-        for slot in publishing.slots(local_today() - timedelta(days=days), days + 1)
-        if slot.deal is None and slot.starts_at <= moment
-    ]
+def past_free_slots(count: int) -> list[publishing.Slot]:
+    """The latest ``count`` free publishing slots that have already come, oldest first:
+    walked back a day at a time from today, however many slots deals already took (a
+    re-run after a partial seed finds the free ones further back)."""
+    moment, free = now(), []
+    day = local_today()
+    while len(free) < count:
+        today_free = [
+            slot
+            for slot in publishing.slots(day, 1)
+            if slot.deal is None and slot.starts_at <= moment
+        ]
+        free = today_free + free
+        day -= timedelta(days=1)
     return free[-count:] if count else []
+
+
+def publish_in_past_slots(
+    bodies: list[dict[str, Any]],
+    editor: User,
+    bd: User,
+    *,
+    flash_ends_at: datetime | None = None,
+) -> list[Deal]:
+    """Create ``bodies`` as deals on sale now, the way staff and the publishing job would
+    have over the past days: each is created and slotted an hour before a free past slot and
+    goes live at it, on the platform's clock (``core.clock.frozen``), so every rule runs. A
+    flash deal's sale window opens with its slot and closes at ``flash_ends_at``."""
+    deals = []
+    for body, slot in zip(bodies, past_free_slots(len(bodies)), strict=True):
+        body = _flash_window(body, slot.starts_at, flash_ends_at)
+        with frozen(slot.starts_at - timedelta(hours=1)):
+            deal = service.create_deal(body, editor, max_tier_bonus=largest_tier_bonus())
+            publishing.schedule(deal, slot.day, slot.at, bd)
+        with frozen(slot.starts_at):  # the publishing job at the slot
+            service.go_live(deal, actor_id=None)
+        deals.append(deal)
+    return deals
 
 
 def load() -> list[str]:
@@ -211,23 +221,16 @@ def load() -> list[str]:
     created = []
     pending = [(_merchant(shop), entry) for shop, *entry in DEALS]
     pending = [(m, entry) for m, entry in pending if not _exists(m, entry[1])]
+    bodies = [_body(merchant, *entry) for merchant, entry in pending]
     flash_ends_at = now() + timedelta(days=FLASH_DAYS_LEFT)
-    for (merchant, (kind, title, *rest)), slot in zip(
-        pending, _past_free_slots(len(pending)), strict=True
-    ):
-        body = _flash_window(_body(merchant, kind, title, *rest), slot.starts_at, flash_ends_at)
-        with _clock_at(slot.starts_at - timedelta(hours=1)):
-            deal = service.create_deal(body, editor, max_tier_bonus=largest_tier_bonus())
-            publishing.schedule(deal, slot.day, slot.at, bd)
-        with _clock_at(slot.starts_at):  # the publishing job at the slot
-            service.go_live(deal, actor_id=None)
-        shop = merchant.name
+    for deal in publish_in_past_slots(bodies, editor, bd, flash_ends_at=flash_ends_at):
+        shop = deal.merchant.name
         if shop in SALES_LAST_WEEK:
             for days_ago in range(7):
                 service.record_sale(
                     deal, SALES_LAST_WEEK[shop] // 7, day=local_today() - timedelta(days=days_ago)
                 )
-        created.append(title)
+        created.append(deal.title)
 
     free_slots = (
         s for s in publishing.slots(local_today(), 14) if s.deal is None and s.starts_at > now()

@@ -188,3 +188,27 @@ def test_without_a_payment_server_the_seed_leaves_orders_for_later(app, tmp_path
     assert "seeded demo orders: 6" in second.output, second.output
     assert "seeded demo orders: none new" in third.output
     assert len(seeded_orders(app)) == 6
+
+
+def test_a_later_seed_run_finds_free_slots_further_back(app, client, clock, monkeypatch):
+    """Deals added to the seed after a first run go into the free past slots before the ones
+    the first run took, however far back they are (the walk used to stop a few days back
+    and fail with a ValueError)."""
+    import seed.deals
+    from marketplace.deals.models import Deal
+
+    first = app.test_cli_runner().invoke(args=["seed"])
+    title = "稀豆粉三人早餐"
+    later = ("稀豆粉早点铺", "small_set", title, 4800, 2900, 2200, 80, 3, (50, 20), {})
+    monkeypatch.setattr(seed.deals, "DEALS", [*seed.deals.DEALS, later])
+    second = app.test_cli_runner().invoke(args=["seed"])
+    third = app.test_cli_runner().invoke(args=["seed"])
+
+    assert "seeded deals: 23" in first.output, first.output
+    assert "seeded deals: 1" in second.output, second.output
+    assert "seeded deals: none new" in third.output
+    with app.app_context():
+        added = db.session.scalars(sa.select(Deal).where(Deal.title == title)).one()
+        others = db.session.scalars(sa.select(Deal.publish_at).where(Deal.id != added.id)).all()
+        assert added.status == "live" and added.publish_at < min(others)
+    assert client.get("/api/v1/deals?page_size=50").get_json()["total"] == 20

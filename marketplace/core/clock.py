@@ -1,11 +1,14 @@
 """Time: UTC inside, Asia/Shanghai (the configured zone) outside.
 
 Code asks ``now()`` for the current instant instead of calling ``datetime.now`` so that tests
-can freeze or move the clock for the whole app (``FrozenClock``).
+can freeze or move the clock for the whole app (``FrozenClock``), and the demo seed can play
+history back through the domain functions (``frozen``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -37,12 +40,30 @@ class FrozenClock(Clock):
 
 
 _SYSTEM = Clock()
+_KEY = "linli.clock"  # the app's clock in ``app.extensions``; the system clock if absent
 
 
 def clock() -> Clock:
     if has_app_context():
-        return current_app.extensions.get("linli.clock", _SYSTEM)
+        return current_app.extensions.get(_KEY, _SYSTEM)
     return _SYSTEM
+
+
+@contextmanager
+def frozen(at: datetime) -> Iterator[FrozenClock]:
+    """Run the block with the app's clock stopped at ``at`` (the code inside sees ``now() ==
+    at`` unless it moves the yielded clock), then give the app back the clock it had, a
+    test's frozen clock included. Needs an app context."""
+    extensions = current_app.extensions
+    previous = extensions.get(_KEY)
+    extensions[_KEY] = stopped = FrozenClock(at)
+    try:
+        yield stopped
+    finally:
+        if previous is None:
+            extensions.pop(_KEY, None)
+        else:
+            extensions[_KEY] = previous
 
 
 def now() -> datetime:

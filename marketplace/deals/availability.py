@@ -25,7 +25,12 @@ OPEN_STATUSES = (*SELLING_STATUSES, DealStatus.PAUSED)
 
 def on_sale(moment: datetime) -> list[sa.ColumnElement[bool]]:
     """Conditions (for a query joining ``Deal.merchant``) for a deal a shopper can buy at
-    ``moment``: live with units left, from a live merchant, inside its sale window."""
+    ``moment``: live with units left, from a live merchant, inside its sale window.
+
+    "Units left" is the status: a selling deal is ``live`` exactly while ``stock_left`` is
+    above zero (``status_for_stock`` moves it in the same UPDATE as the counter), so no
+    caller adds a stock condition of its own. Checkout, which must tell a sold-out deal
+    (409 sold_out) from one not on sale, reads the status of a deal this misses."""
     return [
         Deal.status == DealStatus.LIVE.value,
         Merchant.stage == Stage.LIVE.value,

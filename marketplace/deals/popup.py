@@ -34,7 +34,7 @@ class PopupDay(db.Model):
 
 
 def _on_sale_ids(moment: datetime) -> sa.Select:
-    return sa.select(Deal.id).join(Deal.merchant).where(*on_sale(moment), Deal.stock_left > 0)
+    return sa.select(Deal.id).join(Deal.merchant).where(*on_sale(moment))
 
 
 def choose(day: date, *, exclude: set[int] = frozenset()) -> tuple[Deal | None, str]:
@@ -59,7 +59,7 @@ def choose(day: date, *, exclude: set[int] = frozenset()) -> tuple[Deal | None, 
         sa.select(Deal)
         .join(Deal.merchant)
         .outerjoin(last_featured, last_featured.c.deal_id == Deal.id)
-        .where(*on_sale(moment), Deal.stock_left > 0)
+        .where(*on_sale(moment))
         .order_by(
             last_featured.c.last.asc().nulls_first(),
             Merchant.is_headliner.desc(),

@@ -73,8 +73,10 @@ def _rule_values(deal: Deal) -> dict[str, Any]:
 
 
 def check_rules(deal: Deal, *, max_tier_bonus: int) -> None:
-    """Raise ``DealRuleViolated`` if ``deal`` as it stands breaks a rule in force (an edit
-    re-checks the merged values the same way)."""
+    """Raise ``DealRuleViolated`` if ``deal`` as stored breaks a rule in force now. Create and
+    edit check the same way (on the given or merged values); this asks it of a deal after
+    the rules around it changed (LINLI_MIN_CHARGE, a larger tier bonus): a deal that fails
+    could not even have its title edited. The seed's test proves seeded deals pass it."""
     _check_rules(_rule_values(deal), max_tier_bonus)
 
 

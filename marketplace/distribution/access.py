@@ -9,14 +9,15 @@ from marketplace.distribution.models import Distributor, ShareLink
 
 
 def is_distributor(user: User, distributor_id: int) -> bool:
-    """The user is that distributor."""
+    """The user is that distributor: the one spelling of "this is theirs" in distribution
+    (their dashboard, their links, their statements, not their own customer)."""
     mine = distributor_of(user)
     return mine is not None and mine.id == distributor_id
 
 
 def can_see_dashboard(user: User, distributor: Distributor) -> bool:
     """A distributor sees their own dashboard; customer service and admin see any."""
-    return user.has_role(Role.CS) or distributor.user_id == user.id
+    return user.has_role(Role.CS) or is_distributor(user, distributor.id)
 
 
 def owns_link(user: User, link: ShareLink | None) -> bool:

@@ -2,7 +2,7 @@
 staff's tools (applications, suspension, tiers, rebinding, settings, streak bonuses).
 
 The dashboard and the streak bonus need order figures, which distribution (below orders)
-cannot ask for: those two routes call ``settlement.distributors``, which composes them."""
+cannot ask for: those routes pass them in from ``orders.attribution``."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from marketplace.distribution import (
     access,
     binding,
     commission,
+    dashboards,
     distributors,
     links,
     settings,
@@ -46,7 +47,7 @@ from marketplace.distribution.schemas import (
     SettingsSchema,
     TierSchema,
 )
-from marketplace.settlement import distributors as figures
+from marketplace.orders import attribution
 
 blp = Blueprint("distribution", __name__, description="Distributors, links, commission")
 short_links = flask_smorest.Blueprint(
@@ -80,7 +81,8 @@ def join(body: dict):
 @documents_errors(404)
 def my_dashboard():
     """My dashboard: bound customers, orders, commission by state and month, top deals"""
-    return figures.dashboard(distributors.my_distributor(current_user()))
+    distributor = distributors.my_distributor(current_user())
+    return dashboards.dashboard(distributor, attribution.attributed_sales(distributor.id))
 
 
 @blp.get("/distributors/me/commissions")
@@ -188,7 +190,7 @@ def distributor_dashboard(distributor_id: int):
     distributor = distributors.get_distributor(distributor_id)
     if not access.can_see_dashboard(current_user(), distributor):
         raise PermissionDenied("That is another distributor's dashboard.")
-    return figures.dashboard(distributor)
+    return dashboards.dashboard(distributor, attribution.attributed_sales(distributor.id))
 
 
 def _staff_action(distributor_id: int, action) -> Distributor:
@@ -270,7 +272,7 @@ def update_distributor(body: dict, distributor_id: int):
 def streak_bonus(body: dict, distributor_id: int):
     """Compute (or recompute) a month's Moments streak bonus"""
     distributor = distributors.get_distributor(distributor_id)
-    entry = figures.compute_streak_bonus(distributor, body["month"])
+    entry = streaks.compute_streak_bonus(distributor, body["month"], attribution.converted_orders)
     db.session.commit()
     if entry is None:
         return "", 204

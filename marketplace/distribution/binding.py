@@ -12,6 +12,7 @@ from marketplace.core import audit
 from marketplace.core.clock import now
 from marketplace.core.db import db
 from marketplace.core.errors import Conflict, InvalidInput, NotFound
+from marketplace.distribution import access
 from marketplace.distribution.distributors import distributor_of, get_distributor
 from marketplace.distribution.links import link_by_code
 from marketplace.distribution.models import (
@@ -35,7 +36,7 @@ def _upline(distributor: Distributor) -> list[int]:
 
 
 def _refuse_reason(shopper: User, distributor: Distributor) -> str | None:
-    if distributor.user_id == shopper.id:
+    if access.is_distributor(shopper, distributor.id):
         return "A distributor cannot be their own customer."
     mine = distributor_of(shopper)
     if mine is not None and mine.id in _upline(distributor):

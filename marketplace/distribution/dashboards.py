@@ -1,6 +1,6 @@
 """The distributor's dashboard: bound customers, commission by state and by month. The
 figures about orders come from the caller (``AttributedSales``): distribution sits below
-orders, so ``settlement.distributors`` asks the orders and hands them in."""
+orders, so ``orders.attribution`` asks the orders and hands them in."""
 
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ pays more) the month's bonus is the rate times the orders converted through the
 distributor's links during the run.
 
 Distribution sits below orders, so the caller says how many orders converted
-(``ConvertedOrders``); ``settlement.distributors`` supplies it."""
+(``ConvertedOrders``); ``orders.attribution`` supplies it."""
 
 from __future__ import annotations
 

@@ -18,12 +18,12 @@ from marketplace.core.clock import month_bounds, now, previous_month
 from marketplace.core.db import db
 from marketplace.core.errors import Conflict, InvalidInput, NotFound
 from marketplace.deals import rules
-from marketplace.distribution import commission
+from marketplace.distribution import commission, streaks
 from marketplace.distribution.distributors import my_distributor
 from marketplace.ledger import service as ledger
+from marketplace.orders import attribution
 from marketplace.orders.models import Order
 from marketplace.providers.stripe import stripe
-from marketplace.settlement import distributors
 from marketplace.settlement.models import Statement, StatementLine
 from marketplace.vouchers.models import Voucher, VoucherStatus
 from merchants.service import my_merchant
@@ -45,7 +45,7 @@ def close_month(period: str | None = None) -> dict[str, Any]:
     _, end = _bounds(period)
     if end > now():
         raise Conflict("A month is settled after it ends.", code="period_not_over")
-    bonuses = distributors.compute_streak_bonuses(period)
+    bonuses = streaks.compute_streak_bonuses(period, attribution.converted_orders)
     db.session.commit()
     return {"period": period, "streak_bonuses": bonuses, **run(period)}
 
@@ -173,6 +173,12 @@ def get_statement(statement_id: int) -> Statement:
 
 
 def record_payout(statement_id: int, reference: str, paid_on: date, actor_id: int) -> Statement:
+    """The payout money event, composed here and nowhere else: the statement is marked paid
+    (bank reference, date), the ledger moves the total out of the party's account
+    (``ledger.payout``), and the audit trail says who. It sits in settlement, not in
+    ``orders.actions``, because a payout settles a statement (many orders), above orders.
+    Recording the same reference again changes nothing; a paid statement or one with
+    nothing to pay is a 409."""
     statement = db.session.scalars(
         sa.select(Statement).where(Statement.id == statement_id).with_for_update()
     ).first()

@@ -41,3 +41,23 @@ def test_months_shift_across_years():
 def test_a_month_without_bounds_is_a_value_error_not_a_crash(month):
     with pytest.raises(ValueError):
         clock.month_bounds(month)
+
+
+def test_frozen_stops_the_apps_clock_for_a_block_and_gives_the_old_one_back(app):
+    moment = datetime(2026, 1, 2, 3, 4, tzinfo=UTC)
+    with app.app_context():
+        before = clock.clock()
+        with clock.frozen(moment) as stopped:
+            assert clock.now() == moment
+            stopped.advance(minutes=5)
+            assert clock.now() == datetime(2026, 1, 2, 3, 9, tzinfo=UTC)
+        assert clock.clock() is before
+
+
+@pytest.mark.usefixtures("clock")  # a test's frozen clock
+def test_frozen_inside_a_frozen_test_clock_restores_it(app):
+    with app.app_context():
+        outer = clock.now()
+        with clock.frozen(datetime(2020, 5, 1, tzinfo=UTC)):
+            assert clock.now() == datetime(2020, 5, 1, tzinfo=UTC)
+        assert clock.now() == outer == datetime(2026, 11, 23, 2, 0, tzinfo=UTC)

@@ -211,3 +211,29 @@ def test_concurrent_bookings_of_one_slot_let_one_through(app, client, shop):
         t.join()
 
     assert sorted(statuses) == [200, 409, 409, 409, 409]
+
+
+def test_a_sold_out_deal_is_not_on_sale_and_leaves_the_popup(app, client, shop):
+    """ "On sale" includes having units (the status carries it), so the popup needs no stock
+    condition of its own: the day's deal selling its last unit is replaced."""
+    import sqlalchemy as sa
+
+    from marketplace.core.clock import now
+    from marketplace.deals import inventory, popup
+    from marketplace.deals.availability import on_sale
+    from marketplace.deals.models import Deal
+
+    bd, merchant = shop
+    first = live_deal(app, client, bd, merchant["id"], stock=1)
+    second = live_deal(app, client, bd, merchant["id"])
+    with app.app_context():
+        assert popup.ensure().deal_id == first["id"]  # least recently featured, lowest id
+        inventory.take(db.session.get(Deal, first["id"]), 1)
+        on_sale_ids = db.session.scalars(
+            sa.select(Deal.id).join(Deal.merchant).where(*on_sale(now()))
+        ).all()
+
+        assert db.session.get(Deal, first["id"]).status == "sold_out"
+        assert on_sale_ids == [second["id"]]
+        assert popup.ensure().deal_id == second["id"]
+        db.session.rollback()

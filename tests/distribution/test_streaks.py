@@ -10,8 +10,9 @@ import sqlalchemy as sa
 
 from marketplace.accounts.models import Role
 from marketplace.core.db import db
+from marketplace.distribution import streaks
 from marketplace.distribution.models import Distributor, MomentsProof
-from marketplace.settlement import distributors as figures
+from marketplace.orders.attribution import converted_orders
 from tests.distribution.conftest import link, new_distributor, purchase
 from tests.factories import quick_shopper, staff
 
@@ -39,7 +40,8 @@ def converted_order_on(app, client, clock, shop, ref_account, day: date) -> None
 
 def bonus(app, distributor_id: int, month: str = "2026-11") -> int:
     with app.app_context():
-        entry = figures.compute_streak_bonus(db.session.get(Distributor, distributor_id), month)
+        distributor = db.session.get(Distributor, distributor_id)
+        entry = streaks.compute_streak_bonus(distributor, month, converted_orders)
         db.session.commit()
         return entry.amount if entry else 0
 

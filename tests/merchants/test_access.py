@@ -70,3 +70,15 @@ def test_anyone_else_sees_no_merchant(role):
     assert not access.can_see_merchant(someone, SHOP)
     assert not access.can_edit_merchant(someone, SHOP)
     assert not access.can_read_contracts(someone, SHOP)
+
+
+def test_who_lists_merchants_and_which():
+    """``visible_merchants`` is ``can_see_merchant`` as a condition on the rows."""
+    bd, owner, shopper = user(Role.BD), staff_of(SHOP, StaffRole.CLERK), user(Role.SHOPPER)
+
+    assert access.can_list_merchants(bd) and access.can_list_merchants(owner)
+    assert not access.can_list_merchants(shopper)
+    own_shop = access.visible_merchants(owner).compile(compile_kwargs={"literal_binds": True})
+    assert str(own_shop) == f"merchants.id = {SHOP.id}"
+    assert str(access.visible_merchants(bd)) == "true"
+    assert str(access.visible_merchants(shopper)) == "false"

@@ -1,26 +1,26 @@
-"""Distributor figures that need the orders. Distribution sits below orders (orders call it
-at purchase and payment), so it cannot ask about orders itself: its dashboard and its
-streak bonus take the order figures from their caller, and this module, above both,
-supplies them. Views and the monthly close call these, not the distribution functions."""
+"""What a distributor's links and bindings sold: the order figures distribution needs but
+cannot ask for itself. Distribution sits below orders (checkout and payment call it), so its
+dashboard and its streak bonus take these figures from their caller: the distribution views
+and the monthly close pass them in (``dashboards.dashboard(d, attributed_sales(d.id))``,
+``streaks.compute_streak_bonuses(month, converted_orders)``)."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 import sqlalchemy as sa
 
 from marketplace.core.db import db
 from marketplace.deals.models import Deal
-from marketplace.distribution import dashboards, streaks
-from marketplace.distribution.models import CommissionEntry, Distributor, ShareLink
+from marketplace.distribution.dashboards import AttributedSales
+from marketplace.distribution.models import ShareLink
 from marketplace.orders.models import PAID_STATUSES, Order
 
 # Orders that were paid and not (wholly) given back.
 _PAID = [s.value for s in PAID_STATUSES]
 
 
-def attributed_sales(distributor_id: int) -> dashboards.AttributedSales:
+def attributed_sales(distributor_id: int) -> AttributedSales:
     """The paid orders attributed to the distributor at level 1, and their top five deals."""
     orders = db.session.scalar(
         sa.select(sa.func.count())
@@ -38,11 +38,12 @@ def attributed_sales(distributor_id: int) -> dashboards.AttributedSales:
             .limit(5)
         ).all()
     ]
-    return dashboards.AttributedSales(orders=orders, top_deals=top)
+    return AttributedSales(orders=orders, top_deals=top)
 
 
 def converted_orders(distributor_id: int, since: datetime, until: datetime) -> int:
-    """Orders paid in [since, until) through one of the distributor's share links."""
+    """Orders paid in [since, until) through one of the distributor's share links (a
+    ``streaks.ConvertedOrders``)."""
     return db.session.scalar(
         sa.select(sa.func.count())
         .select_from(Order)
@@ -54,18 +55,3 @@ def converted_orders(distributor_id: int, since: datetime, until: datetime) -> i
             Order.paid_at < until,
         )
     )
-
-
-def dashboard(distributor: Distributor) -> dict[str, Any]:
-    """The distributor's dashboard: bound customers, orders, commission, top deals."""
-    return dashboards.dashboard(distributor, attributed_sales(distributor.id))
-
-
-def compute_streak_bonus(distributor: Distributor, month: str) -> CommissionEntry | None:
-    """Compute (or recompute) one distributor's streak bonus for ``month``."""
-    return streaks.compute_streak_bonus(distributor, month, converted_orders)
-
-
-def compute_streak_bonuses(month: str) -> int:
-    """Every distributor's streak bonus for ``month``; how many stand."""
-    return streaks.compute_streak_bonuses(month, converted_orders)
