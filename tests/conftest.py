@@ -77,10 +77,20 @@ def postgres_url() -> Iterator[str]:
     name = f"linli_test_{uuid.uuid4().hex[:10]}"
     with admin.connect() as conn:
         conn.execute(sa.text(f"CREATE DATABASE \"{name}\" TEMPLATE template0 ENCODING 'UTF8'"))
+        # A throwaway database: a commit need not wait for its WAL to reach the disk.
+        conn.execute(sa.text(f'ALTER DATABASE "{name}" SET synchronous_commit = off'))
     yield sa.make_url(admin_url).set(database=name).render_as_string(hide_password=False)
     with admin.connect() as conn:
         conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
+
+
+@sa.event.listens_for(sa.Engine, "connect")
+def _sqlite_no_fsync(dbapi_connection, connection_record) -> None:
+    """The suite's SQLite files are throwaway: no fsync per commit (about 9 ms each here).
+    Runs after the app's own pragmas (foreign keys, busy timeout, WAL), which stay."""
+    if type(dbapi_connection).__module__.startswith("sqlite3"):
+        dbapi_connection.execute("PRAGMA synchronous=OFF")
 
 
 WEBHOOK_SECRET = "whsec_test_linli"

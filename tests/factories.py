@@ -298,6 +298,29 @@ def live_deal(
     return deal
 
 
+def live_deals(
+    app: Flask, bd: Account, merchant_ids: list[int], kind: str = "small_set", **overrides
+) -> list[dict]:
+    """One live deal per entry of ``merchant_ids`` (in order), each made and put live like
+    ``live_deal``, in one transaction: for tests that need a catalog of hundreds."""
+    from marketplace.deals import service as deals
+    from marketplace.deals.models import DealStatus
+    from marketplace.deals.schemas import DealCreateSchema, DealStaffSchema
+
+    made = []
+    with serving(app):
+        actor = _user(bd.id)
+        for merchant_id in merchant_ids:
+            data = DealCreateSchema().load(deal_body(merchant_id, kind, **overrides))
+            deal = deals.create_deal(data, actor)
+            made.append(answer(DealStaffSchema(), deal))
+            deal.status = DealStatus.SCHEDULED.value  # as put_live: no slot needed
+            deals.go_live(deal, actor_id=None)
+            db.session.flush()
+        db.session.commit()
+    return made
+
+
 # -- buying --------------------------------------------------------------------------------
 
 
@@ -314,6 +337,26 @@ def quick_shopper(app: Flask, phone: str | None = None) -> Account:
         issued = service.issue_token(user)
         db.session.commit()
         return Account(user.id, None, phone, issued.token)
+
+
+def quick_shoppers(app: Flask, count: int) -> list[Account]:
+    """``count`` shoppers made like ``quick_shopper`` in one transaction, for crowds."""
+    from marketplace.accounts.models import User
+
+    with app.app_context():
+        made = []
+        for _ in range(count):
+            phone = f"138{next(_seq):08d}"
+            user = User(phone=phone, display_name=f"用户{phone[-4:]}")
+            user.grant(Role.SHOPPER)
+            db.session.add(user)
+            made.append(user)
+        db.session.flush()
+        accounts = [
+            Account(user.id, None, user.phone, service.issue_token(user).token) for user in made
+        ]
+        db.session.commit()
+        return accounts
 
 
 def buy(
