@@ -12,6 +12,7 @@ from marketplace.core.db import db
 from marketplace.deals import service as deals
 from tests.factories import (
     live_deal,
+    live_deals,
     live_merchant,
     make_deal,
     move,
@@ -136,8 +137,7 @@ def test_bad_catalog_parameters_are_422(client, query):
 def test_pages_have_a_hard_maximum(app, client, clock):
     bd = staff(app, client, Role.BD)
     shop = live_merchant(client, bd)
-    for _ in range(55):
-        live_deal(app, client, bd, shop["id"])
+    live_deals(app, bd, [shop["id"]] * 55)
 
     first = client.get("/api/v1/deals?page_size=50").get_json()
     second = client.get("/api/v1/deals?page_size=50&page=2").get_json()
@@ -273,11 +273,9 @@ def test_queries_do_not_grow_from_10_to_200_deals(app, client, clock):
         "/api/v1/deals?sort=popularity&category=hotpot-bbq",
         "/api/v1/home",
     ]
-    for n in range(10):
-        live_deal(app, client, bd, shops[n % 5]["id"])
+    live_deals(app, bd, [shops[n % 5]["id"] for n in range(10)])
     small = [cost(p) for p in paths]
-    for n in range(190):
-        live_deal(app, client, bd, shops[n % 5]["id"])
+    live_deals(app, bd, [shops[n % 5]["id"] for n in range(190)])
     large = [cost(p) for p in paths]
 
     assert large == small, (small, large)

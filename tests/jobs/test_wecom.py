@@ -28,7 +28,10 @@ def robot() -> Iterator[dict]:
         return Response(json.dumps({"errcode": 0, "errmsg": "ok"}), content_type="application/json")
 
     server = make_server("127.0.0.1", 0, app, threaded=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    # shutdown() waits for the loop's next poll: 0.5 s by default
+    threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+    ).start()
     state["url"] = f"http://127.0.0.1:{server.server_port}/cgi-bin/webhook/send?key=test"
     yield state
     server.shutdown()

@@ -16,7 +16,7 @@ from marketplace.core.db import db
 from marketplace.deals.models import Deal
 from marketplace.orders import stock
 from marketplace.orders.models import HOLDING_STATUSES, Order
-from tests.factories import buy, live_deal, live_merchant, quick_shopper, staff
+from tests.factories import buy, live_deal, live_merchant, quick_shopper, quick_shoppers, staff
 
 
 @pytest.fixture
@@ -62,7 +62,7 @@ def holdings(app, deal_id: int) -> tuple[int, Counter, int]:
 
 
 def test_200_buyers_for_50_units_end_with_exactly_50_orders(app, flash):
-    buyers = [quick_shopper(app) for _ in range(200)]
+    buyers = quick_shoppers(app, 200)
 
     results = crowd(app, flash["id"], buyers)
 
@@ -87,7 +87,7 @@ def test_one_shopper_hammering_gets_one_unit(app, flash):
 
 
 def test_redis_losing_its_counters_mid_sale_oversells_nothing(app, flash):
-    buyers = [quick_shopper(app) for _ in range(80)]
+    buyers = quick_shoppers(app, 80)
     first = crowd(app, flash["id"], buyers[:30])
     Redis.from_url(app.config["LINLI_REDIS_URL"]).flushdb()  # a Redis restart
 
