@@ -26,6 +26,7 @@ from flask.testing import FlaskClient
 from marketplace.accounts import service
 from marketplace.accounts.models import Role
 from marketplace.core.db import db
+from marketplace.distribution.distributors import largest_tier_bonus
 
 PASSWORD = "correct-horse-battery"
 _seq = itertools.count(1)
@@ -267,7 +268,7 @@ def make_deal(
 
     with serving(client.application):
         data = DealCreateSchema().load(deal_body(merchant_id, kind, **overrides))
-        deal = deals.create_deal(data, _user(staff_account.id))
+        deal = deals.create_deal(data, _user(staff_account.id), max_tier_bonus=largest_tier_bonus())
         db.session.commit()
         return answer(DealStaffSchema(), deal)
 
@@ -312,7 +313,7 @@ def live_deals(
         actor = _user(bd.id)
         for merchant_id in merchant_ids:
             data = DealCreateSchema().load(deal_body(merchant_id, kind, **overrides))
-            deal = deals.create_deal(data, actor)
+            deal = deals.create_deal(data, actor, max_tier_bonus=largest_tier_bonus())
             made.append(answer(DealStaffSchema(), deal))
             deal.status = DealStatus.SCHEDULED.value  # as put_live: no slot needed
             deals.go_live(deal, actor_id=None)
