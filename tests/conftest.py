@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import requests
@@ -43,6 +44,22 @@ TEST_POSTGRES_URL = os.environ.get(
     "LINLI_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
 )
 TEST_REDIS_URL = os.environ.get("LINLI_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+def worker_redis_url(url: str, worker: str | None) -> str:
+    """Each pytest-xdist worker (``gw0``, ``gw1``, …) empties its Redis database between
+    tests, so each gets its own: worker n uses the configured database number minus n
+    (15, 14, … by default). Without xdist the configured database is used as it is."""
+    if not worker or not worker.startswith("gw"):
+        return url
+    parts = urlsplit(url)
+    number = int(parts.path.strip("/") or 0) - int(worker[2:])
+    if number < 0:
+        raise pytest.UsageError(f"too many xdist workers for the Redis databases below {url}")
+    return urlunsplit(parts._replace(path=f"/{number}"))
+
+
+TEST_REDIS_URL = worker_redis_url(TEST_REDIS_URL, os.environ.get("PYTEST_XDIST_WORKER"))
 BACKENDS = [b for b in os.environ.get("LINLI_TEST_BACKENDS", "sqlite,postgresql").split(",") if b]
 
 
