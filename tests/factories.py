@@ -17,7 +17,7 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from flask import Flask
@@ -25,6 +25,7 @@ from flask.testing import FlaskClient
 
 from marketplace.accounts import service
 from marketplace.accounts.models import Role
+from marketplace.core.clock import frozen
 from marketplace.core.db import db
 from marketplace.distribution.distributors import largest_tier_bonus
 
@@ -274,14 +275,20 @@ def make_deal(
 
 
 def put_live(app: Flask, deal_id: int) -> None:
-    """Factory shortcut: publish a deal now without using a slot (one deal per slot would
-    otherwise limit a test to two live deals a day). The slot path has its own tests."""
+    """Put a draft deal on sale through the slot path: it was slotted, an hour ahead, in the
+    latest free publishing slot that has already come (``seed.deals.past_free_slots``, on the
+    platform's clock via ``core.clock.frozen``), and goes live now, as a publishing run
+    that comes late does. Every rule of scheduling and going live runs; tests about the
+    slots' timing drive ``deals.publishing`` themselves."""
+    from marketplace.deals import publishing
     from marketplace.deals import service as deals
-    from marketplace.deals.models import DealStatus
+    from seed.deals import past_free_slots
 
     with app.app_context():
         deal = deals.get_deal(deal_id)
-        deal.status = DealStatus.SCHEDULED.value
+        slot = past_free_slots(1)[0]
+        with frozen(slot.starts_at - timedelta(hours=1)):
+            publishing.schedule(deal, slot.day, slot.at, _user(deal.created_by_id))
         deals.go_live(deal, actor_id=None)
         db.session.commit()
 
@@ -303,19 +310,23 @@ def live_deals(
     app: Flask, bd: Account, merchant_ids: list[int], kind: str = "small_set", **overrides
 ) -> list[dict]:
     """One live deal per entry of ``merchant_ids`` (in order), each made and put live like
-    ``live_deal``, in one transaction: for tests that need a catalog of hundreds."""
+    ``live_deal`` (through free past slots), in one transaction: for tests that need a
+    catalog of hundreds."""
+    from marketplace.deals import publishing
     from marketplace.deals import service as deals
-    from marketplace.deals.models import DealStatus
     from marketplace.deals.schemas import DealCreateSchema, DealStaffSchema
+    from seed.deals import past_free_slots
 
     made = []
     with serving(app):
         actor = _user(bd.id)
-        for merchant_id in merchant_ids:
+        slots = past_free_slots(len(merchant_ids))
+        for merchant_id, slot in zip(merchant_ids, slots, strict=True):
             data = DealCreateSchema().load(deal_body(merchant_id, kind, **overrides))
             deal = deals.create_deal(data, actor, max_tier_bonus=largest_tier_bonus())
             made.append(answer(DealStaffSchema(), deal))
-            deal.status = DealStatus.SCHEDULED.value  # as put_live: no slot needed
+            with frozen(slot.starts_at - timedelta(hours=1)):
+                publishing.schedule(deal, slot.day, slot.at, actor)
             deals.go_live(deal, actor_id=None)
             db.session.flush()
         db.session.commit()

@@ -29,7 +29,9 @@ def test_staff_logs_in_and_gets_a_short_lived_token(app, client, clock):
         record = db.session.scalars(sa.select(AuthToken)).one()
         assert body["token"] not in record.token_hash  # only the hash is stored
         assert db.session.scalars(
-            sa.select(AuditEvent.action).where(AuditEvent.entity_type == "user")
+            sa.select(AuditEvent.action)
+            .where(AuditEvent.entity_type == "user")
+            .order_by(AuditEvent.id)
         ).all() == ["user.created", "user.logged_in"]
 
 

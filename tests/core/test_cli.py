@@ -107,7 +107,7 @@ def test_an_unreachable_provider_is_one_readable_line(app, pending_order, tmp_pa
     assert len(result.stderr.splitlines()) <= 2  # and the client's own warning, if logged
 
 
-def test_an_unreachable_redis_is_one_readable_line(app, client, tmp_path):
+def test_an_unreachable_redis_is_one_readable_line(app, client, clock, tmp_path):
     bd = staff(app, client, Role.BD)
     merchant = live_merchant(client, bd)
     live_deal(app, client, bd, merchant["id"], "flash")
