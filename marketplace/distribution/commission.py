@@ -211,14 +211,20 @@ def settleable(period: str, end: datetime) -> list[CommissionEntry]:
     )
 
 
-def mark_settled(entry_ids: list[int]) -> None:
-    """The entries are on a statement now."""
+def mark_settled(entry_ids: list[int]) -> bool:
+    """The entries are on a statement now. Only entries still earned are settled: a refund
+    may have cancelled one since ``settleable`` read it (on PostgreSQL the update waits for
+    that refund's row lock and then sees the cancellation). False when not every entry was
+    still earned; the caller must then throw its statement away and read again."""
+    if not entry_ids:
+        return True
     table = CommissionEntry.__table__
-    db.session.execute(
+    result = db.session.execute(
         sa.update(table)
-        .where(table.c.id.in_(entry_ids))
+        .where(table.c.id.in_(entry_ids), table.c.state == CommissionState.EARNED.value)
         .values(state=CommissionState.SETTLED.value, settled_at=now())
     )
+    return result.rowcount == len(entry_ids)
 
 
 def paid_on_voucher(voucher_id: Any) -> sa.ScalarSelect:

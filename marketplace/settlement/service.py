@@ -100,7 +100,7 @@ def run(period: str) -> dict[str, int]:
     return made
 
 
-def _settle_party(period: str, party_type: str, party_id: int, collect) -> bool:
+def _settle_party(period: str, party_type: str, party_id: int, collect, attempt: int = 1) -> bool:
     """One party's statement in its own transaction; False if there was nothing to settle
     or another run settled it first."""
     try:
@@ -118,10 +118,18 @@ def _settle_party(period: str, party_type: str, party_id: int, collect) -> bool:
         )
         db.session.add(statement)
         db.session.flush()
-        if party_type == "distributor":
-            commission.mark_settled(
-                [line.commission_entry_id for line in lines if line.commission_entry_id]
-            )
+        if party_type == "distributor" and not commission.mark_settled(
+            [line.commission_entry_id for line in lines if line.commission_entry_id]
+        ):
+            # A refund cancelled one of these entries after we read them: this statement
+            # would pay what the ledger has already reversed. Read the party again.
+            db.session.rollback()
+            if attempt >= 3:
+                raise Conflict(
+                    "The distributor's commission kept changing; settle the month again.",
+                    code="commission_changed",
+                )
+            return _settle_party(period, party_type, party_id, collect, attempt=attempt + 1)
         audit.record(
             "statement",
             statement.id,

@@ -11,6 +11,8 @@ import sqlalchemy as sa
 
 from marketplace.accounts.models import Role
 from marketplace.core.db import db
+from marketplace.distribution import commission
+from marketplace.distribution.models import CommissionEntry, CommissionState
 from marketplace.ledger import service as ledger
 from marketplace.ledger.models import LedgerEntry, LedgerTxn
 from marketplace.settlement import service as settlement
@@ -137,6 +139,41 @@ def test_a_crash_half_way_resumes_to_the_same_result(app, month, monkeypatch):
         ("merchant", month["shops"][0]["id"], 12800),
         ("merchant", month["shops"][1]["id"], 25600),
     ]
+
+
+def test_commission_cancelled_while_its_statement_is_drawn_up_is_not_settled(
+    app, month, monkeypatch, backend
+):
+    """A refund that cancels a commission entry between settlement reading the earned
+    entries and marking them settled must not end on the statement: the run reads again."""
+    if backend == "sqlite":
+        pytest.skip("SQLite has one writer at a time: no refund can land mid-statement")
+    settleable = commission.settleable
+    calls = {"n": 0}
+
+    def refund_lands_after_the_read(period, end):
+        rows = settleable(period, end)
+        calls["n"] += 1
+        if calls["n"] == 2:  # the read inside the distributor's own transaction
+            with db.engine.begin() as conn:  # another request, committed meanwhile
+                conn.execute(
+                    sa.update(CommissionEntry.__table__)
+                    .where(CommissionEntry.__table__.c.id == rows[0].id)
+                    .values(state=CommissionState.CANCELLED.value)
+                )
+        return rows
+
+    with app.app_context():
+        monkeypatch.setattr(commission, "settleable", refund_lands_after_the_read)
+        settlement.run("2026-11")
+        monkeypatch.undo()
+        states = db.session.execute(
+            sa.select(CommissionEntry.amount, CommissionEntry.state).order_by(CommissionEntry.id)
+        ).all()
+    cancelled = [amount for amount, state in states if state == "cancelled"]
+    assert len(cancelled) == 1
+    distributor_total = [s[2] for s in statements(app) if s[0] == "distributor"]
+    assert distributor_total == [2400 - cancelled[0]]
 
 
 def test_payout_clears_what_is_owed_and_the_csv_adds_up(app, client, month):
