@@ -68,7 +68,7 @@ def _reconcile() -> Any:
 
 
 def _expire_vouchers() -> Any:
-    return {"expired": actions.vouchers_expired()}
+    return {"expired": actions.expire_vouchers()}
 
 
 def _end_deals() -> Any:

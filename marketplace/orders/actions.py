@@ -276,21 +276,28 @@ def vouchers_refunded(
 # -- vouchers expired ------------------------------------------------------------------------
 
 
-def vouchers_expired() -> int:
-    """Job: vouchers past their last valid day expire, and each order concerned follows its
-    vouchers (one with the other vouchers used is now completed). One order at a time, its
-    row locked before its vouchers like every money event. Returns how many expired."""
+def vouchers_expired(order_id: int) -> int:
+    """The order's vouchers past their last valid day expire, and the order follows its
+    vouchers (one whose other vouchers were used is now completed). The order's row is
+    locked before its vouchers, like every money event; flushes. Returns how many expired
+    (none when they were redeemed or refunded meanwhile)."""
+    order = service.lock_order(order_id)
+    changed = vouchers.expire_past_validity(order_id)
+    if changed and follow_vouchers(order):
+        audit.record(
+            "order", order.id, f"order.{order.status}", actor_id=None, reason="vouchers expired"
+        )
+    return len(changed)
+
+
+def expire_vouchers() -> int:
+    """Job: ``vouchers_expired`` for each order with vouchers past validity. Owns its
+    transactions: one commit per order, so no order stays locked for the whole run and one
+    failure loses nothing already done (a rerun carries on). Returns how many expired."""
     expired = 0
     for order_id in vouchers.orders_with_vouchers_past_validity():
-        order = service.lock_order(order_id)
-        changed = vouchers.expire_past_validity(order_id)
-        if not changed:  # redeemed or refunded meanwhile
-            continue
-        expired += len(changed)
-        if follow_vouchers(order):
-            audit.record(
-                "order", order.id, f"order.{order.status}", actor_id=None, reason="vouchers expired"
-            )
+        expired += vouchers_expired(order_id)
+        db.session.commit()
     return expired
 
 

@@ -252,8 +252,8 @@ def orders_with_vouchers_past_validity() -> list[int]:
 def expire_past_validity(order_id: int) -> list[Voucher]:
     """The order's active vouchers past their last valid day become ``expired`` (a
     conditional update per voucher: one redeemed or refunded meanwhile is left alone). Only
-    the vouchers change here; the order's status follows in ``orders.actions.vouchers_expired``,
-    which holds the order's lock."""
+    the vouchers change here; the order's status follows in
+    ``orders.actions.vouchers_expired``, which holds the order's lock."""
     table = Voucher.__table__
     due = db.session.scalars(
         sa.select(Voucher)
