@@ -49,13 +49,16 @@ TEST_REDIS_URL = os.environ.get("LINLI_TEST_REDIS_URL", "redis://127.0.0.1:6379/
 def worker_redis_url(url: str, worker: str | None) -> str:
     """Each pytest-xdist worker (``gw0``, ``gw1``, …) empties its Redis database between
     tests, so each gets its own: worker n uses the configured database number minus n
-    (15, 14, … by default). Without xdist the configured database is used as it is."""
+    (15, 14, … by default; never 0, make run's). Without xdist the configured database is
+    used as it is."""
     if not worker or not worker.startswith("gw"):
         return url
     parts = urlsplit(url)
     number = int(parts.path.strip("/") or 0) - int(worker[2:])
-    if number < 0:
-        raise pytest.UsageError(f"too many xdist workers for the Redis databases below {url}")
+    if number < 1:  # database 0 is make run's (LINLI_REDIS_URL's default): never flush it
+        raise pytest.UsageError(
+            f"too many xdist workers for the Redis databases below {url} (0 is never used)"
+        )
     return urlunsplit(parts._replace(path=f"/{number}"))
 
 
