@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -41,9 +42,14 @@ class FrozenClock(Clock):
 
 _SYSTEM = Clock()
 _KEY = "linli.clock"  # the app's clock in ``app.extensions``; the system clock if absent
+# A clock stopped by ``frozen`` for the code of one thread (or task) only.
+_STOPPED: ContextVar[Clock | None] = ContextVar("linli_stopped_clock", default=None)
 
 
 def clock() -> Clock:
+    stopped = _STOPPED.get()
+    if stopped is not None:
+        return stopped
     if has_app_context():
         return current_app.extensions.get(_KEY, _SYSTEM)
     return _SYSTEM
@@ -51,19 +57,15 @@ def clock() -> Clock:
 
 @contextmanager
 def frozen(at: datetime) -> Iterator[FrozenClock]:
-    """Run the block with the app's clock stopped at ``at`` (the code inside sees ``now() ==
-    at`` unless it moves the yielded clock), then give the app back the clock it had, a
-    test's frozen clock included. Needs an app context."""
-    extensions = current_app.extensions
-    previous = extensions.get(_KEY)
-    extensions[_KEY] = stopped = FrozenClock(at)
+    """Run the block with the clock stopped at ``at`` (the code inside sees ``now() == at``
+    unless it moves the yielded clock), then go back to the clock there was, a test's
+    frozen clock included. Only the calling thread's code sees it: requests that other
+    threads serve meanwhile keep the app's clock."""
+    token = _STOPPED.set(stopped := FrozenClock(at))
     try:
         yield stopped
     finally:
-        if previous is None:
-            extensions.pop(_KEY, None)
-        else:
-            extensions[_KEY] = previous
+        _STOPPED.reset(token)
 
 
 def now() -> datetime:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, date, datetime
 
 import pytest
@@ -61,3 +62,22 @@ def test_frozen_inside_a_frozen_test_clock_restores_it(app):
         with clock.frozen(datetime(2020, 5, 1, tzinfo=UTC)):
             assert clock.now() == datetime(2020, 5, 1, tzinfo=UTC)
         assert clock.now() == outer == datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
+
+
+def test_frozen_is_seen_only_by_the_thread_that_stopped_the_clock(app):
+    """A test builder stops the clock while the live server's threads answer webhooks: those
+    requests must keep the app's clock."""
+    seen = {}
+
+    def other_thread() -> None:
+        with app.app_context():
+            seen["other"] = clock.now()
+
+    with app.app_context(), clock.frozen(datetime(2020, 5, 1, tzinfo=UTC)):
+        thread = threading.Thread(target=other_thread)
+        thread.start()
+        thread.join()
+        seen["own"] = clock.now()
+
+    assert seen["own"] == datetime(2020, 5, 1, tzinfo=UTC)
+    assert seen["other"].year >= 2026
