@@ -210,9 +210,13 @@ def close_unpaid(order: Order, reason: str) -> bool:
 
 def redeem_voucher(code: str, clerk: User) -> Voucher:
     """A clerk redeems a voucher by its code at the shop, once (the checks and their errors:
-    ``vouchers.find_redeemable``; 409 already_redeemed if someone was quicker)."""
+    ``vouchers.find_redeemable``, also when the voucher changed during the request)."""
     voucher = vouchers.find_redeemable(code, clerk)
-    if not voucher_redeemed(voucher, by_id=clerk.id):  # redeemed or refunded just now
+    if not voucher_redeemed(voucher, by_id=clerk.id):
+        # Something changed it since the checks (redeemed at another till, refunded, or
+        # expired by the job): check again, so the clerk reads what actually happened.
+        db.session.refresh(voucher)
+        vouchers.find_redeemable(code, clerk)
         raise vouchers.AlreadyRedeemed()
     return voucher
 

@@ -220,3 +220,25 @@ def test_expiry_completes_an_order_whose_other_vouchers_were_used(app, client, b
     assert order_status(app, order_id) == "completed"
     assert order_status(app, other["order"]["id"]) == "paid"  # expired unused: CS calls
     assert expired_audits == 2
+
+
+def test_a_voucher_expired_during_the_redemption_says_expired(client, bought, monkeypatch):
+    """The expiry job can win the race between the checks and the redemption: the clerk is
+    told the voucher expired, not that it was already used."""
+    from marketplace.orders import actions
+
+    redeemed = actions.voucher_redeemed
+
+    def expiry_job_wins(voucher, *, by_id):
+        db.session.execute(
+            sa.update(Voucher.__table__)
+            .where(Voucher.__table__.c.id == voucher.id)
+            .values(status="expired")
+        )
+        return redeemed(voucher, by_id=by_id)
+
+    monkeypatch.setattr(actions, "voucher_redeemed", expiry_job_wins)
+    response = redeem(client, bought["a_clerk"], bought["codes"][0])
+
+    assert response.status_code == 409
+    assert response.get_json()["error"]["code"] == "voucher_expired"
