@@ -18,10 +18,11 @@ Recovery (``retry_approved``, a job) re-runs ``execute``: before paying again it
 provider for a refund already made for this request, so money is never paid twice even by a
 provider that ignores idempotency keys (localstripe does).
 
-Row locks are always taken in one order, the order every money event uses: the order, then
-the refund request (``_lock``), then its vouchers. Provider events about the same order
-(``money_returned_outside``, ``provider_refund_changed``) take them in the same order, so on
-PostgreSQL they wait for each other and never deadlock.
+Locking follows the rule every money event follows: the order's row first (``_lock_mine``
+takes it before the refund request), and the order's other rows only while holding it.
+Provider events about the same order (``money_returned_outside``,
+``provider_refund_changed``) lock the order first too, so on PostgreSQL they wait for each
+other and never deadlock.
 """
 
 from __future__ import annotations
