@@ -68,6 +68,31 @@ class Account:
         return {"Authorization": f"Bearer {self.token}"}
 
 
+def built_user(
+    *roles: Role,
+    user_id: int | None = None,
+    phone: str | None = None,
+    shop: tuple[int, Any] | None = None,
+    save: bool = False,
+):
+    """A user with ``roles`` for the access rules tested as plain functions: unsaved unless
+    ``save`` (then added and flushed, for rules that query). ``shop`` is ``(merchant_id,
+    StaffRole)`` for a shop's owner or clerk."""
+    from marketplace.accounts.models import User
+    from merchants.models import MerchantStaff
+
+    user = User(id=user_id, phone=phone, display_name="someone")
+    for role in roles:
+        user.grant(role)
+    if shop is not None:
+        user.grant(Role.MERCHANT_STAFF)
+        user.merchant_membership = MerchantStaff(merchant_id=shop[0], role=shop[1].value)
+    if save:
+        db.session.add(user)
+        db.session.flush()
+    return user
+
+
 def make_user(
     app: Flask,
     *roles: Role,

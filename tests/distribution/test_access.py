@@ -3,25 +3,17 @@ domain functions."""
 
 from __future__ import annotations
 
-from marketplace.accounts.models import Role, User
+from marketplace.accounts.models import Role
 from marketplace.core.db import db
 from marketplace.distribution import access, distributors
 from marketplace.distribution.models import ShareLink
-
-
-def person(*roles: Role, phone: str | None = None) -> User:
-    user = User(phone=phone, display_name="someone")
-    for role in roles:
-        user.grant(role)
-    db.session.add(user)
-    db.session.flush()
-    return user
+from tests.factories import built_user
 
 
 def test_a_distributor_sees_their_own_dashboard_and_links_only(app):
     with app.app_context():
-        alice = person(Role.SHOPPER, phone="13800000001")
-        bob = person(Role.SHOPPER, phone="13800000002")
+        alice = built_user(Role.SHOPPER, save=True, phone="13800000001")
+        bob = built_user(Role.SHOPPER, save=True, phone="13800000002")
         mine = distributors.join(alice)
         theirs = distributors.join(bob)
         link = ShareLink(code="abc12345", distributor_id=mine.id)
@@ -38,11 +30,11 @@ def test_a_distributor_sees_their_own_dashboard_and_links_only(app):
 
 def test_customer_service_and_admin_see_every_dashboard_but_own_no_link(app):
     with app.app_context():
-        shopper = person(Role.SHOPPER, phone="13800000003")
+        shopper = built_user(Role.SHOPPER, save=True, phone="13800000003")
         distributor = distributors.join(shopper)
         link = ShareLink(code="abc12346", distributor_id=distributor.id)
         for role in (Role.CS, Role.ADMIN):
-            agent = person(role)
+            agent = built_user(role, save=True)
 
             assert access.can_see_dashboard(agent, distributor)
             assert not access.owns_link(agent, link)

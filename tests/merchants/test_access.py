@@ -4,31 +4,19 @@ from __future__ import annotations
 
 import pytest
 
-from marketplace.accounts.models import Role, User
+from marketplace.accounts.models import Role
 from merchants import access
-from merchants.models import Merchant, MerchantStaff, StaffRole
+from merchants.models import Merchant, StaffRole
+from tests.factories import built_user
 
 pytestmark = pytest.mark.usefixtures("app")  # the mapped classes, configured
 
 SHOP, OTHER = Merchant(id=1, name="本店"), Merchant(id=2, name="别家")
 
 
-def user(*roles: Role) -> User:
-    built = User(display_name="someone")
-    for role in roles:
-        built.grant(role)
-    return built
-
-
-def staff_of(merchant: Merchant, role: StaffRole) -> User:
-    built = user(Role.MERCHANT_STAFF)
-    built.merchant_membership = MerchantStaff(merchant_id=merchant.id, role=role.value)
-    return built
-
-
 @pytest.mark.parametrize("role", [Role.BD, Role.ADMIN])
 def test_bd_and_admin_may_do_everything_on_every_merchant(role):
-    bd = user(role)
+    bd = built_user(role)
     for merchant in (SHOP, OTHER):
         assert access.can_see_merchant(bd, merchant)
         assert access.editable_fields(bd, merchant) == access.BD_EDITABLE
@@ -38,7 +26,7 @@ def test_bd_and_admin_may_do_everything_on_every_merchant(role):
 
 
 def test_an_owner_sees_and_edits_only_their_own_shop():
-    owner = staff_of(SHOP, StaffRole.OWNER)
+    owner = built_user(shop=(SHOP.id, StaffRole.OWNER))
 
     assert access.can_see_merchant(owner, SHOP)
     assert access.editable_fields(owner, SHOP) == access.OWNER_EDITABLE
@@ -52,7 +40,7 @@ def test_an_owner_sees_and_edits_only_their_own_shop():
 
 
 def test_a_clerk_sees_their_shop_and_changes_nothing():
-    clerk = staff_of(SHOP, StaffRole.CLERK)
+    clerk = built_user(shop=(SHOP.id, StaffRole.CLERK))
 
     assert access.can_see_merchant(clerk, SHOP)
     assert access.works_at(clerk, SHOP.id)
@@ -64,7 +52,7 @@ def test_a_clerk_sees_their_shop_and_changes_nothing():
 
 @pytest.mark.parametrize("role", [Role.SHOPPER, Role.CS, Role.EDITOR])
 def test_anyone_else_sees_no_merchant(role):
-    someone = user(role)
+    someone = built_user(role)
 
     assert access.membership(someone) is None
     assert not access.can_see_merchant(someone, SHOP)
@@ -74,7 +62,11 @@ def test_anyone_else_sees_no_merchant(role):
 
 def test_who_lists_merchants_and_which():
     """``visible_merchants`` is ``can_see_merchant`` as a condition on the rows."""
-    bd, owner, shopper = user(Role.BD), staff_of(SHOP, StaffRole.CLERK), user(Role.SHOPPER)
+    bd, owner, shopper = (
+        built_user(Role.BD),
+        built_user(shop=(SHOP.id, StaffRole.CLERK)),
+        built_user(Role.SHOPPER),
+    )
 
     assert access.can_list_merchants(bd) and access.can_list_merchants(owner)
     assert not access.can_list_merchants(shopper)

@@ -4,31 +4,19 @@ from __future__ import annotations
 
 import pytest
 
-from marketplace.accounts.models import Role, User
+from marketplace.accounts.models import Role
 from marketplace.orders import access as orders
 from marketplace.orders.models import Order
 from marketplace.vouchers import access as vouchers
 from marketplace.vouchers.models import Voucher
-from merchants.models import MerchantStaff, StaffRole
+from merchants.models import StaffRole
+from tests.factories import built_user
 
 pytestmark = pytest.mark.usefixtures("app")  # the mapped classes, configured
 
 
-def user(user_id: int, *roles: Role) -> User:
-    built = User(id=user_id, display_name="someone")
-    for role in roles:
-        built.grant(role)
-    return built
-
-
-def clerk_of(user_id: int, merchant_id: int, role: StaffRole = StaffRole.CLERK) -> User:
-    built = user(user_id, Role.MERCHANT_STAFF)
-    built.merchant_membership = MerchantStaff(merchant_id=merchant_id, role=role.value)
-    return built
-
-
 def test_a_shopper_sees_only_their_own_orders_and_vouchers():
-    shopper, other = user(1, Role.SHOPPER), user(2, Role.SHOPPER)
+    shopper, other = built_user(Role.SHOPPER, user_id=1), built_user(Role.SHOPPER, user_id=2)
     order = Order(id=10, shopper_id=1)
     voucher = Voucher(id=20, shopper_id=1, merchant_id=5)
 
@@ -41,12 +29,12 @@ def test_a_shopper_sees_only_their_own_orders_and_vouchers():
 def test_only_the_deals_own_shop_redeems(role):
     voucher = Voucher(id=20, shopper_id=1, merchant_id=5)
 
-    assert vouchers.can_redeem(clerk_of(3, 5, role), voucher)
-    assert not vouchers.can_redeem(clerk_of(4, 6, role), voucher)
+    assert vouchers.can_redeem(built_user(user_id=3, shop=(5, role)), voucher)
+    assert not vouchers.can_redeem(built_user(user_id=4, shop=(6, role)), voucher)
 
 
 @pytest.mark.parametrize("role", [Role.SHOPPER, Role.BD, Role.CS, Role.ADMIN])
 def test_nobody_else_redeems_not_even_staff(role):
     voucher = Voucher(id=20, shopper_id=1, merchant_id=5)
 
-    assert not vouchers.can_redeem(user(1, role), voucher)
+    assert not vouchers.can_redeem(built_user(role, user_id=1), voucher)

@@ -8,15 +8,7 @@ from marketplace.distribution import distributors
 from marketplace.settlement.access import can_read_statement
 from marketplace.settlement.models import Statement
 from merchants.models import MerchantStaff, StaffRole
-
-
-def person(*roles: Role, phone: str | None = None) -> User:
-    user = User(phone=phone, display_name="someone")
-    for role in roles:
-        user.grant(role)
-    db.session.add(user)
-    db.session.flush()
-    return user
+from tests.factories import built_user
 
 
 def statement(party_type: str, party_id: int) -> Statement:
@@ -25,7 +17,7 @@ def statement(party_type: str, party_id: int) -> Statement:
 
 def test_admin_reads_every_statement(app):
     with app.app_context():
-        admin = person(Role.ADMIN)
+        admin = built_user(Role.ADMIN, save=True)
 
         assert can_read_statement(admin, statement("merchant", 1))
         assert can_read_statement(admin, statement("distributor", 1))
@@ -46,13 +38,15 @@ def test_merchant_staff_read_their_own_shops_statements_only(app):
 
 def test_a_distributor_reads_their_own_statements_only(app):
     with app.app_context():
-        shopper = person(Role.SHOPPER, phone="13800000011")
-        other = person(Role.SHOPPER, phone="13800000012")
+        shopper = built_user(Role.SHOPPER, save=True, phone="13800000011")
+        other = built_user(Role.SHOPPER, save=True, phone="13800000012")
         mine = distributors.join(shopper)
         distributors.join(other)
 
         assert can_read_statement(shopper, statement("distributor", mine.id))
         assert not can_read_statement(other, statement("distributor", mine.id))
         assert not can_read_statement(shopper, statement("merchant", mine.id))
-        assert not can_read_statement(person(Role.CS), statement("distributor", mine.id))
+        assert not can_read_statement(
+            built_user(Role.CS, save=True), statement("distributor", mine.id)
+        )
         db.session.rollback()

@@ -4,23 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from marketplace.accounts.models import Role, User
+from marketplace.accounts.models import Role
 from marketplace.orders.models import Order
 from marketplace.tickets import access
 from marketplace.tickets.models import Ticket
+from tests.factories import built_user
 
 pytestmark = pytest.mark.usefixtures("app")  # the mapped classes, configured
 
 
-def user(user_id: int, *roles: Role) -> User:
-    built = User(id=user_id, display_name="someone")
-    for role in roles:
-        built.grant(role)
-    return built
-
-
-SHOPPER, OTHER = user(1, Role.SHOPPER), user(2, Role.SHOPPER)
-AGENT, ADMIN = user(3, Role.CS), user(4, Role.ADMIN)
+SHOPPER, OTHER = built_user(Role.SHOPPER, user_id=1), built_user(Role.SHOPPER, user_id=2)
+AGENT, ADMIN = built_user(Role.CS, user_id=3), built_user(Role.ADMIN, user_id=4)
 TICKET = Ticket(id=10, opener_id=1, subject="where is my voucher")
 
 
@@ -45,5 +39,5 @@ def test_a_ticket_names_the_openers_order_or_an_order_of_their_shop():
 
     assert access.can_open_ticket_about(SHOPPER, order, None)
     assert not access.can_open_ticket_about(OTHER, order, None)
-    assert access.can_open_ticket_about(user(5, Role.MERCHANT_STAFF), order, 9)
-    assert not access.can_open_ticket_about(user(6, Role.MERCHANT_STAFF), order, 8)
+    assert access.can_open_ticket_about(built_user(Role.MERCHANT_STAFF, user_id=5), order, 9)
+    assert not access.can_open_ticket_about(built_user(Role.MERCHANT_STAFF, user_id=6), order, 8)
