@@ -21,7 +21,6 @@ from marketplace.distribution import (
     access,
     binding,
     commission,
-    dashboards,
     distributors,
     links,
     settings,
@@ -82,7 +81,7 @@ def join(body: dict):
 def my_dashboard():
     """My dashboard: bound customers, orders, commission by state and month, top deals"""
     distributor = distributors.my_distributor(current_user())
-    return dashboards.dashboard(distributor, attribution.attributed_sales(distributor.id))
+    return attribution.dashboard(distributor)
 
 
 @blp.get("/distributors/me/commissions")
@@ -190,7 +189,7 @@ def distributor_dashboard(distributor_id: int):
     distributor = distributors.get_distributor(distributor_id)
     if not access.can_see_dashboard(current_user(), distributor):
         raise PermissionDenied("That is another distributor's dashboard.")
-    return dashboards.dashboard(distributor, attribution.attributed_sales(distributor.id))
+    return attribution.dashboard(distributor)
 
 
 def _staff_action(distributor_id: int, action) -> Distributor:

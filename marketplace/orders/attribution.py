@@ -1,23 +1,30 @@
 """What a distributor's links and bindings sold: the order figures distribution needs but
 cannot ask for itself. Distribution sits below orders (checkout and payment call it), so its
 dashboard and its streak bonus take these figures from their caller: the distribution views
-and the monthly close pass them in (``dashboards.dashboard(d, attributed_sales(d.id))``,
+and the monthly close pass them in (``dashboard(d)`` below,
 ``streaks.compute_streak_bonuses(month, converted_orders)``)."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 
 from marketplace.core.db import db
 from marketplace.deals.models import Deal
+from marketplace.distribution import dashboards
 from marketplace.distribution.dashboards import AttributedSales
-from marketplace.distribution.models import ShareLink
+from marketplace.distribution.models import Distributor, ShareLink
 from marketplace.orders.models import PAID_STATUSES, Order
 
 # Orders that were paid and not (wholly) given back.
 _PAID = [s.value for s in PAID_STATUSES]
+
+
+def dashboard(distributor: Distributor) -> dict[str, Any]:
+    """The distributor's dashboard with its order figures: what the API and the pages show."""
+    return dashboards.dashboard(distributor, attributed_sales(distributor.id))
 
 
 def attributed_sales(distributor_id: int) -> AttributedSales:
