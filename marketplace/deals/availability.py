@@ -57,3 +57,24 @@ def status_for_stock(stock_left: sa.ColumnElement[int]) -> sa.ColumnElement[str]
     status stays. Every change of a deal's stock sets ``status`` to this in the same UPDATE,
     so a counter and its transition never disagree."""
     return sa.case((Deal.status.in_(SELLING), selling_status(stock_left)), else_=Deal.status)
+
+
+def unavailable_reason(deal: Deal, moment: datetime) -> str | None:
+    """Why a shopper cannot buy ``deal`` at ``moment``, as a stable code the pages put in
+    words, or None when it is on sale: ``on_sale`` for one loaded deal (kept beside it and
+    tested against it), so a buy button and checkout never disagree. An ended sale comes
+    before sold out because it is final; the shopper's own limit is not a property of the
+    deal (``orders.stock`` knows it)."""
+    if deal.status == DealStatus.ENDED.value or (
+        deal.sale_ends_at is not None and deal.sale_ends_at <= moment
+    ):
+        return "sale_ended"
+    if deal.status == DealStatus.SOLD_OUT.value:
+        return "sold_out"
+    if deal.status == DealStatus.PAUSED.value:
+        return "deal_paused"
+    if deal.status != DealStatus.LIVE.value or deal.merchant.stage != Stage.LIVE.value:
+        return "deal_not_on_sale"
+    if deal.sale_starts_at is not None and deal.sale_starts_at > moment:
+        return "sale_not_started"
+    return None
