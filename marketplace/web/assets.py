@@ -1,6 +1,6 @@
 """The pages' static files, served by the app with long caching and gzip.
 
-URLs carry a content hash (``asset_url("css/shop.css")`` → ``/static/css/shop.css?v=…``),
+URLs carry a content hash (``asset_url("css/linli.css")`` → ``/assets/css/linli.css?v=…``),
 so a file can be cached for a year and a new version is a new URL. Text files are sent
 gzipped to browsers that accept it (the vendored CSS and JS shrink to a fifth), compressed
 once per process and file version; nothing is fetched from anywhere else.
@@ -63,7 +63,7 @@ def asset_url(filename: str) -> str:
     return url_for("web.asset", filename=filename, v=_load(filename).digest)
 
 
-@web.get("/static/<path:filename>", endpoint="asset")
+@web.get("/assets/<path:filename>", endpoint="asset")
 def serve(filename: str) -> Response:
     asset = _load(filename)
     gzipped = asset.gzipped is not None and "gzip" in request.headers.get("Accept-Encoding", "")

@@ -21,8 +21,9 @@
     var token = popup.getAttribute("data-popup-day") + ":" + popup.getAttribute("data-popup");
     if (remembered() === token) return;
     popup.hidden = false;
-    var close = popup.querySelector("button[data-popup-close]");
-    if (close) close.focus();
+    var dialog = popup.querySelector("[role=dialog]");
+    dialog.setAttribute("tabindex", "-1");
+    dialog.focus();
     popup.querySelectorAll("[data-popup-close]").forEach(function (el) {
       el.addEventListener("click", function () {
         remember(token);
