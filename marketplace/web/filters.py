@@ -58,7 +58,7 @@ def local_date(value: date | str | None) -> str:
 
 
 def distance(metres: float | None) -> str:
-    """"800 米" under a kilometre, else "2.3 公里"."""
+    """ "800 米" under a kilometre, else "2.3 公里"."""
     if metres is None:
         return ""
     if metres < 1000:
