@@ -93,11 +93,6 @@ def opening_hours(hours: list[dict[str, Any]]) -> list[str]:
     return [f"{weekdays(h['days'])} {h['open']}–{h['close']}" for h in hours or []]
 
 
-def tone(slug: str | None) -> int:
-    """One of eight colours for a category, stable for any slug (categories can be added)."""
-    return sum(map(ord, slug or "")) % 8
-
-
 def init_app(app: Flask) -> None:
     app.jinja_env.filters.update(
         yuan=yuan,
@@ -108,5 +103,4 @@ def init_app(app: Flask) -> None:
         distance=distance,
         weekdays=weekdays,
         opening_hours=opening_hours,
-        tone=tone,
     )

@@ -24,6 +24,14 @@ NEAR_HOME_RADIUS_M = 10_000
 SORTS = ("newest", "popularity", "grade", "distance")
 
 
+@bp.app_template_global()
+def category_tone(slug: str | None) -> int:
+    """One of eight colours per category: its place in the display order, so the eight
+    default categories never share one (a category unknown here falls back to a hash)."""
+    order = [c["slug"] for c in content.home()["categories"]]
+    return order.index(slug) % 8 if slug in order else sum(map(ord, slug or "")) % 8
+
+
 def _parse(schema: ma.Schema, data: dict[str, Any]) -> dict[str, Any]:
     try:
         return schema.load(data)
