@@ -9,8 +9,16 @@ from flask import request
 
 from marketplace.core.api import API_PREFIX
 
-# Answered as JSON (or bytes) for programs: the API, deal images, the probes.
-MACHINE_PREFIXES = (API_PREFIX.rsplit("/", 1)[0] + "/", "/media/", "/healthz", "/readyz")
+# Answered as JSON (or bytes) for programs: the API, deal images, the probes, and for now
+# the share-link redirect, whose 404 the OpenAPI document promises as JSON; the share-link
+# step of the shoppers' web moves it to the pages (an HTML page, documented as such).
+MACHINE_PREFIXES = (
+    API_PREFIX.rsplit("/", 1)[0] + "/",
+    "/media/",
+    "/healthz",
+    "/readyz",
+    "/s/",
+)
 
 
 def is_page_request() -> bool:
