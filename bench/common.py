@@ -108,8 +108,12 @@ def serve(env: dict[str, str], *, workers: int = 2, threads: int = 4) -> Iterato
                 time.sleep(0.1)
         yield base
     finally:
-        server.terminate()
-        server.wait(10)
+        server.terminate()  # graceful: workers finish their requests (up to 30 s)
+        try:
+            server.wait(40)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait(10)
 
 
 def summarize(label: str, latencies_ms: list[float], seconds: float, extra: str = "") -> None:

@@ -279,11 +279,16 @@ def profile_rejections(env: dict[str, str], deal_id: int, tokens_file: Path, n: 
             },
         )
 
+    answers: Counter = Counter()
     while losers:  # sell whatever the opening left, so every attempt below is refused
-        answer = attempt(len(losers)).get_json()
+        answer = attempt(len(losers) - 1).get_json()
         losers.pop()
-        if answer.get("error", {}).get("code") == "sold_out":
+        answers[answer.get("error", {}).get("code", "bought")] += 1
+        if answers["sold_out"]:
             break
+    if not answers["sold_out"]:
+        print(f"\nin process: could not sell the deal out ({dict(answers)}); no profile")
+        return
     for i in range(len(losers)):  # warm: every token used once (first uses may write)
         attempt(i)
     sa.event.listen(engine, "before_cursor_execute", count)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import sqlalchemy as sa
+from redis.exceptions import RedisError
 
 from marketplace.accounts.models import User
 from marketplace.core.clock import to_local
@@ -99,10 +100,13 @@ def _bought(state: sale_state.SaleState, shopper_id: int) -> bool:
     from the database once if Redis lost it); without a gate, only the database knows."""
     if not state.gated:
         return True
-    known = inventory.knows_buyer(state.deal_id, shopper_id)
-    if known is None:
-        load_gate(state.deal_id)
+    try:
         known = inventory.knows_buyer(state.deal_id, shopper_id)
+        if known is None:
+            load_gate(state.deal_id)
+            known = inventory.knows_buyer(state.deal_id, shopper_id)
+    except RedisError:
+        return True  # without Redis the database answers, as for any refusal
     return known is not False
 
 
