@@ -43,16 +43,28 @@ log = logging.getLogger(__name__)
 GENERATION_TTL = 24 * 3600  # far longer than any entry; a lost generation is only a miss
 TAG = "@"  # fields holding a generation: "@<generation key>" -> the value it was read at
 
+# -> {the entry if every tag is current (else false), then each key of KEYS[2..] read
+# alongside: GET, or HGET of the field ARGV[i - 1] when that is not ''}
 _READ = lua(
     """
+local out = {false}
 local entry = redis.call('HGETALL', KEYS[1])
-if #entry == 0 then return false end
-for i = 1, #entry, 2 do
-  if string.sub(entry[i], 1, 1) == '@' then
-    if redis.call('GET', string.sub(entry[i], 2)) ~= entry[i + 1] then return false end
+if #entry > 0 then
+  out[1] = entry
+  for i = 1, #entry, 2 do
+    if string.sub(entry[i], 1, 1) == '@' then
+      if redis.call('GET', string.sub(entry[i], 2)) ~= entry[i + 1] then
+        out[1] = false
+        break
+      end
+    end
   end
 end
-return entry
+for i = 2, #KEYS do
+  if ARGV[i - 1] == '' then out[i] = redis.call('GET', KEYS[i])
+  else out[i] = redis.call('HGET', KEYS[i], ARGV[i - 1]) end
+end
+return out
 """
 )
 _GENERATIONS = lua(
@@ -122,11 +134,23 @@ def _fresh() -> int:
 def read(key: str) -> dict[str, str] | None:
     """The entry at ``key`` if every generation it is tagged with is current (tags left
     out), else None. Raises RedisError."""
-    flat = _READ(keys=[key], client=redis_client())
+    return read_with(key)[0]
+
+
+def read_with(
+    key: str, *also: tuple[str, str | None]
+) -> tuple[dict[str, str] | None, list[bytes | None]]:
+    """``read``, and in the same round trip the plain values ``also`` names: ``(key,
+    None)`` for a string, ``(key, field)`` for a hash field (None when missing). Raises
+    RedisError."""
+    keys = [key, *(k for k, _ in also)]
+    fields = [field or "" for _, field in also]
+    flat, *values = _READ(keys=keys, args=fields, client=redis_client())
     if not flat:
-        return None
+        return None, values
     pairs = zip(flat[::2], flat[1::2], strict=True)
-    return {k.decode(): v.decode() for k, v in pairs if not k.startswith(TAG.encode())}
+    entry = {k.decode(): v.decode() for k, v in pairs if not k.startswith(TAG.encode())}
+    return entry, values
 
 
 def generations(*keys: str) -> dict[str, str]:

@@ -159,6 +159,32 @@ def enter_gate(deal_id: int, shopper_id: int, quantity: int, limit: int | None) 
     return GateAnswer(Gate(outcome), bool(known))
 
 
+def gate_view(deal_id: int, shopper_id: int) -> list[tuple[str, str | None]]:
+    """What ``peek`` reads (the units left, the shopper's entry in the book), for a
+    caller that reads them in one round trip with something else
+    (``sale_state.current_with``)."""
+    stock_key, book = gate_keys(deal_id)
+    return [(stock_key, None), (book, str(shopper_id))]
+
+
+def peek(
+    values: list[bytes | None], quantity: int, limit: int | None
+) -> tuple[GateAnswer | None, bool | None]:
+    """The gate's answer from the values ``gate_view`` named, without counting anyone:
+    (SOLD_OUT / LIMIT_REACHED / EMPTY, or None when there is room — then only
+    ``enter_gate`` admits, atomically), and whether the book knows the shopper (None when
+    the gate is empty)."""
+    left, held = values
+    if left is None:
+        return GateAnswer(Gate.EMPTY, False), None
+    known = held is not None
+    if int(left) < quantity:
+        return GateAnswer(Gate.SOLD_OUT, known), known
+    if limit and int(held or 0) + quantity > limit:
+        return GateAnswer(Gate.LIMIT_REACHED, known), known
+    return None, known
+
+
 def knows_buyer(deal_id: int, shopper_id: int) -> bool | None:
     """Whether the gate's book has this shopper; None when the gate is empty (Redis lost
     it: the caller fills it and asks again). Raises RedisError."""

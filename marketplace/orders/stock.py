@@ -63,21 +63,27 @@ def admit(
 ) -> Admission:
     """The screen in front of checkout, answered from Redis: the deal's sale state (not
     found, not on sale, not open yet, closed, sold out) and, for a flash deal, the gate
-    (its units, the shopper's limit). Raises ``Refused`` without touching the database —
-    except to fill a gate or a sale state Redis lost. ``keyed``: the attempt carries an
-    Idempotency-Key (a refused shopper who bought before may be repeating that purchase).
+    (its units, the shopper's limit), read together in one round trip. Raises ``Refused``
+    without touching the database — except to fill a gate or a sale state Redis lost.
+    ``keyed``: the attempt carries an Idempotency-Key (a refused shopper who bought before
+    may be repeating that purchase).
 
     An admitted attempt still goes to the database, the record, which checks everything
     again; its place in the gate is given back if its transaction does not commit."""
-    state = sale_state.current(deal_id)
+    state, view = sale_state.current_with(deal_id, *inventory.gate_view(deal_id, shopper_id))
     verdict = state.verdict(moment)
+    if verdict is Verdict.NOT_FOUND:
+        raise InvalidInput(fields={"deal_id": ["No such deal."]}, code="deal_not_found")
+    peeked, known = (None, None)
+    if state.gated and view is not None:
+        peeked, known = inventory.peek(view, quantity, state.per_shopper_limit)
     if verdict is not Verdict.ON_SALE:
-        if verdict is Verdict.NOT_FOUND:
-            raise InvalidInput(fields={"deal_id": ["No such deal."]}, code="deal_not_found")
-        raise Refused(_refusal(verdict, state), may_repeat=keyed and _bought(state, shopper_id))
+        repeat = keyed and (not state.gated or _bought(state, shopper_id, known))
+        raise Refused(_refusal(verdict, state), may_repeat=repeat)
     if not state.gated:
         return Admission(deal_id, shopper_id, quantity, gated=False)
-    answer = inventory.enter_gate(deal_id, shopper_id, quantity, state.per_shopper_limit)
+    # A refusal the peek saw is final; room is only claimed by the atomic gate script.
+    answer = peeked or inventory.enter_gate(deal_id, shopper_id, quantity, state.per_shopper_limit)
     if answer.outcome is Gate.EMPTY:
         load_gate(deal_id)
         answer = inventory.enter_gate(deal_id, shopper_id, quantity, state.per_shopper_limit)
@@ -95,11 +101,12 @@ def admit(
     return admission
 
 
-def _bought(state: sale_state.SaleState, shopper_id: int) -> bool:
-    """Whether the shopper may have bought the deal before: the gate's book says (filled
-    from the database once if Redis lost it); without a gate, only the database knows."""
-    if not state.gated:
-        return True
+def _bought(state: sale_state.SaleState, shopper_id: int, known: bool | None) -> bool:
+    """Whether a shopper refused by a flash deal's sale state may have bought it before:
+    the gate's book says (``known``, as read with the state; the gate filled from the
+    database once if Redis lost it)."""
+    if known is not None:
+        return known
     try:
         known = inventory.knows_buyer(state.deal_id, shopper_id)
         if known is None:
