@@ -118,6 +118,10 @@ def on_rollback(callback: Any, session: sa.orm.Session | None = None) -> None:
 
 @event.listens_for(sa.orm.Session, "after_commit")
 def _run_on_commit(session: sa.orm.Session) -> None:
+    if session.in_nested_transaction():
+        # SQLAlchemy says "after_commit" when a SAVEPOINT is released too: nothing is
+        # committed yet, and the transaction may still roll back.
+        return
     session.info.pop("linli.on_rollback", None)
     for callback in session.info.pop("linli.on_commit", []):
         callback()
