@@ -127,7 +127,7 @@ def _place(
             raise SoldOut()
         raise service.DealNotOnSale()
     buyer = user_of(shopper)
-    stock.reserve(deal, buyer, quantity)
+    stock.check_limit(deal, buyer, quantity)
     order = Order(
         shopper_id=buyer.id,
         deal=deal,
@@ -166,6 +166,7 @@ def _place(
         actor_id=buyer.id,
         data={"deal_id": deal.id, "quantity": quantity, "amount": order.amount},
     )
+    stock.take(deal, quantity)  # last: the deal's row stays locked only until the commit
     return order, True
 
 

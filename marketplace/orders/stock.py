@@ -161,10 +161,24 @@ def reserve(deal: Deal, shopper: User, quantity: int) -> None:
     """Take ``quantity`` units of ``deal`` for ``shopper`` in the database — the record —
     or raise the deal's SoldOut/LimitReached (``deals.errors``). Callers pass a flash buyer
     through ``admit`` first."""
+    check_limit(deal, shopper, quantity)
+    take(deal, quantity)
+
+
+def check_limit(deal: Deal, shopper: User, quantity: int) -> None:
+    """Raise LimitReached if ``quantity`` more units would put ``shopper`` over the deal's
+    per-shopper limit, counted under the shopper's row lock (held to the commit)."""
     lock_shopper(shopper.id)
     if deal.per_shopper_limit is not None:
         if held_units(deal.id, shopper.id) + quantity > deal.per_shopper_limit:
             raise LimitReached()
+
+
+def take(deal: Deal, quantity: int) -> None:
+    """The units themselves (``inventory.take``), or SoldOut. Its UPDATE locks the deal's
+    row until the transaction ends, and every buyer of the deal queues on that lock: a
+    checkout does it last, just before its commit, so the queue moves two statements at a
+    time, not a whole order's."""
     inventory.take(deal, quantity)
 
 
