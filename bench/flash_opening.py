@@ -24,6 +24,8 @@ Idempotency-Key, as an app does for every tap.
 Phases, one server:
   1. the ceiling: ``GET /healthz`` (2 threads x 32 connections) while 4 connections browse
      the catalog (list, near me, home, deal pages);
+  the waiting room: every shopper opens the app before 10:00 (``GET /api/v1/me`` with each
+     token in turn), so their tokens' principals are in Redis as they would be;
   2. the opening: the flash deal opens 2 s after wrk starts (the first taps are "not on
      sale yet"); ``POST /api/v1/orders`` (2 x 32, the same client) with the same browsing
      beside it;
@@ -94,6 +96,22 @@ function request()
     ["Content-Type"] = "application/json",
     ["Idempotency-Key"] = "%(phase)s-" .. linli_thread .. "-" .. sequence,
   }, body)
+end
+"""
+
+WAITING_SCRIPT = r"""
+local tokens = {}
+local next_index = 0
+
+function init(args)
+  for line in io.lines("%(tokens)s") do tokens[#tokens + 1] = line end
+  next_index = %(offset)d + linli_thread
+end
+
+function request()
+  local token = tokens[(next_index %% #tokens) + 1]
+  next_index = next_index + %(threads)d
+  return wrk.format("GET", "/api/v1/me", {["Authorization"] = "Bearer " .. token})
 end
 """
 
@@ -361,6 +379,7 @@ def main() -> None:
             ]
             browse = BROWSE_SCRIPT % {"paths": ", ".join(f'"{p}"' for p in browse_paths)}
             results: list[WrkResult] = []
+            waiting: list[WrkResult] = []
             log: list[str] = []
             with serve(env, workers=4, threads=4) as base:
 
@@ -387,6 +406,14 @@ def main() -> None:
 
                 phase("warm-up", WRK_COUNT_ANSWERS + PLAIN_SCRIPT, 3)
                 results += phase("GET /healthz (ceiling)", PLAIN_SCRIPT, args.seconds)
+                # Before 10:00 the crowd is in the app already: every shopper's token is
+                # used (GET /me) once or more, as opening the app does.
+                waited = 0
+                while waited < 1.2 * args.shoppers:
+                    values = {"tokens": tokens_file, "threads": WRK_THREADS, "offset": waited}
+                    room = phase("GET /api/v1/me (waiting room)", WAITING_SCRIPT % values, 3)
+                    waiting.append(room[0])
+                    waited += room[0].requests
                 opens_at = datetime.now(UTC) + timedelta(seconds=OPENS_AFTER + 0.5)
                 deal_id = open_flash_deal(env, args.stock, opens_at)
                 values = {"deal_id": deal_id, "tokens": tokens_file, "threads": WRK_THREADS}
@@ -412,6 +439,12 @@ def main() -> None:
                 )
             record = check_stock(env, deal_id, args.stock)
             report(results, record, log)
+            first = waiting[0]
+            print(
+                f"  before the opening, GET /api/v1/me with every shopper's token: "
+                f"{sum(w.requests for w in waiting)} requests; the first 3 s (first uses: "
+                f"tokens read from the database) {first.rate:.0f} req/s, p99 {first.p99_ms:.0f} ms"
+            )
             if args.profile:
                 profile_rejections(env, deal_id, tokens_file, 500)
         finally:

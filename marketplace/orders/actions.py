@@ -44,6 +44,7 @@ from marketplace.orders import service, stock
 from marketplace.orders.models import Order, OrderStatus
 from marketplace.vouchers import service as vouchers
 from marketplace.vouchers.models import Voucher, VoucherStatus
+from merchants.models import Merchant
 
 # -- order placed ----------------------------------------------------------------------------
 
@@ -117,7 +118,11 @@ def _place(
             admission.give_back()
             return service.repeat(existing, body_hash), False
     deal = db.session.scalars(
-        sa.select(Deal).join(Deal.merchant).where(Deal.id == deal_id, *on_sale(moment))
+        sa.select(Deal)
+        .join(Deal.merchant)
+        .where(Deal.id == deal_id, *on_sale(moment))
+        # the merchant's BD owner (and their roles) are not part of a purchase
+        .options(sa.orm.joinedload(Deal.merchant).lazyload(Merchant.owner))
     ).first()
     if deal is None:  # the screen's copy was a moment old; the admission goes back
         existing_deal = db.session.get(Deal, deal_id)

@@ -161,14 +161,15 @@ def reserve(deal: Deal, shopper: User, quantity: int) -> None:
     """Take ``quantity`` units of ``deal`` for ``shopper`` in the database — the record —
     or raise the deal's SoldOut/LimitReached (``deals.errors``). Callers pass a flash buyer
     through ``admit`` first."""
+    lock_shopper(shopper.id)
     check_limit(deal, shopper, quantity)
     take(deal, quantity)
 
 
 def check_limit(deal: Deal, shopper: User, quantity: int) -> None:
     """Raise LimitReached if ``quantity`` more units would put ``shopper`` over the deal's
-    per-shopper limit, counted under the shopper's row lock (held to the commit)."""
-    lock_shopper(shopper.id)
+    per-shopper limit. The caller holds the shopper's row lock (``lock_shopper``), so the
+    count cannot change before the commit."""
     if deal.per_shopper_limit is not None:
         if held_units(deal.id, shopper.id) + quantity > deal.per_shopper_limit:
             raise LimitReached()
