@@ -135,7 +135,8 @@ def user_of(who: User | Principal) -> User:
 
 
 def _from_database(hashed: str) -> Principal | None:
-    row = db.session.execute(
+    """The token, its user and their roles in one statement (a row per role)."""
+    rows = db.session.execute(
         sa.select(
             AuthToken.id,
             AuthToken.user_id,
@@ -144,17 +145,19 @@ def _from_database(hashed: str) -> Principal | None:
             AuthToken.last_used_at,
             User.is_active,
             User.must_change_password,
+            UserRole.role,
         )
         .join(User, User.id == AuthToken.user_id)
+        .outerjoin(UserRole, UserRole.user_id == User.id)
         .where(AuthToken.token_hash == hashed)
-    ).first()
-    if row is None:
+    ).all()
+    if not rows:
         return None
-    roles = db.session.scalars(sa.select(UserRole.role).where(UserRole.user_id == row.user_id))
+    row = rows[0]
     return Principal(
         token_id=row.id,
         user_id=row.user_id,
-        roles=frozenset(Role(r) for r in roles),
+        roles=frozenset(Role(r.role) for r in rows if r.role is not None),
         is_active=row.is_active,
         must_change_password=row.must_change_password,
         expires_at=row.expires_at,
