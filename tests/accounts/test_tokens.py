@@ -155,11 +155,11 @@ def test_an_authenticated_request_costs_a_constant_number_of_queries(app, client
     from tests.querycount import count_queries
 
     account = staff(app, client, Role.BD)
-    me(client, account.token)  # the first use records last_used_at
+    me(client, account.token)  # the first use reads the token (then it is cached)
 
     with count_queries(app) as queries:
         for _ in range(5):
             assert me(client, account.token).status_code == 200
 
-    # token joined with its user, the user's roles, their merchant link: three per request
+    # the token from Redis; /me loads the user, their roles, their merchant link: three
     assert queries.count == 15, queries
