@@ -95,20 +95,21 @@ def status_for_stock(stock_left: sa.ColumnElement[int]) -> sa.ColumnElement[str]
 
 def unavailable_reason(deal: Deal, moment: datetime) -> str | None:
     """Why a shopper cannot buy ``deal`` at ``moment``, as a stable code the pages put in
-    words, or None when it is on sale: ``on_sale`` for one loaded deal (kept beside it and
-    tested against it), so a buy button and checkout never disagree. An ended sale comes
-    before sold out because it is final; the shopper's own limit is not a property of the
-    deal (``orders.stock`` knows it)."""
-    if deal.status == DealStatus.ENDED.value or (
-        deal.sale_ends_at is not None and deal.sale_ends_at <= moment
-    ):
-        return "sale_ended"
-    if deal.status == DealStatus.SOLD_OUT.value:
+    words, or None when it is on sale. It reads checkout's own ``verdict`` (so a buy button
+    and checkout never disagree, a sold-out deal included) and only names the
+    not-selling case more finely: paused, ended, or otherwise not on sale. The shopper's own
+    limit is not a property of the deal (``orders.stock`` knows it)."""
+    answer = verdict(
+        deal.status, deal.merchant.stage, deal.sale_starts_at, deal.sale_ends_at, moment
+    )
+    if answer is Verdict.ON_SALE:
+        return None
+    if answer is Verdict.SOLD_OUT:
         return "sold_out"
+    if answer is Verdict.NOT_OPEN:
+        return "sale_not_started"
+    if answer is Verdict.CLOSED or deal.status == DealStatus.ENDED.value:
+        return "sale_ended"
     if deal.status == DealStatus.PAUSED.value:
         return "deal_paused"
-    if deal.status != DealStatus.LIVE.value or deal.merchant.stage != Stage.LIVE.value:
-        return "deal_not_on_sale"
-    if deal.sale_starts_at is not None and deal.sale_starts_at > moment:
-        return "sale_not_started"
-    return None
+    return "deal_not_on_sale"
