@@ -9,6 +9,7 @@ transition are one statement.
 
 from __future__ import annotations
 
+import enum
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -37,6 +38,39 @@ def on_sale(moment: datetime) -> list[sa.ColumnElement[bool]]:
         sa.or_(Deal.sale_starts_at.is_(None), Deal.sale_starts_at <= moment),
         sa.or_(Deal.sale_ends_at.is_(None), Deal.sale_ends_at > moment),
     ]
+
+
+class Verdict(enum.Enum):
+    """Whether a deal can be bought at a moment, and if not, why (what the shopper is told)."""
+
+    ON_SALE = "on_sale"
+    SOLD_OUT = "sold_out"
+    NOT_SELLING = "not_selling"  # paused, not yet published, ended, or its merchant not live
+    NOT_OPEN = "not_open"  # before its sale window
+    CLOSED = "closed"  # after its sale window
+    NOT_FOUND = "not_found"
+
+
+def verdict(
+    status: str,
+    merchant_stage: str,
+    sale_starts_at: datetime | None,
+    sale_ends_at: datetime | None,
+    moment: datetime,
+) -> Verdict:
+    """``on_sale`` in Python, over a deal's cached sale state (``deals.sale_state``): ON_SALE
+    exactly when ``on_sale(moment)`` matches the deal (a test holds the two together on
+    both databases). A sold-out deal is SOLD_OUT whatever its window, as checkout has always
+    said; "units left" is again the status (the flash gate counts units on top)."""
+    if status == DealStatus.SOLD_OUT.value:
+        return Verdict.SOLD_OUT
+    if status != DealStatus.LIVE.value or merchant_stage != Stage.LIVE.value:
+        return Verdict.NOT_SELLING
+    if sale_starts_at is not None and moment < sale_starts_at:
+        return Verdict.NOT_OPEN
+    if sale_ends_at is not None and moment >= sale_ends_at:
+        return Verdict.CLOSED
+    return Verdict.ON_SALE
 
 
 def still_selling(deal: Deal, moment: datetime) -> bool:
