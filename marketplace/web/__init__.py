@@ -20,7 +20,8 @@ from marketplace.core.api import Api
 
 
 def init_app(app: Flask, api: Api) -> None:
-    from marketplace.web import assets, errors, filters, security, texts
+    from marketplace.web import assets, errors, filters, security, session, texts
+    from marketplace.web.shop import login  # noqa: F401 - the login pages join shop.bp
     from marketplace.web.shop import views as shop
 
     texts.init_app(app)
@@ -28,4 +29,5 @@ def init_app(app: Flask, api: Api) -> None:
     assets.init_app(app)
     app.register_blueprint(shop.bp)
     security.init_app(app)
+    session.init_app(app)
     errors.init_app(app)
