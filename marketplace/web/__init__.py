@@ -21,7 +21,9 @@ from marketplace.core.api import Api
 
 def init_app(app: Flask, api: Api) -> None:
     from marketplace.web import assets, errors, filters, security, session, texts
-    from marketplace.web.shop import login  # noqa: F401 - the login pages join shop.bp
+
+    # the shop's page modules add their routes to shop.bp
+    from marketplace.web.shop import checkout, login, share, support, vouchers  # noqa: F401
     from marketplace.web.shop import views as shop
 
     texts.init_app(app)
