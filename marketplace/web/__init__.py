@@ -20,7 +20,10 @@ from marketplace.core.api import Api
 
 
 def init_app(app: Flask, api: Api) -> None:
-    from marketplace.web import assets, errors, filters, security, texts
+    from marketplace.web import assets, errors, filters, security, session, texts
+
+    # the shop's page modules add their routes to shop.bp
+    from marketplace.web.shop import checkout, login, share, support, vouchers  # noqa: F401
     from marketplace.web.shop import views as shop
 
     texts.init_app(app)
@@ -28,4 +31,5 @@ def init_app(app: Flask, api: Api) -> None:
     assets.init_app(app)
     app.register_blueprint(shop.bp)
     security.init_app(app)
+    session.init_app(app)
     errors.init_app(app)
