@@ -20,12 +20,13 @@ from marketplace.core.api import Api
 
 
 def init_app(app: Flask, api: Api) -> None:
-    from marketplace.web import assets, errors, filters, security, texts
+    from marketplace.web import assets, errors, filters, poster, security, texts
     from marketplace.web.shop import views as shop
 
     texts.init_app(app)
     filters.init_app(app)
     assets.init_app(app)
+    poster.init_app(app)
     app.register_blueprint(shop.bp)
     security.init_app(app)
     errors.init_app(app)
