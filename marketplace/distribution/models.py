@@ -122,6 +122,8 @@ class CustomerBinding(db.Model):
     channel: Mapped[str] = mapped_column(sa.String(20))  # login, order, admin
     bound_at: Mapped[datetime] = mapped_column(default=now)
 
+    shopper: Mapped[User] = relationship(lazy="joined", innerjoin=True)
+
 
 class CommissionEntry(db.Model):
     """What a distributor is owed, in fen: per voucher and level for orders, per month for
