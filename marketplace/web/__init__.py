@@ -20,7 +20,8 @@ from marketplace.core.api import Api
 
 
 def init_app(app: Flask, api: Api) -> None:
-    from marketplace.web import assets, errors, filters, poster, security, texts
+    from marketplace.web import assets, errors, filters, poster, security, session, texts
+    from marketplace.web.shop import login  # noqa: F401 - the login pages join shop.bp
     from marketplace.web.shop import views as shop
 
     texts.init_app(app)
@@ -29,4 +30,5 @@ def init_app(app: Flask, api: Api) -> None:
     poster.init_app(app)
     app.register_blueprint(shop.bp)
     security.init_app(app)
+    session.init_app(app)
     errors.init_app(app)

@@ -1,5 +1,6 @@
 // Linli's few lines of page JavaScript (no inline script: the CSP forbids it).
 // - The home page's popup deal: shown once a day, the dismissal remembered in localStorage.
+// - The login form's resend countdown.
 // - "Use my location": asks the browser (with the shopper's consent), then submits the
 //   location form with the position; refused or unavailable, the centre stays.
 (function () {
@@ -67,8 +68,32 @@
     });
   }
 
+  // The login form's "send the code" button waits out the resend interval (or the rate
+  // limit's Retry-After), counting down on its label; the server enforces the limit anyway.
+  function setUpCountdown() {
+    document.querySelectorAll("[data-countdown]").forEach(function (button) {
+      var left = parseInt(button.getAttribute("data-countdown"), 10) || 0;
+      if (left <= 0) return;
+      var label = button.textContent;
+      var template = button.getAttribute("data-countdown-text");
+      button.disabled = true;
+      function tick() {
+        if (left <= 0) {
+          button.disabled = false;
+          button.textContent = label;
+          return;
+        }
+        button.textContent = template.replace("{seconds}", String(left));
+        left -= 1;
+        window.setTimeout(tick, 1000);
+      }
+      tick();
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     setUpPopup();
     setUpLocate();
+    setUpCountdown();
   });
 })();
