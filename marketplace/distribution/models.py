@@ -13,6 +13,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from marketplace.accounts.models import User
 from marketplace.core.clock import now
 from marketplace.core.db import db, enum_check
+from marketplace.deals.models import Deal
 
 
 class DistributorStatus(enum.StrEnum):
@@ -98,6 +99,7 @@ class ShareLink(db.Model):
     visits: Mapped[int] = mapped_column(default=0)
 
     distributor: Mapped[Distributor] = relationship(lazy="joined", innerjoin=True)
+    deal: Mapped[Deal | None] = relationship(lazy="joined")
 
 
 class LinkVisit(db.Model):

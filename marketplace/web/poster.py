@@ -34,6 +34,7 @@ from flask import Flask, current_app
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
 from marketplace.core.errors import ServiceUnavailable
+from marketplace.providers.storage import file_storage
 from marketplace.settings import SettingsError
 from marketplace.web.filters import price
 from marketplace.web.texts import t
@@ -196,6 +197,19 @@ def poster_font() -> PosterFont:
 
 def posters_available() -> bool:
     return current_app.extensions.get("linli.poster_font") is not None
+
+
+def stored_image(url: str) -> bytes | None:
+    """The bytes of a deal photo by its public URL (``/media/deals/…``, kept by the file
+    storage), or None when it is not one of ours or is gone."""
+    prefix = "/media/"
+    if not url.startswith(prefix):
+        return None
+    try:
+        return file_storage().read(url[len(prefix) :])
+    except (OSError, ValueError):
+        log.warning("poster: the deal photo %s is not in the file storage", url)
+        return None
 
 
 # -- drawing -------------------------------------------------------------------------------
