@@ -8,7 +8,6 @@ from marketplace.core.api import Api
 
 def init_app(app: Flask, api: Api) -> None:
     from marketplace.distribution import models  # noqa: F401 - tables for the metadata
-    from marketplace.distribution.api import blp, short_links
+    from marketplace.distribution.api import blp
 
     api.register_blueprint(blp)
-    api.register_blueprint(short_links)

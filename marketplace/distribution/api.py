@@ -6,8 +6,7 @@ cannot ask for: those routes pass them in from ``orders.attribution``."""
 
 from __future__ import annotations
 
-import flask_smorest
-from flask import current_app, redirect, request
+from flask import current_app, request
 
 from marketplace.accounts.auth import auth_required, current_user
 from marketplace.accounts.models import Role
@@ -50,10 +49,6 @@ from marketplace.distribution.schemas import (
 from marketplace.orders import attribution
 
 blp = Blueprint("distribution", __name__, description="Distributors, links, commission")
-short_links = flask_smorest.Blueprint(
-    "short_links", __name__, url_prefix="/s", description="Share links"
-)
-REF_COOKIE_DAYS = 30
 
 
 # -- shoppers and distributors -------------------------------------------------------------
@@ -133,27 +128,6 @@ def link_qr(code: str):
         raise NotFound("No such link of yours.", code="link_not_found")
     target = request.host_url.rstrip("/") + f"/s/{link.code}"
     return current_app.response_class(qr.png(target), mimetype="image/png")
-
-
-@short_links.get("/<string:code>")
-@short_links.response(302, description="to the deal or home page, with ?ref= and a cookie")
-@documents_errors(404)
-def follow(code: str):
-    """Follow a share link: the click is recorded and the attribution travels on"""
-    link = links.record_click(code, ip=request.remote_addr, user_agent=request.user_agent.string)
-    db.session.commit()
-    base = current_app.config["LINLI_WEB_BASE_URL"].rstrip("/")
-    path = f"/deals/{link.deal_id}" if link.deal_id else "/"
-    response = redirect(f"{base}{path}?ref={link.code}", code=302)
-    response.set_cookie(
-        "linli_ref",
-        link.code,
-        max_age=REF_COOKIE_DAYS * 86400,
-        samesite="Lax",
-        secure=request.is_secure,
-        httponly=True,
-    )
-    return response
 
 
 @blp.post("/distributors/me/moments")

@@ -166,13 +166,22 @@ def reserve(deal: Deal, shopper: User, quantity: int) -> None:
     take(deal, quantity)
 
 
+def allowance(deal_id: int, per_shopper_limit: int | None, shopper_id: int) -> int | None:
+    """How many more units of the deal the shopper may hold (None: no limit): the limit
+    less the units their live orders hold. What the buy button says ('limit reached') and
+    what ``check_limit`` enforces."""
+    if per_shopper_limit is None:
+        return None
+    return max(0, per_shopper_limit - held_units(deal_id, shopper_id))
+
+
 def check_limit(deal: Deal, shopper: User, quantity: int) -> None:
     """Raise LimitReached if ``quantity`` more units would put ``shopper`` over the deal's
     per-shopper limit. The caller holds the shopper's row lock (``lock_shopper``), so the
     count cannot change before the commit."""
-    if deal.per_shopper_limit is not None:
-        if held_units(deal.id, shopper.id) + quantity > deal.per_shopper_limit:
-            raise LimitReached()
+    left = allowance(deal.id, deal.per_shopper_limit, shopper.id)
+    if left is not None and quantity > left:
+        raise LimitReached()
 
 
 def take(deal: Deal, quantity: int) -> None:

@@ -236,20 +236,30 @@ def reconcile_pending(
     return _sync_each(due)
 
 
+def check_payment(order_id: int) -> str:
+    """Ask the provider about one order now and act on the answer (``sync_payment``),
+    committed, then carry out a refund it opened (a late or wrong payment), now that the
+    order's lock is gone. Provider trouble is an outcome, not an error: the webhook, the
+    next check or the reconciliation job finishes the work. What the jobs do per order,
+    and what the shopper's order page does while it waits for a payment to be confirmed."""
+    try:
+        order = db.session.get(Order, order_id, populate_existing=True)
+        outcome = sync_payment(order) if order else "gone"
+        db.session.commit()
+        refunds.execute_due()
+    except ProviderUnavailable:
+        db.session.rollback()
+        outcome = "provider_unavailable"
+    except ProviderError as exc:  # a refusal, not an outage: it needs a person
+        db.session.rollback()
+        log.error("order %s: the provider refused: %s", order_id, exc.describe())
+        outcome = "provider_error"
+    return outcome
+
+
 def _sync_each(order_ids: list[int]) -> dict[str, int]:
     outcomes: dict[str, int] = {}
     for order_id in order_ids:
-        try:
-            order = db.session.get(Order, order_id, populate_existing=True)
-            outcome = sync_payment(order) if order else "gone"
-            db.session.commit()
-            refunds.execute_due()  # a late or wrong payment's refund, now the lock is gone
-        except ProviderUnavailable:
-            db.session.rollback()
-            outcome = "provider_unavailable"
-        except ProviderError as exc:  # a refusal, not an outage: it needs a person
-            db.session.rollback()
-            log.error("order %s: the provider refused: %s", order_id, exc.describe())
-            outcome = "provider_error"
+        outcome = check_payment(order_id)
         outcomes[outcome] = outcomes.get(outcome, 0) + 1
     return outcomes

@@ -63,6 +63,9 @@ from marketplace.vouchers.models import Voucher, VoucherStatus
 log = logging.getLogger(__name__)
 ALERT_AFTER_ATTEMPTS = 5
 PAYING_LEASE = timedelta(seconds=60)
+# The vouchers a shopper may ask a refund for: unused ones, expired included (a used one
+# needs an admin override).
+SHOPPER_REFUNDABLE = (VoucherStatus.ACTIVE.value, VoucherStatus.EXPIRED.value)
 
 
 class RefundNotFound(NotFound):
@@ -111,9 +114,7 @@ def request_refund(
     order = orders.get_order(order_id, shopper)
     if order.status not in [s.value for s in PAID_STATUSES]:
         raise Conflict(f"A {order.status} order cannot be refunded.", code="order_not_refundable")
-    vouchers = _vouchers(
-        order, voucher_codes, (VoucherStatus.ACTIVE.value, VoucherStatus.EXPIRED.value)
-    )
+    vouchers = _vouchers(order, voucher_codes, SHOPPER_REFUNDABLE)
     return _open_request(
         order, vouchers, reason=reason, reason_text=reason_text, actor_id=shopper.id
     )

@@ -210,10 +210,13 @@ def mark_refunded(voucher: Voucher, *, refund_request_id: int) -> None:
     )
 
 
-def my_vouchers(shopper: User, status: str | None) -> sa.Select:
+def my_vouchers(shopper: User, status: str | None, *, order_id: int | None = None) -> sa.Select:
+    """The shopper's vouchers, newest first (of one status, of one order)."""
     query = sa.select(Voucher).where(Voucher.shopper_id == shopper.id)
     if status:
         query = query.where(Voucher.status == status)
+    if order_id is not None:
+        query = query.where(Voucher.order_id == order_id)
     return query.order_by(Voucher.id.desc())
 
 

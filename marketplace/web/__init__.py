@@ -20,9 +20,17 @@ from marketplace.core.api import Api
 
 
 def init_app(app: Flask, api: Api) -> None:
-    import marketplace.web.shop.distributor  # noqa: F401 - the distributors' pages join shop.bp
     from marketplace.web import assets, errors, filters, poster, security, session, texts
-    from marketplace.web.shop import login  # noqa: F401 - the login pages join shop.bp
+
+    # the shop's page modules add their routes to shop.bp
+    from marketplace.web.shop import (  # noqa: F401
+        checkout,
+        distributor,
+        login,
+        share,
+        support,
+        vouchers,
+    )
     from marketplace.web.shop import views as shop
 
     texts.init_app(app)

@@ -93,6 +93,17 @@ def opening_hours(hours: list[dict[str, Any]]) -> list[str]:
     return [f"{weekdays(h['days'])} {h['open']}–{h['close']}" for h in hours or []]
 
 
+def voucher_groups(code: str) -> list[str]:
+    """A voucher's 12 digits in groups of four, as a person reads them out or types them:
+    ["1234", "5678", "9012"]."""
+    return [code[i : i + 4] for i in range(0, len(code), 4)]
+
+
+def voucher_code(code: str) -> str:
+    """The code as "1234 5678 9012", the grouping the clerk's form accepts too."""
+    return " ".join(voucher_groups(code))
+
+
 def init_app(app: Flask) -> None:
     app.jinja_env.filters.update(
         yuan=yuan,
@@ -103,4 +114,6 @@ def init_app(app: Flask) -> None:
         distance=distance,
         weekdays=weekdays,
         opening_hours=opening_hours,
+        voucher_code=voucher_code,
+        voucher_groups=voucher_groups,
     )

@@ -9,15 +9,13 @@ from flask import request
 
 from marketplace.core.api import API_PREFIX
 
-# Answered as JSON (or bytes) for programs: the API, deal images, the probes, and for now
-# the share-link redirect, whose 404 the OpenAPI document promises as JSON; the share-link
-# step of the shoppers' web moves it to the pages (an HTML page, documented as such).
+# Answered as JSON (or bytes) for programs: the API, deal images, the probes. The share
+# link (/s/{code}) is a page: people follow it, and an unknown one is the 404 page.
 MACHINE_PREFIXES = (
     API_PREFIX.rsplit("/", 1)[0] + "/",
     "/media/",
     "/healthz",
     "/readyz",
-    "/s/",
 )
 
 

@@ -86,7 +86,9 @@ def test_a_link_redirects_with_the_attribution_and_counts_the_visit(app, client,
     assert followed.headers["Location"] == f"/deals/{shop['deal']['id']}?ref={code}"
     assert f"linli_ref={code}" in followed.headers["Set-Cookie"]
     assert home.headers["Location"] == f"/?ref={home_code}"
-    assert client.get("/s/doesnotexist").status_code == 404
+    unknown = client.get("/s/doesnotexist")  # a page people follow: the 404 page
+    assert unknown.status_code == 404 and unknown.mimetype == "text/html"
+    assert "这个分享链接不存在或已经失效。" in unknown.get_data(as_text=True)
     qr = client.get(f"/api/v1/share-links/{code}/qr.png", headers=account.headers)
     assert qr.status_code == 200 and qr.data.startswith(b"\x89PNG")
     other, _ = new_distributor(app, client)

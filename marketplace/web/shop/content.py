@@ -12,6 +12,7 @@ from typing import Any
 import marshmallow as ma
 from flask import current_app
 
+from marketplace.accounts.models import Role
 from marketplace.core.cache import cached_json
 from marketplace.core.clock import local_today, now
 from marketplace.deals import catalog
@@ -22,6 +23,8 @@ from marketplace.deals.schemas import (
     HomeSchema,
     MerchantBriefSchema,
 )
+from marketplace.orders import stock
+from marketplace.web.session import signed_in
 from merchants.schemas import BusinessHoursSchema
 
 
@@ -75,3 +78,14 @@ def deal(deal_id: int) -> dict[str, Any]:
         )
 
     return _cached("deal", {"id": deal_id}, build)
+
+
+def limit_reason(deal: dict[str, Any]) -> str | None:
+    """'purchase_limit_reached' when the logged-in shopper already holds the deal's limit
+    (``orders.stock.allowance``, the rule checkout enforces), else None. Per shopper, so
+    never cached."""
+    who = signed_in()
+    if who is None or not who.has_role(Role.SHOPPER) or not deal.get("per_shopper_limit"):
+        return None
+    left = stock.allowance(deal["id"], deal["per_shopper_limit"], who.id)
+    return "purchase_limit_reached" if left == 0 else None

@@ -14,6 +14,7 @@ from marketplace.core.clock import local_today
 from marketplace.core.errors import InvalidInput, NotFound
 from marketplace.deals.schemas import CatalogArgsSchema
 from marketplace.web.routing import is_htmx_request
+from marketplace.web.session import safe_next
 from marketplace.web.shop import content, location
 from marketplace.web.texts import t
 
@@ -110,9 +111,10 @@ def deal(deal_id: int):
         "shop/deal.html",
         deal=data,
         distance_m=here.distance_to(data["merchant"].get("location")),
-        # The shopper's own limit (purchase_limit_reached) joins here with the page login.
-        unavailable=data["unavailable"],
+        # Why it cannot be bought: the deal's own reason, else the logged-in shopper's limit.
+        unavailable=data["unavailable"] or content.limit_reason(data),
         here=here,
+        ref=(request.args.get("ref") or "")[:16],
     )
 
 
@@ -131,13 +133,6 @@ class LocationFormSchema(ma.Schema):
             raise ma.ValidationError("lat and lng come with use=device.", "lat")
 
 
-def _local_path(target: str) -> str:
-    """Only a path on this site: never an open redirect."""
-    if not target.startswith("/") or target.startswith("//") or "\\" in target:
-        return "/"
-    return target
-
-
 @bp.post("/location")
 def choose_location():
     """The shopper shares their position (filled in by the browser on consent) or goes
@@ -150,4 +145,4 @@ def choose_location():
         flash(t("location.saved_device"))
     else:
         flash(t("location.out_of_area"))
-    return redirect(_local_path(form["next"]), code=303)
+    return redirect(safe_next(form["next"]), code=303)

@@ -1,6 +1,6 @@
 // Linli's few lines of page JavaScript (no inline script: the CSP forbids it).
 // - The home page's popup deal: shown once a day, the dismissal remembered in localStorage.
-// - The login form's resend countdown.
+// - The login form's resend countdown; the checkout's quantity and total.
 // - "Use my location": asks the browser (with the shopper's consent), then submits the
 //   location form with the position; refused or unavailable, the centre stays.
 (function () {
@@ -91,9 +91,35 @@
     });
   }
 
+  // The checkout's quantity: the − and + buttons step the number field within its range,
+  // and the total follows (integer fen, like the server). Without JavaScript the field alone.
+  function setUpCheckout() {
+    var form = document.querySelector("[data-checkout]");
+    if (!form) return;
+    var field = form.elements.quantity;
+    var unit = parseInt(form.getAttribute("data-unit-price"), 10);
+    var totals = document.querySelectorAll("[data-total]");
+    function show() {
+      var n = Math.max(1, Math.min(parseInt(field.max, 10), parseInt(field.value, 10) || 1));
+      var fen = unit * n;
+      var text = totals[0].getAttribute("data-currency") + Math.floor(fen / 100) + "." +
+        String(fen % 100).padStart(2, "0");
+      totals.forEach(function (el) { el.textContent = text; });
+    }
+    form.querySelectorAll("[data-step]").forEach(function (button) {
+      button.addEventListener("click", function () {
+        var n = (parseInt(field.value, 10) || 1) + parseInt(button.getAttribute("data-step"), 10);
+        field.value = String(Math.max(1, Math.min(parseInt(field.max, 10), n)));
+        show();
+      });
+    });
+    field.addEventListener("input", show);
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     setUpPopup();
     setUpLocate();
     setUpCountdown();
+    setUpCheckout();
   });
 })();
