@@ -205,7 +205,7 @@ def test_customers_and_commission_after_a_bound_customers_purchase(app, client, 
     assert re.search(
         rf"待入账</dt>\s*<dd class=\"dist-amount\">¥{pending // 100}\.{pending % 100:02d}", home
     )
-    assert "我的客户 1 位，成交 1 单" in home
+    assert "1 位，成交 1 单" in home
     assert "今天分享 1 个链接" in home
     masked = f"{buyer.phone[:3]}****{buyer.phone[-4:]}"
     assert masked in customers and buyer.phone not in customers
