@@ -173,6 +173,17 @@ class Problems:
             return
         self.found.append(f"console error: {message.text} ({where})")
 
+    def failed(self, request: Any) -> None:
+        # A navigation the page itself replaced (a second tap while the first form post is
+        # under way) is aborted by the browser: expected when the test says so.
+        if request.failure == "net::ERR_ABORTED" and self._is_expected(request.url):
+            return
+        # The tab's icon is fetched after the page's load event; a test that goes on to the
+        # next page at once makes the browser drop it. Not a broken asset (a 404 still is).
+        if request.failure == "net::ERR_ABORTED" and "/assets/img/icon.svg" in request.url:
+            return
+        self.found.append(f"failed: {request.url} ({request.failure})")
+
     def response(self, response: Any) -> None:
         if response.status >= 400 and not self._is_expected(response.url):
             self.found.append(f"HTTP {response.status}: {response.url}")
@@ -200,10 +211,7 @@ def new_context(browser: Any, viewport: dict[str, int] = PHONE, **options: Any) 
 def watch(page: Any, problems: Problems) -> Any:
     page.on("console", problems.console)
     page.on("pageerror", lambda error: problems.found.append(f"uncaught: {error}"))
-    page.on(
-        "requestfailed",
-        lambda request: problems.found.append(f"failed: {request.url} ({request.failure})"),
-    )
+    page.on("requestfailed", problems.failed)
     page.on("response", problems.response)
     return page
 
@@ -218,3 +226,63 @@ def page(browser: Any, world: World, browser_problems: Problems, redis_url: str)
     # Like the app fixture's reset: the next test of this worker starts with empty Redis.
     Redis.from_url(redis_url).flushdb()
     assert browser_problems.found == []
+
+
+# -- shoppers in the browser -------------------------------------------------------------------
+
+
+def log_in_with_code(page: Any, world: World, phone: str) -> None:
+    """On the login page: ask for a code, read it from the SMS outbox (the memory backend,
+    as a shopper reads their phone), type it and log in."""
+    from tests.factories import last_code
+
+    page.get_by_label("手机号").fill(phone)
+    page.get_by_role("button", name="获取验证码").click()
+    page.get_by_text("验证码已发送到").wait_for()
+    page.get_by_label("验证码").fill(last_code(world.app.extensions["linli.sms"], phone))
+    page.get_by_role("button", name="登录", exact=True).click()
+
+
+def sign_in_as(context: Any, world: World, account: Any) -> None:
+    """Give the browser a page session holding ``account``'s token, as the login page
+    would leave it (a test about something else need not type a code again)."""
+    from marketplace.web.session import TOKEN_KEY
+
+    app = world.app
+    value = app.session_interface.get_signing_serializer(app).dumps({TOKEN_KEY: account.token})
+    context.add_cookies(
+        [{"name": app.config["SESSION_COOKIE_NAME"], "value": value, "url": world.url}]
+    )
+
+
+def share_link(world: World, deal_id: int | None) -> tuple[int, str]:
+    """A share link of one of the seed's distributors (王哥) to ``deal_id``: its
+    distributor's id and its code."""
+    from marketplace.accounts.models import User
+    from marketplace.distribution import links
+    from marketplace.distribution.distributors import distributor_of
+
+    with world.app.test_request_context():
+        user = db.session.scalars(sa.select(User).where(User.phone == "13700000002")).one()
+        distributor = distributor_of(user)
+        link = links.create_link(distributor, deal_id)
+        db.session.commit()
+        return distributor.id, link.code
+
+
+def paid_order(world: World, account: Any, deal_id: int) -> dict[str, Any]:
+    """``account`` bought one unit of ``deal_id`` and paid it (through the API and the
+    payment server, as the pages do); the checkout as the API answered it, with the
+    voucher codes."""
+    from tests.factories import pay
+
+    client = world.app.test_client()
+    placed = client.post(
+        "/api/v1/orders", json={"deal_id": deal_id, "quantity": 1}, headers=account.headers
+    )
+    assert placed.status_code == 201, placed.get_json()
+    checkout = placed.get_json()
+    pay(world.app, checkout, via="reconcile")
+    vouchers = client.get("/api/v1/vouchers", headers=account.headers).get_json()["items"]
+    checkout["codes"] = [v["code"] for v in vouchers if v["order_id"] == checkout["order"]["id"]]
+    return checkout

@@ -15,9 +15,9 @@ from marketplace.core.db import db
 from marketplace.deals.models import Deal
 from marketplace.distribution import distributors, links
 from marketplace.distribution.models import Distributor
-from tests.browser.conftest import World, _photo
+from tests.browser.conftest import World, _photo, log_in_with_code
 from tests.browser.test_shop import OVERFLOW, SMALL_TARGETS
-from tests.factories import last_code, pay, quick_shopper
+from tests.factories import pay, quick_shopper
 
 _phones = itertools.count(1)
 COMMISSION_DEAL = "羊肉火锅三人餐"  # pays level-1 commission (seed/deals.py)
@@ -38,20 +38,10 @@ def seeded_invite_code(world: World) -> str:
         ).one()
 
 
-def log_in(page: Any, world: World, phone: str) -> None:
-    """On the login page (where a page that needs a login sends the visitor): the phone,
-    the code the SMS would bring, and back to where the visitor was going."""
-    page.get_by_label("手机号").fill(phone)
-    page.get_by_role("button", name="获取验证码").click()
-    page.get_by_text("验证码已发送").wait_for()
-    page.get_by_label("验证码").fill(last_code(world.app.extensions["linli.sms"], phone))
-    page.get_by_role("button", name="登录", exact=True).click()
-
-
 def join_with_invite(page: Any, world: World, phone: str) -> None:
     """A new shopper opens the distributor centre, logs in and joins with an invite code."""
     page.goto("/distributor")
-    log_in(page, world, phone)
+    log_in_with_code(page, world, phone)
     page.wait_for_url(re.compile(r"/distributor/join$"))
     page.get_by_label("邀请码").fill(seeded_invite_code(world))
     page.get_by_label("微信好友数").fill("1500")
@@ -148,7 +138,6 @@ def test_customers_and_commission_after_a_bound_customers_purchase(page, world):
     for path in ("/distributor", "/distributor/customers", "/distributor/statements",
                  "/distributor/moments"):  # fmt: skip
         page.goto(path)
-        page.wait_for_load_state("networkidle")  # leaving mid-favicon aborts its request
         for name, check in (("small", SMALL_TARGETS), ("overflow", OVERFLOW)):
             found[(path, name)] = page.evaluate(check)
     assert {k: v for k, v in found.items() if v} == {}

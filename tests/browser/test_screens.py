@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.browser.conftest import PHONE, _photo, new_context, watch
+from tests.factories import last_code
 
 OUT = os.environ.get("LINLI_SCREENSHOTS")
 
@@ -40,6 +41,43 @@ def test_screenshots_of_the_main_pages(browser, world, browser_problems):
     browser_problems.expect("/deals/999999")
     page.goto("/deals/999999")
     page.screenshot(path=out / "shop-404.png")
+
+    # Buying: the login (code sent, the resend counting down), checkout, paying, the order
+    # with its voucher, the voucher at the counter, my vouchers, the sold-out refusal.
+    page.goto(f"/deals/{world.popup_deal_id}")
+    page.get_by_role("link", name="立即抢购").click()
+    page.get_by_label("手机号").fill("13600009999")
+    page.get_by_role("button", name="获取验证码").click()
+    page.get_by_text("验证码已发送到").wait_for()
+    page.screenshot(path=out / "shop-login.png")
+    page.get_by_label("验证码").fill(last_code(world.app.extensions["linli.sms"], "13600009999"))
+    page.get_by_role("button", name="登录", exact=True).click()
+    page.get_by_role("button", name="提交订单").wait_for()
+    page.screenshot(path=out / "shop-checkout.png")
+    page.get_by_role("button", name="提交订单").click()
+    card = page.locator("#card-element")
+    card.get_by_placeholder("number").fill("4242424242424242")
+    card.get_by_placeholder("exp_month").fill("12")
+    card.get_by_placeholder("exp_year").fill("30")
+    card.get_by_placeholder("cvc").fill("123")
+    page.screenshot(path=out / "shop-pay.png")
+    page.get_by_role("button", name="确认支付 ¥9.90").click()
+    page.get_by_role("heading", name="团购券（1 张）").wait_for()
+    page.screenshot(path=out / "shop-order.png")
+    page.locator(".voucher-item").first.click()
+    page.get_by_role("img", name=re.compile("二维码")).wait_for()
+    page.screenshot(path=out / "shop-voucher.png")
+    page.goto("/vouchers")
+    page.screenshot(path=out / "shop-vouchers.png")
+    page.locator(".voucher-item").first.click()
+    page.get_by_role("link", name="‹ 订单详情").click()
+    page.get_by_role("link", name="申请退款").click()
+    page.screenshot(path=out / "shop-refund.png")
+    page.goto("/tickets/new")
+    page.screenshot(path=out / "shop-ticket.png")
+    browser_problems.expect(f"/deals/{world.sold_out_deal_id}/buy")
+    page.goto(f"/deals/{world.sold_out_deal_id}/buy")
+    page.screenshot(path=out / "shop-sold-out.png")
     context.close()
 
     assert browser_problems.found == []
