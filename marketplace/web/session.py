@@ -137,11 +137,13 @@ def signed_in_user() -> User | None:
 
 
 def _to_login() -> FlaskResponse:
-    target = login_url(here() if request.method == "GET" else _referrer_path())
-    if is_htmx_request():
+    if is_htmx_request():  # back to the page the fragment was for, not to the fragment
         response = FlaskResponse(status=204)
-        response.headers["HX-Redirect"] = target
+        response.headers["HX-Redirect"] = login_url(
+            _same_site_path(request.headers.get("HX-Current-URL"))
+        )
         return response
+    target = login_url(here() if request.method == "GET" else _referrer_path())
     return redirect(target, code=303 if request.method != "GET" else 302)
 
 
@@ -172,10 +174,13 @@ def page_login_required(*roles: Role, allow_pending_password: bool = False) -> C
 
 def _referrer_path() -> str | None:
     """The path of the page a form was posted from (same site only), to come back to."""
-    referrer = request.referrer or ""
+    return _same_site_path(request.referrer)
+
+
+def _same_site_path(url: str | None) -> str | None:
     root = request.host_url
-    if referrer.startswith(root):
-        return safe_next("/" + referrer[len(root) :])
+    if url and url.startswith(root):
+        return safe_next("/" + url[len(root) :])
     return None
 
 

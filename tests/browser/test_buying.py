@@ -83,6 +83,7 @@ def test_a_share_link_visitor_logs_in_buys_the_popup_pays_and_sees_the_voucher(p
     page.get_by_role("heading", name="团购券（1 张）").wait_for()  # paid: confirmed, issued
     assert page.get_by_text("已支付").first.is_visible()
     page.locator(".voucher-item").first.click()
+    page.wait_for_load_state()  # the QR image included
     groups = page.locator(".voucher-code span").all_inner_texts()
     assert len(groups) == 3 and all(re.fullmatch(r"\d{4}", g) for g in groups)
     qr = page.get_by_role("img", name=re.compile("^券码 .* 的二维码$"))
@@ -124,7 +125,9 @@ def test_a_declined_card_then_a_good_one_pays_once(page, world, browser_problems
     assert intent["status"] == "succeeded" and intent["amount"] == 990
 
 
-def test_a_double_tap_on_the_checkout_button_makes_one_order(page, world):
+def test_a_double_tap_on_the_checkout_button_makes_one_order(page, world, browser_problems):
+    # When Chromium does send the second tap's post, the first one's page is dropped.
+    browser_problems.expect("/buy")
     phone = log_in_and_checkout(page, world, world.popup_deal_id)
     posts = []
     page.on(
@@ -141,7 +144,7 @@ def test_a_double_tap_on_the_checkout_button_makes_one_order(page, world):
     landed = page.evaluate(
         """() => { const form = document.getElementById('checkout');
              const post = () => fetch(form.action, {method: 'POST', body: new FormData(form)})
-               .then(r => r.url);
+               .then(r => [r.url, r.status]);
              return Promise.all([post(), post()]); }"""
     )
     page.get_by_role("button", name="提交订单").dblclick()
@@ -149,7 +152,12 @@ def test_a_double_tap_on_the_checkout_button_makes_one_order(page, world):
 
     assert len(posts) >= 3  # every tap reached the server
     [order] = orders_of(world, phone)
-    assert landed == [f"{world.url}/orders/{order.id}/pay"] * 2
+    pay_page = [f"{world.url}/orders/{order.id}/pay", 200]
+    assert pay_page in landed
+    # The popup is a flash deal (limit 1): a post that reaches the flash gate while its
+    # twin is between the gate and its commit is told the limit is reached (docs/web.md).
+    refused = [f"{world.url}/deals/{world.popup_deal_id}/buy", 409]
+    assert all(answer in (pay_page, refused) for answer in landed), landed
     assert page.url == f"{world.url}/orders/{order.id}/pay"
 
 

@@ -66,6 +66,7 @@ def test_screenshots_of_the_main_pages(browser, world, browser_problems):
     page.screenshot(path=out / "shop-order.png")
     page.locator(".voucher-item").first.click()
     page.get_by_role("img", name=re.compile("二维码")).wait_for()
+    page.wait_for_load_state()
     page.screenshot(path=out / "shop-voucher.png")
     page.goto("/vouchers")
     page.screenshot(path=out / "shop-vouchers.png")

@@ -210,3 +210,15 @@ def test_a_share_link_visitor_is_bound_at_the_page_login(app, client, sms):
     assert me.status_code == 200
     customers = client.get("/api/v1/distributors/me", headers=distributor.headers).get_json()
     assert customers["bound_customers"] == 1
+
+
+def test_an_htmx_call_of_a_logged_out_visitor_is_sent_to_the_login_page(app, client):
+    """htmx follows a redirect and swaps the login page into a fragment; it is told to
+    navigate instead (HX-Redirect), and comes back to the page it was on."""
+    answer = client.get(
+        "/orders/1/status",
+        headers={"HX-Request": "true", "HX-Current-URL": "http://localhost/orders/1?paid=1"},
+    )
+
+    assert answer.status_code == 204
+    assert answer.headers["HX-Redirect"] == "/login?next=%2Forders%2F1%3Fpaid%3D1"
