@@ -193,6 +193,16 @@ SETTINGS: tuple[Setting, ...] = (
         "where the mobile web lives; share links redirect there (empty: this host)",
     ),
     Setting(
+        "LINLI_POSTER_FONT",
+        "LINLI_POSTER_FONT",
+        "",
+        "a font file with Chinese glyphs (TTF, OTF or TTC) for the distributors' share posters; "
+        "empty: the first found of Noto Sans CJK (Debian's fonts-noto-cjk), WenQuanYi, PingFang, "
+        "then fontconfig's Chinese fonts. A file that is missing or has no Chinese glyphs "
+        "stops the start; with no setting and none found, posters are off (503) and the log "
+        "says so",
+    ),
+    Setting(
         "LINLI_NOTIFIER_BACKEND",
         "LINLI_NOTIFIER_BACKEND",
         "console",

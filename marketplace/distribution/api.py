@@ -30,6 +30,7 @@ from marketplace.distribution.schemas import (
     BindingSchema,
     CommissionArgsSchema,
     CommissionSchema,
+    CustomerSchema,
     DashboardSchema,
     DistributorSchema,
     DistributorUpdateSchema,
@@ -91,6 +92,17 @@ def my_commissions(args: dict):
         page,
         size,
     )
+
+
+@blp.get("/distributors/me/customers")
+@auth_required(Role.SHOPPER)
+@blp.arguments(PageArgsSchema, location="query")
+@blp.response(200, page_of(CustomerSchema))
+@documents_errors(404)
+def my_customers(args: dict):
+    """My bound customers (phones masked) and what each bought through me"""
+    distributor = distributors.my_distributor(current_user())
+    return attribution.customers(distributor, args["page"], args["page_size"])
 
 
 @blp.post("/share-links")

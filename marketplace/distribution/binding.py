@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from marketplace.accounts.models import Role, User
@@ -42,6 +43,24 @@ def _refuse_reason(shopper: User, distributor: Distributor) -> str | None:
     if mine is not None and mine.id in _upline(distributor):
         return "That binding would make a cycle: this distributor is in the shopper's downline."
     return None
+
+
+def customers(distributor: Distributor) -> sa.Select:
+    """The shoppers bound to the distributor, most recently bound first; the caller
+    paginates (``orders.attribution.customers`` adds what each bought)."""
+    return (
+        sa.select(CustomerBinding)
+        .where(CustomerBinding.distributor_id == distributor.id)
+        .order_by(CustomerBinding.bound_at.desc(), CustomerBinding.shopper_id.desc())
+    )
+
+
+def masked_phone(phone: str | None) -> str:
+    """What a distributor sees of a customer's number: 138****5678. Their customers are
+    people their links brought, not contacts they may call or sell on."""
+    if not phone:
+        return ""
+    return f"{phone[:3]}****{phone[-4:]}" if len(phone) >= 8 else "****"
 
 
 def binding_of(shopper_id: int) -> CustomerBinding | None:

@@ -1,6 +1,7 @@
-"""The distributor's dashboard: bound customers, commission by state and by month. The
-figures about orders come from the caller (``AttributedSales``): distribution sits below
-orders, so ``orders.attribution`` asks the orders and hands them in."""
+"""The distributor's dashboard: bound customers, commission by state and by month,
+today's sharing and the Moments run. The figures about orders come from the caller
+(``AttributedSales``): distribution sits below orders, so ``orders.attribution`` asks the
+orders and hands them in."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from marketplace.core.clock import month_bounds, month_of, now, shift_month
+from marketplace.core.clock import local_today, month_bounds, month_of, now, shift_month
 from marketplace.core.db import db
+from marketplace.distribution import links, streaks
 from marketplace.distribution.models import (
     CommissionEntry,
     CommissionState,
@@ -29,6 +31,9 @@ class AttributedSales:
 
 
 def dashboard(distributor: Distributor, sales: AttributedSales) -> dict[str, Any]:
+    """Bound customers, attributed orders, commission by state and by month, top deals,
+    today's sharing (links made, clicks) and the Moments run the distributor is on."""
+    today = local_today()
     customers = db.session.scalar(
         sa.select(sa.func.count())
         .select_from(CustomerBinding)
@@ -48,6 +53,8 @@ def dashboard(distributor: Distributor, sales: AttributedSales) -> dict[str, Any
         "commission": {s.value: int(by_state.get(s.value) or 0) for s in CommissionState},
         "commission_by_month": commission_by_month(distributor),
         "top_deals": sales.top_deals,
+        "shares_today": links.shares_on(distributor, today),
+        "moments": streaks.current_streak(distributor, today),
     }
 
 

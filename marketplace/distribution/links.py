@@ -3,8 +3,11 @@ clicks on it."""
 
 from __future__ import annotations
 
+from datetime import date, timedelta
+
 import sqlalchemy as sa
 
+from marketplace.core.clock import day_start
 from marketplace.core.db import db
 from marketplace.core.errors import Conflict, InvalidInput, NotFound
 from marketplace.deals.models import VISIBLE_STATUSES, Deal
@@ -25,6 +28,61 @@ def create_link(distributor: Distributor, deal_id: int | None) -> ShareLink:
     db.session.add(link)
     db.session.flush()
     return link
+
+
+def share_deal(distributor: Distributor, deal_id: int) -> ShareLink:
+    """The distributor's link to the deal: the one they made before if there is one (so a
+    poster printed yesterday and the link sent today count as one link), else a new one.
+    Only an active distributor shares, and only a deal on sale."""
+    if distributor.status != DistributorStatus.ACTIVE.value:
+        raise Conflict(
+            "Only an active distributor can create links.", code="distributor_not_active"
+        )
+    existing = db.session.scalars(
+        sa.select(ShareLink)
+        .where(ShareLink.distributor_id == distributor.id, ShareLink.deal_id == deal_id)
+        .order_by(ShareLink.id.desc())
+        .limit(1)
+    ).first()
+    deal = db.session.get(Deal, deal_id)
+    if deal is None or deal.status not in [s.value for s in VISIBLE_STATUSES]:
+        raise NotFound("No such deal on sale.", code="deal_not_found")
+    return existing or create_link(distributor, deal_id)
+
+
+def links_of(distributor: Distributor) -> sa.Select:
+    """The distributor's links, newest first; the caller paginates."""
+    return (
+        sa.select(ShareLink)
+        .where(ShareLink.distributor_id == distributor.id)
+        .order_by(ShareLink.id.desc())
+    )
+
+
+def shares_on(distributor: Distributor, day: date) -> dict[str, int]:
+    """What the distributor's sharing did on a local day: links made, and clicks on any of
+    their links."""
+    start, end = day_start(day), day_start(day + timedelta(days=1))
+    made = db.session.scalar(
+        sa.select(sa.func.count())
+        .select_from(ShareLink)
+        .where(
+            ShareLink.distributor_id == distributor.id,
+            ShareLink.created_at >= start,
+            ShareLink.created_at < end,
+        )
+    )
+    visits = db.session.scalar(
+        sa.select(sa.func.count())
+        .select_from(LinkVisit)
+        .join(ShareLink, ShareLink.id == LinkVisit.link_id)
+        .where(
+            ShareLink.distributor_id == distributor.id,
+            LinkVisit.visited_at >= start,
+            LinkVisit.visited_at < end,
+        )
+    )
+    return {"links": made, "visits": visits}
 
 
 def link_by_code(code: str) -> ShareLink | None:

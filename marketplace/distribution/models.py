@@ -13,6 +13,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from marketplace.accounts.models import User
 from marketplace.core.clock import now
 from marketplace.core.db import db, enum_check
+from marketplace.deals.models import Deal
 
 
 class DistributorStatus(enum.StrEnum):
@@ -98,6 +99,7 @@ class ShareLink(db.Model):
     visits: Mapped[int] = mapped_column(default=0)
 
     distributor: Mapped[Distributor] = relationship(lazy="joined", innerjoin=True)
+    deal: Mapped[Deal | None] = relationship(lazy="joined")
 
 
 class LinkVisit(db.Model):
@@ -121,6 +123,8 @@ class CustomerBinding(db.Model):
     link_id: Mapped[int | None] = mapped_column(sa.ForeignKey("share_links.id"))
     channel: Mapped[str] = mapped_column(sa.String(20))  # login, order, admin
     bound_at: Mapped[datetime] = mapped_column(default=now)
+
+    shopper: Mapped[User] = relationship(lazy="joined", innerjoin=True)
 
 
 class CommissionEntry(db.Model):

@@ -8,6 +8,7 @@ from marshmallow import validate
 
 from marketplace.core.fields import Day, Id, LocalDateTime, Month
 from marketplace.core.pagination import PageArgsSchema
+from marketplace.distribution.binding import masked_phone
 from marketplace.distribution.models import CommissionKind, CommissionState, ProofStatus
 
 
@@ -66,6 +67,28 @@ class TopDealSchema(ma.Schema):
     units = ma.fields.Integer()
 
 
+class SharesSchema(ma.Schema):
+    links = ma.fields.Integer(metadata={"description": "links made today (Shanghai)"})
+    visits = ma.fields.Integer(metadata={"description": "clicks on any of my links today"})
+
+
+class MomentsRunSchema(ma.Schema):
+    days = ma.fields.Integer(
+        metadata={
+            "description": "days in a row with a proof not rejected, ending today or "
+            "yesterday (the bonus counts verified days only)"
+        }
+    )
+    today = ma.fields.String(
+        allow_none=True,
+        validate=validate.OneOf([s.value for s in ProofStatus]),
+        metadata={"description": "today's proof's status; null before it is sent"},
+    )
+    eligible = ma.fields.Boolean(
+        metadata={"description": "customer service verified 1000+ WeChat friends"}
+    )
+
+
 class DashboardSchema(ma.Schema):
     distributor = ma.fields.Nested(DistributorSchema)
     bound_customers = ma.fields.Integer()
@@ -77,6 +100,23 @@ class DashboardSchema(ma.Schema):
     )
     commission_by_month = ma.fields.List(ma.fields.Nested(MonthAmountSchema))
     top_deals = ma.fields.List(ma.fields.Nested(TopDealSchema))
+    shares_today = ma.fields.Nested(SharesSchema)
+    moments = ma.fields.Nested(MomentsRunSchema)
+
+
+class CustomerSchema(ma.Schema):
+    shopper_id = ma.fields.Integer(attribute="binding.shopper_id")
+    display_name = ma.fields.String(attribute="binding.shopper.display_name")
+    phone = ma.fields.Function(
+        lambda item: masked_phone(item["binding"].shopper.phone),
+        metadata={"description": "masked: 138****5678"},
+    )
+    channel = ma.fields.String(
+        attribute="binding.channel", metadata={"description": "login, order or admin"}
+    )
+    bound_at = LocalDateTime(attribute="binding.bound_at")
+    orders = ma.fields.Integer(metadata={"description": "paid orders attributed to me"})
+    amount = ma.fields.Integer(metadata={"description": "fen paid for those orders"})
 
 
 class CommissionSchema(ma.Schema):

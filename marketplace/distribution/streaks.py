@@ -41,16 +41,21 @@ STREAK_RATES = ((30, 300), (10, 200))  # (days in a row, fen per converted order
 ConvertedOrders = Callable[[int, datetime, datetime], int]
 
 
+def streak_eligible(distributor: Distributor) -> bool:
+    """Customer service verified that the distributor has enough WeChat friends."""
+    return (
+        distributor.friends_verified_at is not None
+        and (distributor.wechat_friends or 0) >= STREAK_MIN_FRIENDS
+    )
+
+
 def submit_proof(distributor: Distributor, day: date, screenshot: bytes) -> MomentsProof:
     """Store the day's screenshot and queue it for customer service to verify."""
     if distributor.status != DistributorStatus.ACTIVE.value:
         raise Conflict(
             "Only an active distributor can submit proofs.", code="distributor_not_active"
         )
-    if (
-        not distributor.friends_verified_at
-        or (distributor.wechat_friends or 0) < STREAK_MIN_FRIENDS
-    ):
+    if not streak_eligible(distributor):
         raise Conflict(
             f"Streak bonuses need {STREAK_MIN_FRIENDS}+ WeChat friends verified by "
             "customer service.",
@@ -81,6 +86,33 @@ def proofs(filters: dict[str, Any], *, distributor: Distributor | None = None) -
         return query.order_by(MomentsProof.id)
     query = query.where(MomentsProof.distributor_id == distributor.id)
     return query.order_by(MomentsProof.day.desc())
+
+
+def current_streak(distributor: Distributor, today: date) -> dict[str, Any]:
+    """The run of posting days the distributor is on: days in a row with a proof that was
+    not rejected, ending today (or yesterday, while today's proof is still to come), and
+    today's proof's status (None before it is sent). Proofs waiting for review count: the
+    run shows effort; the bonus (``compute_streak_bonus``) counts verified days only."""
+    rows = dict(
+        db.session.execute(
+            sa.select(MomentsProof.day, MomentsProof.status).where(
+                MomentsProof.distributor_id == distributor.id,
+                MomentsProof.day <= today,
+                MomentsProof.day > today - timedelta(days=400),
+            )
+        ).all()
+    )
+    counted = {day for day, status in rows.items() if status != ProofStatus.REJECTED.value}
+    day = today if today in counted else today - timedelta(days=1)
+    days = 0
+    while day in counted:
+        days += 1
+        day -= timedelta(days=1)
+    return {
+        "days": days,
+        "today": rows.get(today),
+        "eligible": streak_eligible(distributor),
+    }
 
 
 def review_proof(proof_id: int, verified: bool, actor: User, *, note: str = "") -> MomentsProof:

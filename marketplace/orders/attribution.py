@@ -12,8 +12,9 @@ from typing import Any
 import sqlalchemy as sa
 
 from marketplace.core.db import db
+from marketplace.core.pagination import paginate
 from marketplace.deals.models import Deal
-from marketplace.distribution import dashboards
+from marketplace.distribution import binding, dashboards
 from marketplace.distribution.dashboards import AttributedSales
 from marketplace.distribution.models import Distributor, ShareLink
 from marketplace.orders.models import PAID_STATUSES, Order
@@ -25,6 +26,31 @@ _PAID = [s.value for s in PAID_STATUSES]
 def dashboard(distributor: Distributor) -> dict[str, Any]:
     """The distributor's dashboard with its order figures: what the API and the pages show."""
     return dashboards.dashboard(distributor, attributed_sales(distributor.id))
+
+
+def customers(distributor: Distributor, page: int, page_size: int) -> dict[str, Any]:
+    """A page of the distributor's bound customers, each with the paid orders (and their
+    amount, fen) attributed to the distributor at level 1: what the API and the pages
+    show as "my customers"."""
+    result = paginate(binding.customers(distributor), page, page_size)
+    ids = [b.shopper_id for b in result["items"]]
+    bought = {
+        shopper: (int(orders), int(amount))
+        for shopper, orders, amount in db.session.execute(
+            sa.select(Order.shopper_id, sa.func.count(), sa.func.sum(Order.amount))
+            .where(
+                Order.shopper_id.in_(ids),
+                Order.distributor_l1_id == distributor.id,
+                Order.status.in_(_PAID),
+            )
+            .group_by(Order.shopper_id)
+        ).all()
+    }
+    items = []
+    for bound in result["items"]:
+        orders, amount = bought.get(bound.shopper_id, (0, 0))
+        items.append({"binding": bound, "orders": orders, "amount": amount})
+    return {**result, "items": items}
 
 
 def attributed_sales(distributor_id: int) -> AttributedSales:

@@ -20,15 +20,23 @@ from marketplace.core.api import Api
 
 
 def init_app(app: Flask, api: Api) -> None:
-    from marketplace.web import assets, errors, filters, security, session, texts
+    from marketplace.web import assets, errors, filters, poster, security, session, texts
 
     # the shop's page modules add their routes to shop.bp
-    from marketplace.web.shop import checkout, login, share, support, vouchers  # noqa: F401
+    from marketplace.web.shop import (  # noqa: F401
+        checkout,
+        distributor,
+        login,
+        share,
+        support,
+        vouchers,
+    )
     from marketplace.web.shop import views as shop
 
     texts.init_app(app)
     filters.init_app(app)
     assets.init_app(app)
+    poster.init_app(app)
     app.register_blueprint(shop.bp)
     security.init_app(app)
     session.init_app(app)

@@ -1,5 +1,6 @@
-"""Screenshots of the shoppers' main pages at phone size, for docs/screenshots/ (written
-only by ``make screenshots``, which sets LINLI_SCREENSHOTS; otherwise skipped)."""
+"""Screenshots of the shoppers' and distributors' main pages at phone size, for
+docs/screenshots/ (written only by ``make screenshots``, which sets LINLI_SCREENSHOTS;
+otherwise skipped)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.conftest import PHONE, new_context, watch
+from tests.browser.conftest import PHONE, _photo, new_context, watch
 from tests.factories import last_code
 
 OUT = os.environ.get("LINLI_SCREENSHOTS")
@@ -78,6 +79,53 @@ def test_screenshots_of_the_main_pages(browser, world, browser_problems):
     browser_problems.expect(f"/deals/{world.sold_out_deal_id}/buy")
     page.goto(f"/deals/{world.sold_out_deal_id}/buy")
     page.screenshot(path=out / "shop-sold-out.png")
+    context.close()
+
+    assert browser_problems.found == []
+
+
+@pytest.mark.skipif(not OUT, reason="make screenshots sets LINLI_SCREENSHOTS=docs/screenshots")
+def test_screenshots_of_the_distributor_pages(browser, world, browser_problems):
+    from tests.browser.test_distributor import (
+        bound_customer_buys,
+        join_with_invite,
+        new_phone,
+        verify_friends,
+    )
+
+    out = Path(OUT or ".")
+    out.mkdir(parents=True, exist_ok=True)
+    context = new_context(browser, PHONE, base_url=world.url, device_scale_factor=2)
+    page = watch(context.new_page(), browser_problems)
+    phone = new_phone()
+
+    page.goto("/distributor/join")
+    page.get_by_label("手机号").wait_for()
+    join_with_invite(page, world, phone)
+    page.goto(f"/deals/{world.photo_deal_id}")
+    page.get_by_role("button", name="分享赚佣金").click()
+    poster_img = page.get_by_role("img", name=re.compile("的分享海报$"))
+    page.wait_for_function(
+        "img => img.complete && img.naturalWidth > 0", arg=poster_img.element_handle()
+    )
+    page.screenshot(path=out / "distributor-share.png")
+    poster = page.get_by_role("link", name="保存海报").get_attribute("href")
+    (out / "distributor-poster.png").write_bytes(page.request.get(poster).body())
+    page.evaluate("() => window.scrollTo(0, 420)")
+    page.screenshot(path=out / "distributor-share-poster.png")
+    bound_customer_buys(world, phone)
+    verify_friends(world, phone)
+    page.goto("/distributor/moments")
+    page.get_by_label("朋友圈截图").set_input_files(
+        {"name": "moments.png", "mimeType": "image/png", "buffer": _photo()}
+    )
+    page.get_by_role("button", name="上传打卡").click()
+    page.wait_for_url(re.compile(r"/distributor/moments$"))
+    page.screenshot(path=out / "distributor-moments.png")
+    page.goto("/distributor")
+    page.screenshot(path=out / "distributor-home.png")
+    page.goto("/distributor/customers")
+    page.screenshot(path=out / "distributor-customers.png")
     context.close()
 
     assert browser_problems.found == []
