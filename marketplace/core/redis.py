@@ -3,17 +3,25 @@
 from __future__ import annotations
 
 from flask import Flask, current_app
-from redis import Redis
+from redis import BlockingConnectionPool, Redis
 from redis.commands.core import Script
 
 
+# Connections per process. redis-py 8 caps its default pool at 100 and then *fails* a
+# request ("Too many connections"); a blocking pool makes a burst wait its turn instead.
+MAX_CONNECTIONS = 100
+
+
 def init_redis(app: Flask) -> None:
-    app.extensions["linli.redis"] = Redis.from_url(
+    pool = BlockingConnectionPool.from_url(
         app.config["LINLI_REDIS_URL"],
+        max_connections=MAX_CONNECTIONS,
+        timeout=2,  # seconds a request waits for a free connection before it is an error
         socket_timeout=2,
         socket_connect_timeout=2,
         health_check_interval=30,
     )
+    app.extensions["linli.redis"] = Redis(connection_pool=pool)
 
 
 def redis_client() -> Redis:
