@@ -161,5 +161,6 @@ def test_an_authenticated_request_costs_a_constant_number_of_queries(app, client
         for _ in range(5):
             assert me(client, account.token).status_code == 200
 
-    # token joined with its user, the user's roles, their merchant link: three per request
-    assert queries.count == 15, queries
+    # token joined with its user, then the user's roles: two per request (a shop's staff
+    # also read their link to the shop)
+    assert queries.count == 10, queries
