@@ -47,8 +47,10 @@ media = flask_smorest.Blueprint(
 EDITORS = (Role.BD, Role.EDITOR)
 
 
-def _json(text: str) -> Response:
-    return Response(text, mimetype="application/json")
+# One instance for every request: webargs would otherwise build the schema (and copy its
+# fields) on each catalog read, cache hit or not.
+CATALOG_ARGS = CatalogArgsSchema()
+NOT_MODIFIED = "the client's copy is current (If-None-Match with the ETag it holds)"
 
 
 # -- staff: deals --------------------------------------------------------------------------
@@ -232,9 +234,14 @@ def cancel_popup_booking(booking_id: int):
 # -- the public catalog --------------------------------------------------------------------
 
 
+# The catalog's answers come from the cache as ready bytes (``core.cache``): a hit sends
+# them as they are, with an ETag; the schemas serialise only when an entry is rebuilt.
+
+
 @blp.get("/deals")
-@blp.arguments(CatalogArgsSchema, location="query")
+@blp.arguments(CATALOG_ARGS, location="query")
 @blp.response(200, CatalogPageSchema)
+@blp.alt_response(304, description=NOT_MODIFIED)
 def list_deals(args: dict):
     """Live deals: filter by category, type, q (title or shop), near=lat,lng within radius
     metres (adds distance_m); sort by distance, newest, popularity (units sold in the last
@@ -245,11 +252,12 @@ def list_deals(args: dict):
         return CatalogPageSchema().dump(catalog.search(args, page, page_size))
 
     params = {**args, "page": page, "page_size": page_size}
-    return _json(cached_json("deals", params, build))
+    return cached_json("deals", params, build).response()
 
 
 @blp.get("/deals/<int:deal_id>")
 @blp.response(200, DealPageSchema)
+@blp.alt_response(304, description=NOT_MODIFIED)
 @documents_errors(404)
 def get_deal(deal_id: int):
     """A deal's page: merchant, grade, address, location, usage rules, stock left, sold
@@ -260,11 +268,12 @@ def get_deal(deal_id: int):
         page = SimpleNamespace(**vars(listed), cs_phone=current_app.config["LINLI_CS_PHONE"])
         return DealPageSchema().dump(page)
 
-    return _json(cached_json("deal", {"id": deal_id}, build))
+    return cached_json("deal", {"id": deal_id}, build).response()
 
 
 @blp.get("/home")
 @blp.response(200, HomeSchema)
+@blp.alt_response(304, description=NOT_MODIFIED)
 def home():
     """Today's popup deal (or null), categories with live deal counts, today's new deals,
     the customer-service phone. Public."""
@@ -274,7 +283,7 @@ def home():
             {**catalog.home(), "cs_phone": current_app.config["LINLI_CS_PHONE"]}
         )
 
-    return _json(cached_json("home", {"day": local_today().isoformat()}, build))
+    return cached_json("home", {"day": local_today().isoformat()}, build).response()
 
 
 @media.get("/deals/<int:deal_id>/<string:name>")
