@@ -61,11 +61,11 @@ class CachedJSON:
 
     def response(self) -> Response:
         """The answer to the current request: 200 with the bytes, or 304 when the client
-        already holds them (``If-None-Match``)."""
-        response = Response(self.body, mimetype="application/json")
-        response.set_etag(self.etag)
-        response.headers["Cache-Control"] = CACHE_CONTROL
-        return response.make_conditional(request)
+        already holds them (``If-None-Match``, compared weakly as RFC 9110 says)."""
+        headers = {"ETag": f'"{self.etag}"', "Cache-Control": CACHE_CONTROL}
+        if "If-None-Match" in request.headers and request.if_none_match.contains_weak(self.etag):
+            return Response(status=304, headers=headers)
+        return Response(self.body, mimetype="application/json", headers=headers)
 
 
 def catalog_changed() -> None:
@@ -92,6 +92,31 @@ def _tag(generation: bytes | None, minute: int) -> bytes:
     return b"%s:%d" % (generation or b"0", minute)
 
 
+def _unpack(stored: bytes) -> tuple[bytes, CachedJSON]:
+    header, _, body = stored.partition(b"\n")
+    tag, _, etag = header.partition(b" ")
+    return tag, CachedJSON(body, etag.decode())
+
+
+def fresh(name: str, params: dict[str, Any]) -> CachedJSON | None:
+    """The entry for ``name``/``params`` if it is up to date, else None (also with the cache
+    off or Redis down): one round trip, for a view that answers before doing anything else."""
+    if not current_app.config["LINLI_CATALOG_CACHE"]:
+        return None
+    try:
+        generation, stored = redis_client().mget(GENERATION_KEY, _key(name, params))
+    except RedisError:
+        return None
+    if stored is None:
+        return None
+    tag, entry = _unpack(stored)
+    return entry if tag == _tag(generation, _minute()) else None
+
+
+def _minute() -> int:
+    return int(now().timestamp() // TTL_SECONDS)
+
+
 def cached_json(name: str, params: dict[str, Any], build: Callable[[], Any]) -> CachedJSON:
     """The answer for ``name``/``params``: from Redis when up to date, else built (by
     ``build``, which returns what to send as JSON) and stored."""
@@ -104,12 +129,10 @@ def cached_json(name: str, params: dict[str, Any], build: Callable[[], Any]) -> 
     except RedisError:
         log.warning("catalog cache unavailable; serving from the database")
         return CachedJSON.of(build())
-    tag = _tag(generation, int(now().timestamp() // TTL_SECONDS))
+    tag = _tag(generation, _minute())
     previous = None
     if stored is not None:
-        header, _, body = stored.partition(b"\n")
-        stored_tag, _, etag = header.partition(b" ")
-        previous = CachedJSON(body, etag.decode())
+        stored_tag, previous = _unpack(stored)
         if stored_tag == tag:
             return previous
     lock = f"{key}:lock"

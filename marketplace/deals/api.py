@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from datetime import time
 from types import SimpleNamespace
+from typing import Any
 
 import flask_smorest
-from flask import Response, current_app
+from flask import Response, current_app, request
 
 from marketplace.accounts.auth import auth_required, current_user
 from marketplace.accounts.models import Role
+from marketplace.core import cache
 from marketplace.core.api import Blueprint, documents_errors
-from marketplace.core.cache import cached_json
 from marketplace.core.clock import local_today
 from marketplace.core.db import db
 from marketplace.core.errors import NotFound
@@ -48,8 +51,9 @@ EDITORS = (Role.BD, Role.EDITOR)
 
 
 # One instance for every request: webargs would otherwise build the schema (and copy its
-# fields) on each catalog read, cache hit or not.
+# fields) on each catalog read that misses the cache.
 CATALOG_ARGS = CatalogArgsSchema()
+CATALOG_PARAMS = frozenset(CATALOG_ARGS.fields)
 NOT_MODIFIED = "the client's copy is current (If-None-Match with the ETag it holds)"
 
 
@@ -238,7 +242,29 @@ def cancel_popup_booking(booking_id: int):
 # them as they are, with an ETag; the schemas serialise only when an entry is rebuilt.
 
 
+def _query_as_sent() -> dict[str, list[str]]:
+    """The catalog's parameters as the client sent them, unknown ones (cache busters,
+    tracking tags) left out: the list's cache key, known before any parsing."""
+    return {
+        name: request.args.getlist(name) for name in sorted(CATALOG_PARAMS & request.args.keys())
+    }
+
+
+def _list_from_cache(view: Callable) -> Callable:
+    """Answer the list from a fresh cache entry before its parameters are parsed: an entry
+    exists only for parameters that parsed (it is stored by the view, after webargs), so a
+    hit skips the parsing and a malformed query still gets its 422 from the view."""
+
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        entry = cache.fresh("deals", _query_as_sent())
+        return entry.response() if entry is not None else view(*args, **kwargs)
+
+    return wrapper
+
+
 @blp.get("/deals")
+@_list_from_cache
 @blp.arguments(CATALOG_ARGS, location="query")
 @blp.response(200, CatalogPageSchema)
 @blp.alt_response(304, description=NOT_MODIFIED)
@@ -251,8 +277,7 @@ def list_deals(args: dict):
     def build():
         return CatalogPageSchema().dump(catalog.search(args, page, page_size))
 
-    params = {**args, "page": page, "page_size": page_size}
-    return cached_json("deals", params, build).response()
+    return cache.cached_json("deals", _query_as_sent(), build).response()
 
 
 @blp.get("/deals/<int:deal_id>")
@@ -268,7 +293,7 @@ def get_deal(deal_id: int):
         page = SimpleNamespace(**vars(listed), cs_phone=current_app.config["LINLI_CS_PHONE"])
         return DealPageSchema().dump(page)
 
-    return cached_json("deal", {"id": deal_id}, build).response()
+    return cache.cached_json("deal", {"id": deal_id}, build).response()
 
 
 @blp.get("/home")
@@ -283,7 +308,7 @@ def home():
             {**catalog.home(), "cs_phone": current_app.config["LINLI_CS_PHONE"]}
         )
 
-    return cached_json("home", {"day": local_today().isoformat()}, build).response()
+    return cache.cached_json("home", {"day": local_today().isoformat()}, build).response()
 
 
 @media.get("/deals/<int:deal_id>/<string:name>")

@@ -178,3 +178,21 @@ def test_catalog_answers_carry_an_etag_and_revalidate_with_it(app, client, clock
     path = f"/api/v1/deals/{deal['id']}"
     changed = client.get(path, headers={"If-None-Match": etags[path]})
     assert changed.status_code == 200 and changed.get_json()["title"] == "火锅五人餐"
+
+
+def test_a_listed_hit_is_answered_before_its_query_is_parsed(app, client, clock, monkeypatch):
+    from marketplace.deals import api
+
+    bd = staff(app, client, Role.BD)
+    live_deal(app, client, bd, live_merchant(client, bd)["id"])
+    first = client.get("/api/v1/deals?page_size=5")
+    parsed = []
+    real = api.CATALOG_ARGS.load
+    monkeypatch.setattr(api.CATALOG_ARGS, "load", lambda *a, **k: parsed.append(1) or real(*a, **k))
+
+    # an unknown parameter (a cache buster) is left out of the key: the same entry
+    again = client.get("/api/v1/deals?page_size=5&_=1732329600")
+    bad = client.get("/api/v1/deals?page_size=500")
+
+    assert again.status_code == 200 and again.data == first.data
+    assert bad.status_code == 422 and parsed == [1]  # only the malformed query was parsed
