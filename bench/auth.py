@@ -25,8 +25,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from redis import Redis
 
-from bench.common import ROOT, VENV_BIN, bench_app, measure, serve
-from bench.wrk import side_by_side, throwaway_postgres
+from bench.common import ROOT, VENV_BIN, bench_app, measure
+from bench.wrk import gunicorn, side_by_side, throwaway_postgres
 from marketplace.accounts import service
 from marketplace.accounts.models import Role
 from marketplace.core.db import db
@@ -72,7 +72,7 @@ def under_load(args: argparse.Namespace) -> None:
             token = service.issue_token(shopper).token
             db.session.commit()
         print(f"database: {database.split(':')[0]}")
-        with serve(env, workers=args.workers, threads=args.threads) as base:
+        with gunicorn(env, workers=args.workers, threads=args.threads) as base:
             print(
                 f"gunicorn -w {args.workers} -k gthread --threads {args.threads}, "
                 f"wrk -t{args.wrk_threads} -c{args.connections}, {args.seconds:.0f} s each"

@@ -34,8 +34,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import ROOT, VENV_BIN, serve
-from bench.wrk import side_by_side, throwaway_postgres
+from bench.common import ROOT, VENV_BIN
+from bench.wrk import gunicorn, side_by_side, throwaway_postgres
 
 ENDPOINTS = [
     ("GET /api/v1/deals", "/api/v1/deals?page_size=20"),
@@ -84,7 +84,7 @@ with app.app_context():
 
 def under_load(env: dict[str, str], label: str, deal_id: int, args: argparse.Namespace) -> None:
     endpoints = [(name, path.format(deal_id=deal_id)) for name, path in ENDPOINTS]
-    with serve(env, workers=args.workers, threads=args.threads) as base:
+    with gunicorn(env, workers=args.workers, threads=args.threads) as base:
         print(
             f"\n{label}: gunicorn -w {args.workers} -k gthread --threads {args.threads}, "
             f"wrk -t{args.wrk_threads} -c{args.connections}, {args.seconds:.0f} s per endpoint"

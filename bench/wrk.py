@@ -14,12 +14,14 @@ import shutil
 import statistics
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import requests
 import sqlalchemy as sa
 
 UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
@@ -113,6 +115,35 @@ def side_by_side(
     for label, share in medians.items():
         print(f"    {label:<44} {100 * share:5.1f}%")
     return medians
+
+
+@contextmanager
+def gunicorn(env: dict[str, str], *, workers: int = 4, threads: int = 4) -> Iterator[str]:
+    """gunicorn (gthread) serving wsgi:app on a free loopback port; yields its base URL.
+    Like ``bench.common.serve``, but a server that outlives its graceful stop (wrk leaves
+    keep-alive connections behind) is killed rather than left running."""
+    from bench.common import ROOT, VENV_BIN, free_port
+
+    port = free_port()
+    command = [str(VENV_BIN / "gunicorn"), "-w", str(workers), "-k", "gthread"]
+    command += ["--threads", str(threads), "--graceful-timeout", "5", "--log-level", "warning"]
+    server = subprocess.Popen([*command, "-b", f"127.0.0.1:{port}", "wsgi:app"], cwd=ROOT, env=env)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(200):
+            try:
+                if requests.get(base + "/healthz", timeout=1).status_code == 200:
+                    break
+            except requests.RequestException:  # not listening yet, or workers still booting
+                time.sleep(0.1)
+        yield base
+    finally:
+        server.terminate()
+        try:
+            server.wait(15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait(5)
 
 
 @contextmanager
