@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 # pytest-xdist workers for `make test` (each uses its own Redis database: 15, 14, …)
 TEST_WORKERS ?= 2
 
-.PHONY: install run test lint format migrate seed bench clean
+.PHONY: install run test lint format migrate seed bench screenshots clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,6 +37,10 @@ migrate: install
 
 seed: install
 	FLASK_APP=wsgi $(BIN)/flask seed
+
+# The shoppers' pages at 375x812 in headless chromium, written to docs/screenshots/.
+screenshots: install
+	LINLI_SCREENSHOTS=docs/screenshots $(BIN)/pytest -q -p no:randomly tests/browser/test_screens.py
 
 bench: install
 	$(BIN)/python bench/auth.py

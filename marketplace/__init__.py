@@ -108,6 +108,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         settlement,
         tickets,
         vouchers,
+        web,
     )
 
     ops.init_app(app, api)
@@ -122,6 +123,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     tickets.init_app(app, api)
     settlement.init_app(app, api)
     jobs.init_app(app, api)
+    # The pages come last: they exempt the API blueprints above from CSRF and turn the
+    # error handlers above into HTML error pages for page URLs.
+    web.init_app(app, api)
 
     from seed.cli import seed_command  # the composition root wires `flask seed` too
 

@@ -111,6 +111,14 @@ SETTINGS: tuple[Setting, ...] = (
         "Stripe publishable key handed to the mobile web",
     ),
     Setting(
+        "LINLI_STRIPE_JS_URL",
+        "LINLI_STRIPE_JS_URL",
+        "",
+        "Stripe.js for the checkout page (its origin is the only foreign script the pages' "
+        "Content-Security-Policy allows); empty: https://js.stripe.com/v3/ when the API base "
+        "is api.stripe.com, else the API base's /js.stripe.com/v3/ (localstripe's stand-in)",
+    ),
+    Setting(
         "LINLI_STRIPE_WEBHOOK_SECRET",
         "LINLI_STRIPE_WEBHOOK_SECRET",
         DEV_WEBHOOK_SECRET,
@@ -135,6 +143,13 @@ SETTINGS: tuple[Setting, ...] = (
         "LINLI_CS_PHONE",
         "13808700000",
         "customer-service phone (same number as its WeChat), shown on deals and home",
+    ),
+    Setting(
+        "LINLI_CITY_CENTRE",
+        "LINLI_CITY_CENTRE",
+        "27.3383,103.7172",
+        "lat,lng of the city centre: where the pages measure distances from until a shopper "
+        "shares their location, and how far (50 km) a shared location may lie",
     ),
     Setting(
         "LINLI_SMS_BACKEND",
@@ -278,6 +293,12 @@ def finalize(config: dict[str, Any]) -> dict[str, Any]:
         ZoneInfo(config["LINLI_TIME_ZONE"])
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise SettingsError(f"LINLI_TIME_ZONE: unknown zone {config['LINLI_TIME_ZONE']!r}") from exc
+    try:
+        lat, lng = (float(part) for part in config["LINLI_CITY_CENTRE"].split(","))
+    except ValueError as exc:
+        raise SettingsError("LINLI_CITY_CENTRE must be lat,lng, e.g. 27.3383,103.7172") from exc
+    if not (-90 <= lat <= 90 and -180 <= lng <= 180):
+        raise SettingsError("LINLI_CITY_CENTRE: latitude is -90..90 and longitude -180..180")
     if config["LINLI_MIN_CHARGE"] < 1:
         raise SettingsError("LINLI_MIN_CHARGE is a price in fen: at least 1")
     if config["LINLI_SMS_BACKEND"] not in ("console", "memory"):

@@ -1,4 +1,9 @@
-"""Reading the bearer token of a request and requiring roles."""
+"""Who is asking: a request's principal from its bearer token, and requiring roles.
+
+Authenticating reads Redis only while the token's cached principal is current
+(``principals``), so a view that needs only who and which roles costs no database
+statement for it; ``current_user()`` loads the ``User`` row when a view asks for it.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +13,12 @@ from typing import Any
 
 from flask import g, request
 
-from marketplace.accounts import service
+from marketplace.accounts import principals, service
 from marketplace.accounts.errors import PasswordChangeRequired
 from marketplace.accounts.models import AuthToken, Role, User
+from marketplace.accounts.principals import Principal
 from marketplace.core.api import doc, documents_errors
+from marketplace.core.db import db
 from marketplace.core.errors import AuthenticationRequired, PermissionDenied
 
 
@@ -23,37 +30,50 @@ def bearer_token() -> str | None:
     return value.strip()
 
 
-def current_session() -> AuthToken:
-    """The token record of the request (``auth_required`` has checked it)."""
-    return g.linli_session
+def sign_in(token: str | None, *roles: Role, allow_pending_password: bool = False) -> Principal:
+    """Make the request ``token``'s (a bearer token, or the token a session cookie holds)
+    and check it may go on: 401 when the token is missing, unknown, revoked or expired;
+    403 when the account is disabled, still on its initial password (unless
+    ``allow_pending_password``) or lacks every one of ``roles`` (admin passes any staff
+    role). The one way a request is authenticated."""
+    if token is None:
+        raise AuthenticationRequired("Send 'Authorization: Bearer <token>'.")
+    principal = service.authenticate(token)
+    g.linli_principal = principal
+    if principal.must_change_password and not allow_pending_password:
+        raise PasswordChangeRequired()
+    if roles and not principal.has_role(*roles):
+        raise PermissionDenied(f"This needs one of the roles: {', '.join(r.value for r in roles)}.")
+    return principal
+
+
+def current_principal() -> Principal:
+    """Who the request is (``auth_required`` has checked it): user id, roles, flags."""
+    return g.linli_principal
 
 
 def current_user() -> User:
-    return g.linli_session.user
+    """The request's ``User`` row, loaded on first use (views that need only the id or
+    the roles use ``current_principal()`` and load nothing)."""
+    if "linli_user" not in g:
+        g.linli_user = principals.user_of(g.linli_principal)
+    return g.linli_user
+
+
+def current_session() -> AuthToken:
+    """The token record of the request, loaded on first use (logging out revokes it)."""
+    return db.session.get(AuthToken, g.linli_principal.token_id)
 
 
 def auth_required(*roles: Role, allow_pending_password: bool = False) -> Callable:
-    """Require a valid bearer token and, if ``roles`` are given, one of them.
-
-    401 when the token is missing, unknown, revoked or expired; 403 when the user lacks the
-    role. Admin passes any staff-role check. Accounts still on their initial password may
-    only reach views that set ``allow_pending_password``."""
+    """Require a valid bearer token and, if ``roles`` are given, one of them (``sign_in``).
+    Accounts still on their initial password may only reach views that set
+    ``allow_pending_password``."""
 
     def decorator(func: Callable) -> Callable:
         @wraps(func)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            token = bearer_token()
-            if token is None:
-                raise AuthenticationRequired("Send 'Authorization: Bearer <token>'.")
-            session = service.authenticate(token)
-            g.linli_session = session
-            user = session.user
-            if user.must_change_password and not allow_pending_password:
-                raise PasswordChangeRequired()
-            if roles and not user.has_role(*roles):
-                raise PermissionDenied(
-                    f"This needs one of the roles: {', '.join(r.value for r in roles)}."
-                )
+            sign_in(bearer_token(), *roles, allow_pending_password=allow_pending_password)
             return func(*args, **kwargs)
 
         who = ", ".join(r.value for r in roles) if roles else "any logged-in user"

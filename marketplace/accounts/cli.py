@@ -54,3 +54,45 @@ def set_password(username: str, password: str) -> None:
     service.revoke_all_tokens(user, actor_id=None, reason="password reset from the CLI")
     db.session.commit()
     click.echo(f"password of {user.username} changed; their sessions were revoked")
+
+
+def _account(username: str) -> User:
+    user = db.session.scalars(sa.select(User).where(User.username == username.lower())).first()
+    if user is None:
+        raise click.ClickException(f"no user {username!r}")
+    return user
+
+
+@users_cli.command("disable")
+@click.argument("username")
+@click.option("--reason", required=True, help="Kept in the audit trail.")
+def disable(username: str, reason: str) -> None:
+    """Suspend USERNAME: every token of theirs is refused from the next request on."""
+    user = _account(username)
+    changed = service.set_active(user, False, actor_id=None, reason=reason)
+    db.session.commit()
+    click.echo(f"{user.username} {'suspended' if changed else 'was already suspended'}")
+
+
+@users_cli.command("enable")
+@click.argument("username")
+@click.option("--reason", required=True, help="Kept in the audit trail.")
+def enable(username: str, reason: str) -> None:
+    """Restore a suspended USERNAME."""
+    user = _account(username)
+    changed = service.set_active(user, True, actor_id=None, reason=reason)
+    db.session.commit()
+    click.echo(f"{user.username} {'restored' if changed else 'was already active'}")
+
+
+@users_cli.command("roles")
+@click.argument("username")
+@click.option(
+    "--role", "roles", multiple=True, required=True, type=ROLE_CHOICES, help="The full set."
+)
+def set_roles(username: str, roles: tuple[str, ...]) -> None:
+    """Give USERNAME exactly these roles; a role taken away stops working at once."""
+    user = _account(username)
+    service.set_roles(user, [Role(r) for r in roles], actor_id=None)
+    db.session.commit()
+    click.echo(f"{user.username} roles={','.join(sorted(r.value for r in user.roles))}")

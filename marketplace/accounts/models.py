@@ -24,6 +24,14 @@ class Role(enum.StrEnum):
 STAFF_ROLES = frozenset({Role.BD, Role.CS, Role.EDITOR, Role.ADMIN})
 
 
+def holds_role(mine: frozenset[Role], *wanted: Role) -> bool:
+    """True if ``mine`` includes any of ``wanted``; admin holds every staff role. The one
+    rule, for a ``User`` and for a request's cached ``Principal`` alike."""
+    if Role.ADMIN in mine and any(r in STAFF_ROLES for r in wanted):
+        return True
+    return any(r in mine for r in wanted)
+
+
 class User(TimestampMixin, db.Model):
     __tablename__ = "users"
 
@@ -50,10 +58,7 @@ class User(TimestampMixin, db.Model):
 
     def has_role(self, *roles: Role) -> bool:
         """True if the user holds any of ``roles``; admin holds every staff role."""
-        mine = self.roles
-        if Role.ADMIN in mine and any(r in STAFF_ROLES for r in roles):
-            return True
-        return any(r in mine for r in roles)
+        return holds_role(self.roles, *roles)
 
     @property
     def is_staff(self) -> bool:

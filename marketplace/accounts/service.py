@@ -21,6 +21,7 @@ from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
 
+from marketplace.accounts import principals
 from marketplace.accounts.errors import (
     AccountDisabled,
     InvalidCredentials,
@@ -32,6 +33,7 @@ from marketplace.accounts.errors import (
     TokenExpired,
 )
 from marketplace.accounts.models import AuthToken, OtpChallenge, Role, User
+from marketplace.accounts.principals import Principal
 from marketplace.core import audit
 from marketplace.core.clock import now
 from marketplace.core.db import db, on_commit
@@ -274,10 +276,6 @@ def _start_session(
 # -- tokens --------------------------------------------------------------------------------
 
 
-def _token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 def token_ttl(user: User) -> timedelta:
     config = current_app.config
     if user.roles - {Role.SHOPPER}:
@@ -286,11 +284,16 @@ def token_ttl(user: User) -> timedelta:
 
 
 def issue_token(user: User, *, ip: str | None = None, user_agent: str | None = None) -> IssuedToken:
+    """A new bearer token for ``user``. Its last use starts at its creation, so the first
+    requests that use it write nothing (the use is recorded once an interval passes)."""
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    moment = now()
     record = AuthToken(
         user=user,
-        token_hash=_token_hash(token),
-        expires_at=now() + token_ttl(user),
+        token_hash=principals.token_hash(token),
+        created_at=moment,
+        expires_at=moment + token_ttl(user),
+        last_used_at=moment,
         created_ip=ip,
         user_agent=(user_agent or "")[:200] or None,
     )
@@ -299,25 +302,44 @@ def issue_token(user: User, *, ip: str | None = None, user_agent: str | None = N
     return IssuedToken(token=token, record=record)
 
 
-def authenticate(token: str) -> AuthToken:
-    """The live token record for a raw bearer token, or an authentication error."""
+def authenticate(token: str) -> Principal:
+    """The principal of a live bearer token (or of a session cookie holding one), or an
+    authentication error: 401 unknown, revoked or expired, 403 a disabled account.
+
+    From Redis while the token's cached principal is current (``principals``: revocation,
+    suspension and role changes make it stale the moment they commit), else from the
+    database. The token's use is recorded at most once per TOKEN_TOUCH_INTERVAL, with a
+    commit of its own: call this first in a request, before the request's own work."""
     if not token.startswith(TOKEN_PREFIX) or len(token) > 100:
         raise InvalidToken()
-    record = db.session.scalars(
-        sa.select(AuthToken).where(AuthToken.token_hash == _token_hash(token))
-    ).first()
-    if record is None or record.revoked_at is not None:
+    hashed = principals.token_hash(token)
+    principal = principals.principal_for(hashed)
+    if principal is None or principal.revoked:
         raise InvalidToken()
     moment = now()
-    if moment >= record.expires_at:
+    if moment >= principal.expires_at:
         raise TokenExpired()
-    if not record.user.is_active:
+    if not principal.is_active:
         raise AccountDisabled()
-    if record.last_used_at is None or moment - record.last_used_at > TOKEN_TOUCH_INTERVAL:
-        # Throttled so a busy client costs one write per interval, not one per request.
-        record.last_used_at = moment
+    last = principal.last_used_at
+    if last is None or moment - last > TOKEN_TOUCH_INTERVAL:
+        # Throttled so a busy client costs one write per interval, not one per request;
+        # conditional, so a burst of requests that all saw the old time writes it once.
+        table = AuthToken.__table__
+        db.session.execute(
+            sa.update(table)
+            .where(
+                table.c.id == principal.token_id,
+                sa.or_(
+                    table.c.last_used_at.is_(None),
+                    table.c.last_used_at < moment - TOKEN_TOUCH_INTERVAL,
+                ),
+            )
+            .values(last_used_at=moment)
+        )
         db.session.commit()
-    return record
+        principal = principals.touched(hashed, principal, moment)
+    return principal
 
 
 def revoke_token(record: AuthToken, *, actor_id: int | None, reason: str = "logout") -> None:
@@ -340,6 +362,7 @@ def revoke_all_tokens(
     if keep is not None:
         query = query.where(AuthToken.id != keep.id)
     revoked = db.session.execute(query.values(revoked_at=now())).rowcount
+    principals.user_changed(user.id)  # a Core UPDATE: the session hook cannot see it
     audit.record(
         "user", user.id, "tokens.revoked", actor_id=actor_id, reason=reason, data={"count": revoked}
     )
@@ -407,6 +430,35 @@ def change_own_password(
     user.must_change_password = False
     audit.record("user", user.id, "password.changed", actor_id=user.id)
     revoke_all_tokens(user, actor_id=user.id, reason="password changed", keep=session)
+
+
+def set_active(user: User, active: bool, *, actor_id: int | None, reason: str) -> bool:
+    """Suspend (``active`` False) or restore an account; False if it already was. Every
+    token of a suspended account is refused from its next request on (``principals``);
+    the tokens themselves are kept, so restoring the account restores them."""
+    if user.is_active == active:
+        return False
+    user.is_active = active
+    action = "user.reactivated" if active else "user.suspended"
+    audit.record("user", user.id, action, actor_id=actor_id, reason=reason)
+    return True
+
+
+def set_roles(user: User, roles: Iterable[Role], *, actor_id: int | None) -> None:
+    """Give ``user`` exactly ``roles``; a role taken away stops working from the user's next
+    request on (``principals``). Tokens keep the lifetime they were issued with."""
+    wanted = {Role(r) for r in roles}
+    if not wanted:
+        raise InvalidInput(fields={"roles": ["Give the account at least one role."]})
+    before = sorted(r.value for r in user.roles)
+    user.role_rows = [row for row in user.role_rows if Role(row.role) in wanted]
+    for role in sorted(wanted):
+        user.grant(role)
+    after = sorted(r.value for r in user.roles)
+    if after != before:
+        audit.record(
+            "user", user.id, "roles.changed", actor_id=actor_id, data={"from": before, "to": after}
+        )
 
 
 def expires_in_seconds(moment: datetime) -> int:

@@ -102,6 +102,10 @@ class Blueprint(flask_smorest.Blueprint):
         super().__init__(name, import_name, url_prefix=API_PREFIX + url_prefix, **kwargs)
 
     def arguments(self, schema: Any, *, location: str = "json", **kwargs: Any) -> Callable:
+        if isinstance(schema, type):
+            # One instance for every request: given a class, webargs builds a schema (and
+            # deep-copies its fields) on each request; loading with one is thread-safe.
+            schema = schema()
         parse = super().arguments(schema, location=location, **kwargs)
         if location != "json":
             return parse

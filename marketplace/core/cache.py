@@ -117,7 +117,13 @@ def _minute() -> int:
     return int(now().timestamp() // TTL_SECONDS)
 
 
-def cached_json(name: str, params: dict[str, Any], build: Callable[[], Any]) -> CachedJSON:
+def cached_json(name: str, params: dict[str, Any], build: Callable[[], Any]) -> str:
+    """The JSON text for ``name``/``params`` (``cached_answer``'s), for a caller that reads
+    it rather than sending it (the shoppers' pages)."""
+    return cached_answer(name, params, build).body.decode()
+
+
+def cached_answer(name: str, params: dict[str, Any], build: Callable[[], Any]) -> CachedJSON:
     """The answer for ``name``/``params``: from Redis when up to date, else built (by
     ``build``, which returns what to send as JSON) and stored."""
     if not current_app.config["LINLI_CATALOG_CACHE"]:

@@ -101,22 +101,27 @@ def _sqlite_begin(conn: sa.Connection) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def on_commit(callback: Any) -> None:
+def on_commit(callback: Any, session: sa.orm.Session | None = None) -> None:
     """Run ``callback()`` after the current transaction commits; drop it on rollback.
 
     Side effects that must not happen for rolled-back work (sending an SMS, enqueueing a
-    job that reloads a row) go through here instead of running inline."""
-    db.session.info.setdefault("linli.on_commit", []).append(callback)
+    job that reloads a row) go through here instead of running inline. ``session``: the
+    one a session event handler was given (default: the request's)."""
+    (session or db.session).info.setdefault("linli.on_commit", []).append(callback)
 
 
-def on_rollback(callback: Any) -> None:
+def on_rollback(callback: Any, session: sa.orm.Session | None = None) -> None:
     """Run ``callback()`` if the current transaction ends without committing: undo a side
     effect already made for it (a stored file) so a failed request leaves nothing behind."""
-    db.session.info.setdefault("linli.on_rollback", []).append(callback)
+    (session or db.session).info.setdefault("linli.on_rollback", []).append(callback)
 
 
 @event.listens_for(sa.orm.Session, "after_commit")
 def _run_on_commit(session: sa.orm.Session) -> None:
+    if session.in_nested_transaction():
+        # SQLAlchemy says "after_commit" when a SAVEPOINT is released too: nothing is
+        # committed yet, and the transaction may still roll back.
+        return
     session.info.pop("linli.on_rollback", None)
     for callback in session.info.pop("linli.on_commit", []):
         callback()

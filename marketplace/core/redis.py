@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Flask, current_app
 from redis import Redis
+from redis.commands.core import Script
 
 
 def init_redis(app: Flask) -> None:
@@ -17,3 +18,9 @@ def init_redis(app: Flask) -> None:
 
 def redis_client() -> Redis:
     return current_app.extensions["linli.redis"]
+
+
+def lua(source: str) -> Script:
+    """A Lua script run by its SHA (EVALSHA, loaded again after a Redis restart); call it
+    with ``client=redis_client()``."""
+    return Script(None, source.encode())

@@ -277,7 +277,7 @@ def list_deals(args: dict):
     def build():
         return CatalogPageSchema().dump(catalog.search(args, page, page_size))
 
-    return cache.cached_json("deals", _query_as_sent(), build).response()
+    return cache.cached_answer("deals", _query_as_sent(), build).response()
 
 
 @blp.get("/deals/<int:deal_id>")
@@ -293,7 +293,7 @@ def get_deal(deal_id: int):
         page = SimpleNamespace(**vars(listed), cs_phone=current_app.config["LINLI_CS_PHONE"])
         return DealPageSchema().dump(page)
 
-    return cache.cached_json("deal", {"id": deal_id}, build).response()
+    return cache.cached_answer("deal", {"id": deal_id}, build).response()
 
 
 @blp.get("/home")
@@ -308,7 +308,7 @@ def home():
             {**catalog.home(), "cs_phone": current_app.config["LINLI_CS_PHONE"]}
         )
 
-    return cache.cached_json("home", {"day": local_today().isoformat()}, build).response()
+    return cache.cached_answer("home", {"day": local_today().isoformat()}, build).response()
 
 
 @media.get("/deals/<int:deal_id>/<string:name>")

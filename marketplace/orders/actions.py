@@ -29,6 +29,7 @@ from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
 from marketplace.accounts.models import User
+from marketplace.accounts.principals import Principal, user_of
 from marketplace.core import audit
 from marketplace.core.clock import now
 from marketplace.core.db import db
@@ -43,12 +44,13 @@ from marketplace.orders import service, stock
 from marketplace.orders.models import Order, OrderStatus
 from marketplace.vouchers import service as vouchers
 from marketplace.vouchers.models import Voucher, VoucherStatus
+from merchants.models import Merchant
 
 # -- order placed ----------------------------------------------------------------------------
 
 
 def place_order(
-    shopper: User,
+    shopper: User | Principal,
     deal_id: int,
     quantity: int,
     *,
@@ -61,7 +63,8 @@ def place_order(
     (ProviderUnavailable then leaves it pending; a retry with the same key completes it).
 
     With an ``idempotency_key`` a repeat of the same request returns the first order
-    (``created`` False); the same key with another body is a 409."""
+    (``created`` False); the same key with another body is a 409. ``shopper``: the user, or
+    the request's principal (only an admitted buyer's ``User`` row is loaded)."""
     order, created = _place(shopper, deal_id, quantity, idempotency_key=idempotency_key, ref=ref)
     db.session.commit()  # the order exists before the provider is asked anything
     order = service.attach_payment(order)
@@ -78,7 +81,7 @@ def start_payment(order_id: int, shopper: User) -> Order:
 
 
 def _place(
-    shopper: User,
+    shopper: User | Principal,
     deal_id: int,
     quantity: int,
     *,
@@ -86,36 +89,52 @@ def _place(
     ref: str | None = None,
 ) -> tuple[Order, bool]:
     """Reserve the units and create the pending order with today's prices (flushed, not
-    committed): the flash gate, the reservation, the distributor attribution, the audit."""
+    committed): the screen, the reservation, the distributor attribution, the audit.
+
+    The screen (``stock.admit``: the deal's cached sale state and the flash gate, in Redis)
+    answers a refused attempt — sold out, over the limit, not on sale, not open yet, closed
+    — without a database statement, so a flash crowd turned away never reaches the
+    database. Only a refused shopper who bought this deal before and sent an
+    Idempotency-Key is looked up: their request may repeat a purchase that went through,
+    whose order is the answer (200) even though the deal is now sold out."""
     body_hash = service.request_hash({"deal_id": deal_id, "quantity": quantity})
-    if idempotency_key:
-        existing = service.by_key(shopper, idempotency_key)
-        if existing is not None:
-            return service.repeat(existing, body_hash), False
     if not 1 <= quantity <= service.MAX_QUANTITY:
         raise InvalidInput(fields={"quantity": [f"Buy 1 to {service.MAX_QUANTITY} at a time."]})
     moment = now()
+    try:
+        admission = stock.admit(deal_id, shopper.id, quantity, moment, keyed=bool(idempotency_key))
+    except stock.Refused as refused:
+        if idempotency_key and refused.may_repeat:
+            existing = service.by_key(shopper, idempotency_key)
+            if existing is not None:
+                return service.repeat(existing, body_hash), False
+        raise refused.error from None
+    # Admitted: from here on the database, the record, decides. One purchase of a shopper
+    # at a time, so a repeat of this request that finished meanwhile is seen.
+    stock.lock_shopper(shopper.id)
+    if idempotency_key:
+        existing = service.by_key(shopper, idempotency_key)
+        if existing is not None:
+            admission.give_back()
+            return service.repeat(existing, body_hash), False
     deal = db.session.scalars(
-        sa.select(Deal).join(Deal.merchant).where(Deal.id == deal_id, *on_sale(moment))
+        sa.select(Deal)
+        .join(Deal.merchant)
+        .where(Deal.id == deal_id, *on_sale(moment))
+        # the merchant's BD owner (and their roles) are not part of a purchase
+        .options(sa.orm.joinedload(Deal.merchant).lazyload(Merchant.owner))
     ).first()
-    if deal is None:
+    if deal is None:  # the screen's copy was a moment old; the admission goes back
         existing_deal = db.session.get(Deal, deal_id)
         if existing_deal is None:
             raise InvalidInput(fields={"deal_id": ["No such deal."]}, code="deal_not_found")
         if existing_deal.status == DealStatus.SOLD_OUT.value:
             raise SoldOut()
         raise service.DealNotOnSale()
-    # A flash crowd is turned away here, in Redis, before any database write.
-    stock.admit(deal, shopper.id, quantity)
-    stock.lock_shopper(shopper.id)
-    if idempotency_key:  # a concurrent repeat of this request may have finished meanwhile
-        existing = service.by_key(shopper, idempotency_key)
-        if existing is not None:
-            stock.ungate_now(deal, shopper.id, quantity)
-            return service.repeat(existing, body_hash), False
-    stock.reserve(deal, shopper, quantity)
+    buyer = user_of(shopper)
+    stock.check_limit(deal, buyer, quantity)
     order = Order(
-        shopper_id=shopper.id,
+        shopper_id=buyer.id,
         deal=deal,
         merchant_id=deal.merchant_id,
         quantity=quantity,
@@ -130,7 +149,7 @@ def _place(
         idempotency_key=idempotency_key,
         request_hash=body_hash,
     )
-    commission.snapshot_attribution(order, shopper, ref)
+    commission.snapshot_attribution(order, buyer, ref)
     db.session.add(order)
     try:
         with db.session.begin_nested():
@@ -149,9 +168,10 @@ def _place(
         "order",
         order.id,
         "order.placed",
-        actor_id=shopper.id,
+        actor_id=buyer.id,
         data={"deal_id": deal.id, "quantity": quantity, "amount": order.amount},
     )
+    stock.take(deal, quantity)  # last: the deal's row stays locked only until the commit
     return order, True
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import current_app, request
 
-from marketplace.accounts.auth import auth_required, current_user
+from marketplace.accounts.auth import auth_required, current_principal, current_user
 from marketplace.accounts.models import Role
 from marketplace.core.api import Blueprint, IdempotencyKeySchema, documents_errors
 from marketplace.core.pagination import PageArgsSchema, page_of, paginate
@@ -44,7 +44,7 @@ def place_order(body: dict, headers: dict):
     503 payment_provider_unavailable keeps the order pending: retry with the same key (or
     POST /orders/{id}/payment)."""
     order, created = actions.place_order(
-        current_user(),
+        current_principal(),  # a refused attempt loads no user: see actions._place
         body["deal_id"],
         body["quantity"],
         idempotency_key=headers.get("key"),

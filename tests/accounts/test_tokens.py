@@ -155,12 +155,12 @@ def test_an_authenticated_request_costs_a_constant_number_of_queries(app, client
     from tests.querycount import count_queries
 
     account = staff(app, client, Role.BD)
-    me(client, account.token)  # the first use records last_used_at
+    me(client, account.token)  # the first use reads the token (then it is cached)
 
     with count_queries(app) as queries:
         for _ in range(5):
             assert me(client, account.token).status_code == 200
 
-    # token joined with its user, then the user's roles: two per request (a shop's staff
-    # also read their link to the shop)
+    # the token from Redis; /me loads the user and their roles: two (a shop's staff also
+    # read their link to the shop)
     assert queries.count == 10, queries

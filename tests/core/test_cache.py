@@ -10,7 +10,7 @@ import pytest
 
 from marketplace.accounts.models import Role
 from marketplace.core import cache
-from marketplace.core.cache import GENERATION_KEY, cached_json, catalog_changed
+from marketplace.core.cache import GENERATION_KEY, cached_answer, cached_json, catalog_changed
 from marketplace.core.db import db
 from tests.factories import live_deal, live_merchant, staff
 
@@ -35,9 +35,9 @@ def reading(app, clock):
 
 def test_a_hit_is_the_stored_bytes_and_builds_nothing(reading):
     build = Builder()
-    first = cached_json("deals", {"page": 1}, build)
+    first = cached_answer("deals", {"page": 1}, build)
 
-    second = cached_json("deals", {"page": 1}, build)
+    second = cached_answer("deals", {"page": 1}, build)
 
     assert build.calls == 1
     assert second == first
@@ -47,7 +47,7 @@ def test_a_hit_is_the_stored_bytes_and_builds_nothing(reading):
 
 def test_a_hit_costs_one_redis_round_trip(reading, app, monkeypatch):
     build = Builder()
-    cached_json("home", {"day": "2026-11-23"}, build)
+    cached_answer("home", {"day": "2026-11-23"}, build)
     redis = app.extensions["linli.redis"]
     sent = []
     real = redis.execute_command
@@ -55,65 +55,75 @@ def test_a_hit_costs_one_redis_round_trip(reading, app, monkeypatch):
         redis, "execute_command", lambda *a, **k: sent.append(a[0]) or real(*a, **k)
     )
 
-    cached_json("home", {"day": "2026-11-23"}, build)
+    cached_answer("home", {"day": "2026-11-23"}, build)
 
     assert sent == ["MGET"] and build.calls == 1
 
 
+def test_the_json_text_is_the_answer_s_bytes_decoded(reading):
+    build = Builder()
+
+    assert json.loads(cached_json("page:home", {}, build)) == {"deals": ["火锅四人餐"]}
+    assert (
+        cached_json("page:home", {}, build) == cached_answer("page:home", {}, build).body.decode()
+    )
+    assert build.calls == 1
+
+
 def test_other_parameters_are_another_entry(reading):
     build = Builder()
-    cached_json("deals", {"page": 1}, build)
-    cached_json("deals", {"page": 2}, build)
-    cached_json("deal", {"page": 1}, build)
+    cached_answer("deals", {"page": 1}, build)
+    cached_answer("deals", {"page": 2}, build)
+    cached_answer("deal", {"page": 1}, build)
 
     assert build.calls == 3
 
 
 def test_a_committed_change_rebuilds_at_once(reading):
     build = Builder()
-    cached_json("deals", {}, build)
+    cached_answer("deals", {}, build)
 
     catalog_changed()
     db.session.commit()
     build.value = {"deals": ["烧烤"]}
-    after = cached_json("deals", {}, build)
+    after = cached_answer("deals", {}, build)
 
     assert build.calls == 2 and json.loads(after.body) == {"deals": ["烧烤"]}
 
 
 def test_a_change_rolled_back_invalidates_nothing(reading):
     build = Builder()
-    cached_json("deals", {}, build)
+    cached_answer("deals", {}, build)
 
     catalog_changed()
     db.session.rollback()
-    cached_json("deals", {}, build)
+    cached_answer("deals", {}, build)
 
     assert build.calls == 1
 
 
 def test_a_new_minute_rebuilds(reading, clock):
     build = Builder()
-    cached_json("home", {}, build)
+    cached_answer("home", {}, build)
     clock.advance(seconds=cache.TTL_SECONDS)
 
-    cached_json("home", {}, build)
+    cached_answer("home", {}, build)
 
     assert build.calls == 2
 
 
 def test_while_another_reader_rebuilds_the_previous_entry_is_served(reading):
     build = Builder()
-    before = cached_json("deals", {}, build)
+    before = cached_answer("deals", {}, build)
     reading.incr(GENERATION_KEY)  # a purchase elsewhere
     key = cache._key("deals", {})
     reading.set(f"{key}:lock", 1, px=5000)  # and another reader is rebuilding
 
-    served = cached_json("deals", {}, build)
+    served = cached_answer("deals", {}, build)
 
     assert served == before and build.calls == 1
     reading.delete(f"{key}:lock")  # that reader finished without storing
-    cached_json("deals", {}, build)
+    cached_answer("deals", {}, build)
     assert build.calls == 2
 
 
@@ -121,23 +131,23 @@ def test_with_no_entry_to_serve_a_reader_builds_even_during_a_rebuild(reading):
     build = Builder()
     reading.set(f"{cache._key('deals', {})}:lock", 1, px=5000)
 
-    cached_json("deals", {}, build)
+    cached_answer("deals", {}, build)
 
     assert build.calls == 1
 
 
 def test_a_failed_build_lets_the_next_reader_rebuild(reading):
     build = Builder()
-    cached_json("deal", {"id": 1}, build)
+    cached_answer("deal", {"id": 1}, build)
     reading.incr(GENERATION_KEY)
 
     def broken():
         raise RuntimeError("the database went away")
 
     with pytest.raises(RuntimeError):
-        cached_json("deal", {"id": 1}, broken)
+        cached_answer("deal", {"id": 1}, broken)
     build.value = {"id": 1, "title": "新"}
-    again = cached_json("deal", {"id": 1}, build)
+    again = cached_answer("deal", {"id": 1}, build)
 
     assert build.calls == 2 and json.loads(again.body)["title"] == "新"
 
@@ -146,8 +156,8 @@ def test_with_the_cache_off_every_read_builds(reading, app, monkeypatch):
     monkeypatch.setitem(app.config, "LINLI_CATALOG_CACHE", False)
     build = Builder()
 
-    cached_json("deals", {}, build)
-    cached_json("deals", {}, build)
+    cached_answer("deals", {}, build)
+    cached_answer("deals", {}, build)
 
     assert build.calls == 2
 

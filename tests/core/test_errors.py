@@ -89,11 +89,11 @@ def test_unexpected_exception_is_a_500_without_a_traceback(redis_url, tmp_path):
     app = build_app(f"sqlite:///{tmp_path / 'x.sqlite3'}", redis_url, str(tmp_path))
     app.config["PROPAGATE_EXCEPTIONS"] = False
 
-    @app.get("/boom")
+    @app.get("/api/v1/boom")  # an API URL: a page URL answers an HTML page (tests/web)
     def boom():
         raise RuntimeError("secret internals: password=hunter2")
 
-    response = app.test_client().get("/boom")
+    response = app.test_client().get("/api/v1/boom")
 
     assert response.status_code == 500
     error = error_of(response)

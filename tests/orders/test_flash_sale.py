@@ -104,7 +104,7 @@ def test_a_wrong_gate_is_caught_by_the_database(app, flash):
     buyers = [quick_shopper(app) for _ in range(3)]
     redis = Redis.from_url(app.config["LINLI_REDIS_URL"])
     with app.app_context():
-        stock.load_gate(db.session.get(Deal, flash["id"]))
+        stock.load_gate(flash["id"])
         table = Deal.__table__
         db.session.execute(sa.update(table).where(table.c.id == flash["id"]).values(stock_left=1))
         db.session.commit()

@@ -1,0 +1,31 @@
+"""The pages: server-rendered HTML in the same app as the JSON API.
+
+``shop`` is the shoppers' mobile web at ``/``; the merchant portal (``/merchant``) and the
+staff console (``/staff``) will sit beside it on the same foundation: one base template per
+audience, the texts of ``texts/zh-CN.toml``, the filters for money and time, the assets in
+``static/`` (vendored files pinned with their licences), CSRF on every state change, the
+security headers and HTML error pages. Page handlers are as thin as API views: they call
+the same domain functions and never read another domain's tables themselves.
+
+``init_app`` must run after every domain has registered its API blueprints: it exempts
+those from CSRF (they authenticate with bearer tokens, not cookies) and turns the app's
+JSON error handlers into HTML error pages for page URLs.
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from marketplace.core.api import Api
+
+
+def init_app(app: Flask, api: Api) -> None:
+    from marketplace.web import assets, errors, filters, security, texts
+    from marketplace.web.shop import views as shop
+
+    texts.init_app(app)
+    filters.init_app(app)
+    assets.init_app(app)
+    app.register_blueprint(shop.bp)
+    security.init_app(app)
+    errors.init_app(app)

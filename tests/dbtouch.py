@@ -1,0 +1,33 @@
+"""Whether a block of code touches the database at all: every statement sent (BEGIN and
+PRAGMA included, unlike ``querycount``) and every connection taken from the pool."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from flask import Flask
+from sqlalchemy import event
+
+from marketplace.core.db import db
+
+
+@contextmanager
+def database_touches(app: Flask) -> Iterator[list[str]]:
+    touches: list[str] = []
+    with app.app_context():
+        engine = db.engine
+
+    def statement(conn, cursor, text, parameters, context, executemany) -> None:
+        touches.append(" ".join(text.split()))
+
+    def checkout(dbapi_connection, record, proxy) -> None:
+        touches.append("(a connection checked out of the pool)")
+
+    event.listen(engine, "before_cursor_execute", statement)
+    event.listen(engine.pool, "checkout", checkout)
+    try:
+        yield touches
+    finally:
+        event.remove(engine, "before_cursor_execute", statement)
+        event.remove(engine.pool, "checkout", checkout)
