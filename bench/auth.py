@@ -1,25 +1,107 @@
 """Auth path costs: an authenticated GET /me, an OTP login, a password login.
 
 Run: make bench (or .venv/bin/python bench/auth.py). Needs Redis (DB 14 is flushed).
+
+    .venv/bin/python bench/auth.py --wrk [--postgres] [--seconds 5]
+
+--wrk serves the app with gunicorn (-w 4 -k gthread --threads 4) on a throwaway database
+(SQLite, or with --postgres an empty PostgreSQL database made and dropped on the server at
+BENCH_POSTGRES_URL) and loads GET /api/v1/me as a shopper with wrk, beside /healthz in the
+same run (bench/wrk.py), instead of the in-process figures.
 """
 
 from __future__ import annotations
 
+import argparse
+import os
 import re
+import subprocess
 import sys
+import tempfile
+from contextlib import ExitStack
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from redis import Redis
 
-from bench.common import bench_app, measure
+from bench.common import ROOT, VENV_BIN, bench_app, measure
+from bench.wrk import gunicorn, side_by_side, throwaway_postgres
 from marketplace.accounts import service
 from marketplace.accounts.models import Role
 from marketplace.core.db import db
 
 
+def under_load(args: argparse.Namespace) -> None:
+    """GET /me as a shopper under gunicorn and wrk, beside /healthz."""
+    with ExitStack() as stack:
+        instance = stack.enter_context(tempfile.TemporaryDirectory(prefix="linli-bench-"))
+        database = f"sqlite:///{instance}/bench.sqlite3"
+        if args.postgres:
+            from marketplace.settings import normalize_database_url
+
+            admin = os.environ.get(
+                "BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+            )
+            database = stack.enter_context(throwaway_postgres(normalize_database_url(admin)))
+        env = {
+            **os.environ,
+            "LINLI_ENV": "development",
+            "LINLI_INSTANCE_PATH": instance,
+            "LINLI_DATABASE_URL": database,
+            "LINLI_REDIS_URL": os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14"),
+            "LINLI_LOG_LEVEL": "WARNING",
+        }
+        store = Redis.from_url(env["LINLI_REDIS_URL"])
+        store.flushdb()
+        stack.callback(store.flushdb)
+        flask = [str(VENV_BIN / "flask"), "--app", "wsgi"]
+        subprocess.run(
+            [*flask, "db", "upgrade"], cwd=ROOT, env=env, check=True, capture_output=True
+        )
+        os.environ.update(env)
+        from marketplace import create_app
+        from marketplace.accounts.models import User
+
+        app = create_app()
+        with app.app_context():
+            shopper = User(phone="13800000001", display_name="压测用户")
+            shopper.grant(Role.SHOPPER)
+            db.session.add(shopper)
+            db.session.flush()
+            token = service.issue_token(shopper).token
+            db.session.commit()
+        print(f"database: {database.split(':')[0]}")
+        with gunicorn(env, workers=args.workers, threads=args.threads) as base:
+            print(
+                f"gunicorn -w {args.workers} -k gthread --threads {args.threads}, "
+                f"wrk -t{args.wrk_threads} -c{args.connections}, {args.seconds:.0f} s each"
+            )
+            side_by_side(
+                base,
+                [("GET /api/v1/me (shopper)", "/api/v1/me")],
+                seconds=args.seconds,
+                rounds=args.rounds,
+                threads=args.wrk_threads,
+                connections=args.connections,
+                headers={"Authorization": f"Bearer {token}"},
+            )
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--wrk", action="store_true", help="gunicorn and wrk, beside /healthz")
+    parser.add_argument("--postgres", action="store_true")
+    parser.add_argument("--seconds", type=float, default=5)
+    parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--wrk-threads", type=int, default=2)
+    parser.add_argument("--connections", type=int, default=32)
+    args = parser.parse_args()
+    if args.wrk:
+        under_load(args)
+        return
     app = bench_app()
     Redis.from_url(app.config["LINLI_REDIS_URL"]).flushdb()
     client = app.test_client()

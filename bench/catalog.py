@@ -1,41 +1,53 @@
-"""Load the catalog's hot endpoints against a running server and print requests/s and
-p50/p99 latency, with the Redis cache on and off.
+"""The catalog's hot reads beside /healthz: requests/s and p50/p99 under gunicorn with the
+Redis cache warm (and off), and where a cache hit spends its time in process.
 
-    make bench            # or: .venv/bin/python bench/catalog.py [--seconds 5] [--clients 8]
+    make bench            # or: .venv/bin/python bench/catalog.py [--seconds 5]
+    .venv/bin/python bench/catalog.py --postgres          # PostgreSQL (the issue's setting)
+    .venv/bin/python bench/catalog.py --in-process        # single-threaded ms and a profile
 
-It builds a throwaway database (migrations + `flask seed` + 200 more live deals), starts
-gunicorn on a free loopback port (2 workers x 4 threads), and drives it from this process
-with concurrent keep-alive clients. Only 127.0.0.1 is contacted. Set BENCH_DATABASE_URL to
-an empty PostgreSQL database to measure PostgreSQL instead of SQLite.
+It builds a throwaway database (migrations + `flask seed` + 200 more live deals): SQLite in
+a temp folder, or with --postgres an empty database created on the PostgreSQL at
+BENCH_POSTGRES_URL (default postgresql://postgres@127.0.0.1:5432/postgres) and dropped
+afterwards, or BENCH_DATABASE_URL (an empty database you made). It starts gunicorn on a free
+loopback port (-w 4 -k gthread --threads 4 by default) and loads each endpoint with wrk
+(2 threads x 32 connections), /healthz before and after them, in one run. Only 127.0.0.1
+is contacted; Redis DB 14 (BENCH_REDIS_URL) is flushed.
+
+--in-process times each endpoint with Flask's test client in this process, one request at a
+time (a warm cache), beside /healthz, and prints the top of a cProfile of cache hits.
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
+import io
 import os
+import pstats
+import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
+from contextlib import ExitStack
 from pathlib import Path
-
-import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import ROOT, VENV_BIN, serve, summarize
+from bench.common import ROOT, VENV_BIN
+from bench.wrk import gunicorn, side_by_side, throwaway_postgres
 
 ENDPOINTS = [
-    ("GET /healthz (trivial, for scale)", "/healthz"),
     ("GET /api/v1/deals", "/api/v1/deals?page_size=20"),
     ("GET /api/v1/deals?near&sort=distance", "/api/v1/deals?near=27.3383,103.7172&radius=5000"),
     ("GET /api/v1/deals?sort=popularity", "/api/v1/deals?sort=popularity&category=hotpot-bbq"),
+    ("GET /api/v1/deals/{id}", "/api/v1/deals/{deal_id}"),
     ("GET /api/v1/home", "/api/v1/home"),
 ]
 
 
-def prepare(env: dict[str, str], extra_deals: int) -> None:
+def prepare(env: dict[str, str], extra_deals: int) -> int:
+    """Migrate, seed, add ``extra_deals`` live deals; the id of a live deal."""
     flask = [str(VENV_BIN / "flask"), "--app", "wsgi"]
     subprocess.run([*flask, "db", "upgrade"], cwd=ROOT, env=env, check=True, capture_output=True)
     subprocess.run([*flask, "seed"], cwd=ROOT, env=env, check=True, capture_output=True)
@@ -47,6 +59,7 @@ import sqlalchemy as sa
 from marketplace import create_app
 from marketplace.accounts.models import User
 from marketplace.core.db import db
+from marketplace.deals.models import Deal
 from merchants.models import Merchant
 from seed.deals import publish_in_past_slots
 app = create_app()
@@ -61,78 +74,116 @@ with app.app_context():
         "validity_days": 30, "commission_l1": 800, "commission_l2": 200}}
         for n in range({extra_deals})], editor, bd)
     db.session.commit()
+    print(db.session.scalar(sa.select(sa.func.max(Deal.id)).where(Deal.status == "live")))
 """
-    subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, check=True, capture_output=True
+    )
+    return int(out.stdout.decode().split()[-1])
 
 
-def load(base: str, path: str, seconds: float, clients: int) -> tuple[int, list[float], int]:
-    latencies: list[float] = []
-    errors = 0
-    lock = threading.Lock()
-    deadline = time.perf_counter() + seconds
+def under_load(env: dict[str, str], label: str, deal_id: int, args: argparse.Namespace) -> None:
+    endpoints = [(name, path.format(deal_id=deal_id)) for name, path in ENDPOINTS]
+    with gunicorn(env, workers=args.workers, threads=args.threads) as base:
+        print(
+            f"\n{label}: gunicorn -w {args.workers} -k gthread --threads {args.threads}, "
+            f"wrk -t{args.wrk_threads} -c{args.connections}, {args.seconds:.0f} s per endpoint"
+        )
+        side_by_side(
+            base,
+            endpoints,
+            seconds=args.seconds,
+            rounds=args.rounds,
+            threads=args.wrk_threads,
+            connections=args.connections,
+        )
 
-    def client() -> None:
-        nonlocal errors
-        session = requests.Session()
-        mine: list[float] = []
-        failed = 0
-        while time.perf_counter() < deadline:
+
+def in_process(env: dict[str, str], deal_id: int, requests: int) -> None:
+    """One request at a time through Flask's test client: ms per request beside /healthz,
+    then the top of a cProfile of cache hits of the list."""
+    os.environ.update(env)
+    from marketplace import create_app
+
+    client = create_app({"LINLI_CATALOG_CACHE": True}).test_client()
+    paths = [("GET /healthz", "/healthz")]
+    paths += [(name, path.format(deal_id=deal_id)) for name, path in ENDPOINTS]
+    print(f"\nin process, one request at a time, cache warm ({requests} requests each):")
+    for name, path in paths:
+        assert client.get(path).status_code == 200, path
+        samples = []
+        for _ in range(requests):
             start = time.perf_counter()
-            response = session.get(base + path, timeout=10)
-            mine.append((time.perf_counter() - start) * 1000)
-            failed += response.status_code != 200
-        with lock:
-            latencies.extend(mine)
-            errors += failed
-
-    threads = [threading.Thread(target=client) for _ in range(clients)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return len(latencies), sorted(latencies), errors
-
-
-def run(env: dict[str, str], label: str, seconds: float, clients: int) -> None:
-    with serve(env) as base:
-        print(f"\n{label}: {clients} concurrent clients, {seconds:.0f} s per endpoint")
-        for name, path in ENDPOINTS:
-            load(base, path, 0.5, clients)  # warm up (and fill the cache)
-            _, latencies, errors = load(base, path, seconds, clients)
-            summarize(name, latencies, seconds, f"   errors {errors}")
+            client.get(path)
+            samples.append((time.perf_counter() - start) * 1000)
+        print(f"  {name:<44} p50 {statistics.median(samples):6.3f} ms")
+    profile = cProfile.Profile()
+    path = paths[1][1]
+    profile.enable()
+    for _ in range(requests):
+        client.get(path)
+    profile.disable()
+    out = io.StringIO()
+    stats = pstats.Stats(profile, stream=out)
+    stats.sort_stats("tottime").print_stats(15)
+    print(f"\ncProfile of {requests} cache hits of {path}, by own time:")
+    print(out.getvalue())
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=5)
-    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--rounds", type=int, default=1, help="repeat and take the median")
     parser.add_argument("--extra-deals", type=int, default=200)
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--wrk-threads", type=int, default=2)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--postgres", action="store_true", help="a throwaway PostgreSQL database")
+    parser.add_argument("--no-cache-off", action="store_true", help="skip the cache-off run")
+    parser.add_argument(
+        "--in-process", type=int, nargs="?", const=2000, default=0, metavar="REQUESTS"
+    )
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="linli-bench-") as instance:
+    with ExitStack() as stack:
+        instance = stack.enter_context(tempfile.TemporaryDirectory(prefix="linli-bench-"))
+        database = os.environ.get("BENCH_DATABASE_URL", f"sqlite:///{instance}/bench.sqlite3")
+        if args.postgres:
+            from marketplace.settings import normalize_database_url
+
+            admin = os.environ.get(
+                "BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+            )
+            database = stack.enter_context(throwaway_postgres(normalize_database_url(admin)))
         env = {
             **os.environ,
             "LINLI_ENV": "development",
             "LINLI_INSTANCE_PATH": instance,
-            "LINLI_DATABASE_URL": os.environ.get(
-                "BENCH_DATABASE_URL", f"sqlite:///{instance}/bench.sqlite3"
-            ),
+            "LINLI_DATABASE_URL": database,
             "LINLI_REDIS_URL": os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14"),
             "LINLI_LOG_LEVEL": "WARNING",
+            # nothing answers there: the seed leaves its paid orders out, as it says
+            "LINLI_STRIPE_API_BASE": "http://127.0.0.1:9",
         }
         import redis
 
-        redis.Redis.from_url(env["LINLI_REDIS_URL"]).flushdb()
-        prepare(env, args.extra_deals)
-        backend = env["LINLI_DATABASE_URL"].split(":")[0]
+        store = redis.Redis.from_url(env["LINLI_REDIS_URL"])
+        store.flushdb()
+        stack.callback(store.flushdb)
+        deal_id = prepare(env, args.extra_deals)
+        backend = database.split(":")[0]
         print(f"database: {backend}; live deals: seed + {args.extra_deals}")
-        run({**env, "LINLI_CATALOG_CACHE": "1"}, "cache on", args.seconds, args.clients)
-        run(
-            {**env, "LINLI_CATALOG_CACHE": "0"},
-            "cache off (every request hits the database)",
-            args.seconds,
-            args.clients,
-        )
-        redis.Redis.from_url(env["LINLI_REDIS_URL"]).flushdb()
+        if args.in_process:
+            in_process({**env, "LINLI_CATALOG_CACHE": "1"}, deal_id, args.in_process)
+            return
+        under_load({**env, "LINLI_CATALOG_CACHE": "1"}, "cache on (warm)", deal_id, args)
+        if not args.no_cache_off:
+            under_load(
+                {**env, "LINLI_CATALOG_CACHE": "0"},
+                "cache off (every request reads the database)",
+                deal_id,
+                args,
+            )
 
 
 if __name__ == "__main__":

@@ -93,7 +93,9 @@ class Merchant(TimestampMixin, db.Model):
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 - SQLAlchemy's API
 
     category: Mapped[Category] = relationship(lazy="joined", innerjoin=True)
-    owner: Mapped[User | None] = relationship(lazy="selectin")
+    # Not loaded with every deal that joins its merchant; the merchant lists and profile,
+    # which show it, join it in (``merchants.service.WITH_OWNER``).
+    owner: Mapped[User | None] = relationship()
 
     @property
     def location(self) -> dict[str, float] | None:
@@ -195,4 +197,5 @@ class MerchantStaff(db.Model):
         foreign_keys=[user_id],
         backref=backref("merchant_membership", uselist=False),
     )
-    merchant: Mapped[Merchant] = relationship()
+    # Joined: a portal account's shop is read with its link (the portal's "my shop").
+    merchant: Mapped[Merchant] = relationship(lazy="joined", innerjoin=True)

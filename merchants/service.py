@@ -15,6 +15,7 @@ from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.orm import joinedload
 
 from marketplace.accounts import service as accounts
 from marketplace.accounts.models import Role, User
@@ -68,10 +69,15 @@ CONTRACT_FILE_TYPES = (
 # -- who sees what (the rules are in ``merchants.access``) ----------------------------------
 
 
+# The merchant's BD owner, joined in where merchants are shown (the profile and the lists
+# show it); deals, orders and vouchers that join a merchant leave it unloaded.
+WITH_OWNER = joinedload(Merchant.owner)
+
+
 def get_merchant(merchant_id: int, viewer: User) -> Merchant:
     """A merchant the viewer may see (``access.can_see_merchant``). Another merchant's id is
     a 404, as if it did not exist."""
-    merchant = db.session.get(Merchant, merchant_id)
+    merchant = db.session.get(Merchant, merchant_id, options=[WITH_OWNER])
     if merchant is None or not access.can_see_merchant(viewer, merchant):
         raise NotFound("No such merchant.", code="merchant_not_found")
     return merchant
@@ -219,7 +225,7 @@ def list_merchants(viewer: User, filters: dict[str, Any]) -> sa.Select:
     """The merchants the viewer may see, filtered; the caller paginates."""
     if not access.can_list_merchants(viewer):
         raise PermissionDenied()
-    query = sa.select(Merchant).where(access.visible_merchants(viewer))
+    query = sa.select(Merchant).where(access.visible_merchants(viewer)).options(WITH_OWNER)
     if "category" in filters:
         query = query.join(Category).where(Category.slug == filters["category"])
     if "grade" in filters:
@@ -503,8 +509,10 @@ def overdue_follow_ups(viewer: User, *, owner: str | int | None = None) -> sa.Se
     """Merchants whose promised follow-up date has passed (today in Asia/Shanghai is not
     overdue yet), most overdue first; churned merchants are left alone."""
     _require_bd(viewer)
-    query = sa.select(Merchant).where(
-        Merchant.follow_up_due < local_today(), Merchant.stage != Stage.CHURNED.value
+    query = (
+        sa.select(Merchant)
+        .where(Merchant.follow_up_due < local_today(), Merchant.stage != Stage.CHURNED.value)
+        .options(WITH_OWNER)
     )
     if owner is not None:
         query = query.where(Merchant.owner_id == (viewer.id if owner == "me" else int(owner)))
@@ -559,6 +567,7 @@ def list_staff(merchant: Merchant, viewer: User) -> list[MerchantStaff]:
         db.session.scalars(
             sa.select(MerchantStaff)
             .where(MerchantStaff.merchant_id == merchant.id)
+            .options(joinedload(MerchantStaff.user))
             .order_by(MerchantStaff.created_at)
         )
     )

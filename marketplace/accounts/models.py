@@ -46,8 +46,10 @@ class User(TimestampMixin, db.Model):
     must_change_password: Mapped[bool] = mapped_column(default=False)
     last_login_at: Mapped[datetime | None]
 
+    # Loaded when asked (the caller's own roles, once per request): users shown in lists
+    # (a merchant's owner, an author, a ticket's opener) never need theirs.
     role_rows: Mapped[list[UserRole]] = relationship(
-        back_populates="user", cascade="all, delete-orphan", lazy="selectin"
+        back_populates="user", cascade="all, delete-orphan"
     )
 
     @property

@@ -5,6 +5,7 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import validate
 
+from marketplace.accounts.models import Role
 from marketplace.accounts.service import PHONE_INPUT
 from marketplace.core.fields import LocalDateTime
 
@@ -75,7 +76,10 @@ class UserSchema(ma.Schema):
     def dump_merchant(self, user: object) -> dict | None:
         # The merchants domain links portal accounts to shops (merchants.models adds this
         # backref); accounts sits below merchants, so it reads the attribute rather than
-        # importing merchants.access.membership.
+        # importing merchants.access.membership, and holds to that rule's condition (merchant
+        # staff only), which also spares everyone else the lookup.
+        if not user.has_role(Role.MERCHANT_STAFF):  # type: ignore[attr-defined]
+            return None
         member = getattr(user, "merchant_membership", None)
         return {"id": member.merchant_id, "role": member.role} if member else None
 

@@ -1,11 +1,22 @@
 """Read-through caching of the public catalog in Redis, invalidated by generation.
 
-Every key carries the catalog's current generation; any change a shopper could see (a deal
-edited, published, paused, its stock or sales moving, a merchant renamed or regraded)
-bumps the generation after its transaction commits, so the next read misses and rebuilds.
-Old generations simply expire. Keys also carry the current minute of the app's clock, so
-what changes with the passage of time alone (a sale window closing, a new day's home page)
-is at most a minute stale.
+Every entry is stored with a tag: the catalog's generation and the minute of the app's
+clock it was built in. Any change a shopper could see (a deal edited, published, paused,
+its stock or sales moving, a merchant renamed or regraded) bumps the generation after its
+transaction commits, so the next read finds the tag out of date and rebuilds; what changes
+with the passage of time alone (a sale window closing, a new day's home page) is at most a
+minute stale, because an entry from another minute is out of date too.
+
+A hit is one Redis round trip (``MGET`` of the generation and the entry) and is answered
+with the stored bytes as they are: no query, no object, no serialisation. Each entry
+carries an ETag (a hash of its bytes), so a client that sends ``If-None-Match`` gets a
+304 without the body.
+
+When an entry is out of date, the first reader takes a short lock and rebuilds it; readers
+arriving while that rebuild runs get the previous entry instead of all rebuilding at once
+(a purchase bumps the generation, and during a flash opening purchases come every few
+milliseconds). A reader that finds no entry at all, or no Redis, builds for itself. Redis
+trouble never fails a read: it is served from the database.
 """
 
 from __future__ import annotations
@@ -14,9 +25,10 @@ import hashlib
 import json
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
-from flask import current_app
+from flask import Response, current_app, request
 from redis.exceptions import RedisError
 
 from marketplace.core.clock import now
@@ -26,6 +38,34 @@ from marketplace.core.redis import redis_client
 log = logging.getLogger(__name__)
 GENERATION_KEY = "linli:catalog:generation"
 TTL_SECONDS = 60
+# An entry outlives its minute by one more, so a reader has the previous one to serve
+# while another rebuilds it; a rebuild that dies holds its lock no longer than this.
+ENTRY_TTL_SECONDS = 2 * TTL_SECONDS
+REBUILD_LOCK_MS = 5000
+# Catalog answers are the same for everyone and may be stored anywhere, but only used once
+# revalidated (the ETag makes that a 304): stock and prices change without notice.
+CACHE_CONTROL = "public, no-cache"
+
+
+@dataclass(frozen=True)
+class CachedJSON:
+    """A catalog answer as sent: UTF-8 JSON bytes and their ETag."""
+
+    body: bytes
+    etag: str
+
+    @classmethod
+    def of(cls, value: Any) -> CachedJSON:
+        body = json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+        return cls(body, hashlib.blake2b(body, digest_size=12).hexdigest())
+
+    def response(self) -> Response:
+        """The answer to the current request: 200 with the bytes, or 304 when the client
+        already holds them (``If-None-Match``, compared weakly as RFC 9110 says)."""
+        headers = {"ETag": f'"{self.etag}"', "Cache-Control": CACHE_CONTROL}
+        if "If-None-Match" in request.headers and request.if_none_match.contains_weak(self.etag):
+            return Response(status=304, headers=headers)
+        return Response(self.body, mimetype="application/json", headers=headers)
 
 
 def catalog_changed() -> None:
@@ -37,32 +77,98 @@ def catalog_changed() -> None:
             app.extensions["linli.redis"].incr(GENERATION_KEY)
         except RedisError:
             # Reads fall back to the database while Redis is down; entries left from
-            # before expire within TTL_SECONDS.
+            # before are out of date within TTL_SECONDS (their minute passes).
             log.exception("could not invalidate the catalog cache")
 
     on_commit(bump)
 
 
-def cached_json(name: str, params: dict[str, Any], build: Callable[[], Any]) -> str:
-    """The JSON text for ``name``/``params``, from Redis when fresh, else built and stored.
-    Redis trouble never fails a read: it is served from the database."""
+def _key(name: str, params: dict[str, Any]) -> str:
+    digest = hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode())
+    return f"linli:catalog:{name}:{digest.hexdigest()[:32]}"
+
+
+def _tag(generation: bytes | None, minute: int) -> bytes:
+    return b"%s:%d" % (generation or b"0", minute)
+
+
+def _unpack(stored: bytes) -> tuple[bytes, CachedJSON]:
+    header, _, body = stored.partition(b"\n")
+    tag, _, etag = header.partition(b" ")
+    return tag, CachedJSON(body, etag.decode())
+
+
+def fresh(name: str, params: dict[str, Any]) -> CachedJSON | None:
+    """The entry for ``name``/``params`` if it is up to date, else None (also with the cache
+    off or Redis down): one round trip, for a view that answers before doing anything else."""
     if not current_app.config["LINLI_CATALOG_CACHE"]:
-        return json.dumps(build(), ensure_ascii=False)
-    redis = redis_client()
-    digest = hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()
+        return None
     try:
-        generation = int(redis.get(GENERATION_KEY) or 0)
-        minute = int(now().timestamp() // TTL_SECONDS)
-        key = f"linli:catalog:{generation}:{minute}:{name}:{digest[:32]}"
-        hit = redis.get(key)
-        if hit is not None:
-            return hit.decode()
+        generation, stored = redis_client().mget(GENERATION_KEY, _key(name, params))
+    except RedisError:
+        return None
+    if stored is None:
+        return None
+    tag, entry = _unpack(stored)
+    return entry if tag == _tag(generation, _minute()) else None
+
+
+def _minute() -> int:
+    return int(now().timestamp() // TTL_SECONDS)
+
+
+def cached_json(name: str, params: dict[str, Any], build: Callable[[], Any]) -> str:
+    """The JSON text for ``name``/``params`` (``cached_answer``'s), for a caller that reads
+    it rather than sending it (the shoppers' pages)."""
+    return cached_answer(name, params, build).body.decode()
+
+
+def cached_answer(name: str, params: dict[str, Any], build: Callable[[], Any]) -> CachedJSON:
+    """The answer for ``name``/``params``: from Redis when up to date, else built (by
+    ``build``, which returns what to send as JSON) and stored."""
+    if not current_app.config["LINLI_CATALOG_CACHE"]:
+        return CachedJSON.of(build())
+    redis = redis_client()
+    key = _key(name, params)
+    try:
+        generation, stored = redis.mget(GENERATION_KEY, key)
     except RedisError:
         log.warning("catalog cache unavailable; serving from the database")
-        return json.dumps(build(), ensure_ascii=False)
-    text = json.dumps(build(), ensure_ascii=False)
+        return CachedJSON.of(build())
+    tag = _tag(generation, _minute())
+    previous = None
+    if stored is not None:
+        stored_tag, previous = _unpack(stored)
+        if stored_tag == tag:
+            return previous
+    lock = f"{key}:lock"
     try:
-        redis.set(key, text, ex=TTL_SECONDS)
+        rebuilding = not redis.set(lock, 1, nx=True, px=REBUILD_LOCK_MS)
+    except RedisError:
+        rebuilding = False
+    if rebuilding and previous is not None:
+        return previous  # another reader is rebuilding it right now
+    try:
+        fresh = CachedJSON.of(build())
+    except BaseException:
+        _release(redis, lock, rebuilding)
+        raise
+    try:
+        pipe = redis.pipeline(transaction=False)
+        pipe.set(key, b"%s %s\n%s" % (tag, fresh.etag.encode(), fresh.body), ex=ENTRY_TTL_SECONDS)
+        if not rebuilding:
+            pipe.delete(lock)
+        pipe.execute()
     except RedisError:
         log.warning("could not store a catalog cache entry")
-    return text
+    return fresh
+
+
+def _release(redis: Any, lock: str, rebuilding: bool) -> None:
+    """Let the next reader rebuild at once after a build that failed (a 404, a crash)."""
+    if rebuilding:
+        return  # the lock is another reader's
+    try:
+        redis.delete(lock)
+    except RedisError:
+        pass  # it expires by itself

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from datetime import time
 from types import SimpleNamespace
+from typing import Any
 
 import flask_smorest
-from flask import Response, current_app
+from flask import Response, current_app, request
 
 from marketplace.accounts.auth import auth_required, current_user
 from marketplace.accounts.models import Role
+from marketplace.core import cache
 from marketplace.core.api import Blueprint, documents_errors
-from marketplace.core.cache import cached_json
 from marketplace.core.clock import local_today
 from marketplace.core.db import db
 from marketplace.core.errors import NotFound
@@ -47,8 +50,11 @@ media = flask_smorest.Blueprint(
 EDITORS = (Role.BD, Role.EDITOR)
 
 
-def _json(text: str) -> Response:
-    return Response(text, mimetype="application/json")
+# One instance for every request: webargs would otherwise build the schema (and copy its
+# fields) on each catalog read that misses the cache.
+CATALOG_ARGS = CatalogArgsSchema()
+CATALOG_PARAMS = frozenset(CATALOG_ARGS.fields)
+NOT_MODIFIED = "the client's copy is current (If-None-Match with the ETag it holds)"
 
 
 # -- staff: deals --------------------------------------------------------------------------
@@ -232,9 +238,36 @@ def cancel_popup_booking(booking_id: int):
 # -- the public catalog --------------------------------------------------------------------
 
 
+# The catalog's answers come from the cache as ready bytes (``core.cache``): a hit sends
+# them as they are, with an ETag; the schemas serialise only when an entry is rebuilt.
+
+
+def _query_as_sent() -> dict[str, list[str]]:
+    """The catalog's parameters as the client sent them, unknown ones (cache busters,
+    tracking tags) left out: the list's cache key, known before any parsing."""
+    return {
+        name: request.args.getlist(name) for name in sorted(CATALOG_PARAMS & request.args.keys())
+    }
+
+
+def _list_from_cache(view: Callable) -> Callable:
+    """Answer the list from a fresh cache entry before its parameters are parsed: an entry
+    exists only for parameters that parsed (it is stored by the view, after webargs), so a
+    hit skips the parsing and a malformed query still gets its 422 from the view."""
+
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        entry = cache.fresh("deals", _query_as_sent())
+        return entry.response() if entry is not None else view(*args, **kwargs)
+
+    return wrapper
+
+
 @blp.get("/deals")
-@blp.arguments(CatalogArgsSchema, location="query")
+@_list_from_cache
+@blp.arguments(CATALOG_ARGS, location="query")
 @blp.response(200, CatalogPageSchema)
+@blp.alt_response(304, description=NOT_MODIFIED)
 def list_deals(args: dict):
     """Live deals: filter by category, type, q (title or shop), near=lat,lng within radius
     metres (adds distance_m); sort by distance, newest, popularity (units sold in the last
@@ -244,12 +277,12 @@ def list_deals(args: dict):
     def build():
         return CatalogPageSchema().dump(catalog.search(args, page, page_size))
 
-    params = {**args, "page": page, "page_size": page_size}
-    return _json(cached_json("deals", params, build))
+    return cache.cached_answer("deals", _query_as_sent(), build).response()
 
 
 @blp.get("/deals/<int:deal_id>")
 @blp.response(200, DealPageSchema)
+@blp.alt_response(304, description=NOT_MODIFIED)
 @documents_errors(404)
 def get_deal(deal_id: int):
     """A deal's page: merchant, grade, address, location, usage rules, stock left, sold
@@ -260,11 +293,12 @@ def get_deal(deal_id: int):
         page = SimpleNamespace(**vars(listed), cs_phone=current_app.config["LINLI_CS_PHONE"])
         return DealPageSchema().dump(page)
 
-    return _json(cached_json("deal", {"id": deal_id}, build))
+    return cache.cached_answer("deal", {"id": deal_id}, build).response()
 
 
 @blp.get("/home")
 @blp.response(200, HomeSchema)
+@blp.alt_response(304, description=NOT_MODIFIED)
 def home():
     """Today's popup deal (or null), categories with live deal counts, today's new deals,
     the customer-service phone. Public."""
@@ -274,7 +308,7 @@ def home():
             {**catalog.home(), "cs_phone": current_app.config["LINLI_CS_PHONE"]}
         )
 
-    return _json(cached_json("home", {"day": local_today().isoformat()}, build))
+    return cache.cached_answer("home", {"day": local_today().isoformat()}, build).response()
 
 
 @media.get("/deals/<int:deal_id>/<string:name>")

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import sqlalchemy as sa
+
 from marketplace.accounts.models import User
 from marketplace.core import audit
 from marketplace.core.clock import now
@@ -27,7 +29,15 @@ def setting(key: str) -> Any:
 
 
 def all_settings() -> dict[str, Any]:
-    return {key: setting(key) for key in SETTINGS}
+    """Every setting, read in one query (a missing row is its default)."""
+    stored = dict(
+        db.session.execute(
+            sa.select(PlatformSetting.key, PlatformSetting.value).where(
+                PlatformSetting.key.in_(list(SETTINGS))
+            )
+        ).all()
+    )
+    return {key: stored.get(key, default) for key, (default, _) in SETTINGS.items()}
 
 
 def update_settings(changes: dict[str, Any], actor: User) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from marketplace.accounts.models import User
 from marketplace.core.db import TimestampMixin, db, enum_check
 from marketplace.orders.models import Order
 
@@ -66,6 +67,8 @@ class RefundRequest(TimestampMixin, db.Model):
     failure_code: Mapped[str | None] = mapped_column(sa.String(40))
 
     order: Mapped[Order] = relationship(lazy="joined", innerjoin=True)
+    # Shown in customer service's queue, which joins it in (``refunds.service.queue``).
+    shopper: Mapped[User] = relationship(foreign_keys=[shopper_id])
     items: Mapped[list[RefundItem]] = relationship(lazy="selectin", cascade="all, delete-orphan")
 
 

@@ -5,9 +5,7 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import validate
 
-from marketplace.accounts.models import User
 from marketplace.core.clock import now
-from marketplace.core.db import db
 from marketplace.core.fields import LocalDateTime
 from marketplace.core.pagination import PageArgsSchema
 from marketplace.refunds.models import RefundReason, RefundStatus
@@ -54,14 +52,10 @@ class RefundSchema(ma.Schema):
 class RefundQueueItemSchema(RefundSchema):
     deal = ma.fields.String(attribute="order.deal.title")
     merchant = ma.fields.String(attribute="order.deal.merchant.name")
-    shopper_phone = ma.fields.Method("dump_phone")
+    shopper_phone = ma.fields.String(attribute="shopper.phone", allow_none=True)
     waited_seconds = ma.fields.Method("dump_waited")
     provider_attempts = ma.fields.Integer()
     last_error = ma.fields.String(allow_none=True)
-
-    def dump_phone(self, request) -> str | None:
-        user = db.session.get(User, request.shopper_id)
-        return user.phone if user else None
 
     def dump_waited(self, request) -> int:
         return int(((request.decided_at or now()) - request.created_at).total_seconds())

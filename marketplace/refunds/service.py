@@ -32,6 +32,7 @@ from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.orm import joinedload, lazyload
 
 from marketplace.accounts.models import User
 from marketplace.core import audit
@@ -835,7 +836,11 @@ def retry_approved(*, limit: int = 100) -> dict[str, int]:
 
 
 def queue(status: str | None) -> sa.Select:
-    query = sa.select(RefundRequest)
+    """Refund requests for customer service, oldest first, with the shopper who asked (the
+    queue shows the phone; it does not show the vouchers, so they are not loaded)."""
+    query = sa.select(RefundRequest).options(
+        joinedload(RefundRequest.shopper), lazyload(RefundRequest.items)
+    )
     if status:
         query = query.where(RefundRequest.status == status)
     else:
@@ -849,6 +854,7 @@ def for_order(order_id: int, shopper: User) -> list[RefundRequest]:
         db.session.scalars(
             sa.select(RefundRequest)
             .where(RefundRequest.order_id == order_id)
+            .options(lazyload(RefundRequest.items))  # not shown
             .order_by(RefundRequest.id.desc())
         )
     )

@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.orm import lazyload
 
 from marketplace.accounts.models import Role, User
 from marketplace.core import audit
@@ -155,6 +156,7 @@ def dashboard() -> dict[str, Any]:
     waiting = db.session.scalars(
         sa.select(Ticket)
         .where(Ticket.first_responded_at.is_(None), Ticket.status != TicketStatus.CLOSED.value)
+        .options(lazyload(Ticket.messages))  # the dashboard shows no conversation
         .order_by(Ticket.first_response_due_at)
     ).all()
     open_tickets = [
