@@ -6,7 +6,6 @@ from flask import Flask, current_app
 from redis import BlockingConnectionPool, Redis
 from redis.commands.core import Script
 
-
 # Connections per process. redis-py 8 caps its default pool at 100 and then *fails* a
 # request ("Too many connections"); a blocking pool makes a burst wait its turn instead.
 MAX_CONNECTIONS = 100
