@@ -42,10 +42,15 @@ seed: install
 screenshots: install
 	LINLI_SCREENSHOTS=docs/screenshots $(BIN)/pytest -q -p no:randomly tests/browser/test_screens.py
 
+# Benchmarks need wrk (apt-get install wrk) and PostgreSQL at 127.0.0.1 (throwaway databases).
+BENCH_PG ?= postgresql://postgres@127.0.0.1:5432/linli_bench_flash
 bench: install
-	$(BIN)/python bench/auth.py
-	$(BIN)/python bench/catalog.py
-	$(BIN)/python bench/flash_sale.py
+	$(BIN)/python bench/auth.py --wrk --postgres
+	$(BIN)/python bench/catalog.py --postgres
+	dropdb --if-exists -h 127.0.0.1 -U postgres linli_bench_flash
+	createdb -h 127.0.0.1 -U postgres linli_bench_flash
+	BENCH_DATABASE_URL=$(BENCH_PG) $(BIN)/python bench/flash_opening.py --restart-redis; \
+	  status=$$?; dropdb -h 127.0.0.1 -U postgres linli_bench_flash; exit $$status
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .run *.egg-info

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import socket
 import statistics
 import subprocess
@@ -20,6 +19,7 @@ import requests
 from flask import Flask
 from flask_migrate import upgrade
 
+from bench.wrk import wrk_path
 from marketplace import create_app
 
 # Benchmarks configure their servers themselves: never the settings a `make run` left in
@@ -200,13 +200,6 @@ class WrkResult:
             + (f"   socket errors {self.socket_errors}" if self.socket_errors else "")
             + (f"   timeouts {self.timeouts}" if self.timeouts else "")
         )
-
-
-def wrk_path() -> str:
-    found = shutil.which("wrk")
-    if found is None:
-        sys.exit("wrk is not installed (apt-get install wrk); this benchmark needs it")
-    return found
 
 
 def start_wrk(
