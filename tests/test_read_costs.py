@@ -96,6 +96,11 @@ SAME_LENGTH = {
 }
 # What a read may cost at most: authentication plus the read's own statements.
 MOST = 8
+# A distributor's dashboard is several independent aggregates (sales and top deals,
+# commission by state and by month, today's shares, the Moments run): one statement each,
+# whatever the data's size (the equality above still holds for it).
+DASHBOARD_MOST = 12
+DASHBOARDS = {"shopper /api/v1/distributors/me", "cs /api/v1/distributors/{distributor_id}"}
 
 
 @contextmanager
@@ -192,5 +197,9 @@ def test_statements_per_read_are_the_same_for_10_or_10_000_deals_and_100_000_sho
         if small[read].statements != large[read].statements
     }
     assert not grew, grew
-    costly = {read: cost.statements for read, cost in large.items() if cost.statements > MOST}
+    costly = {
+        read: cost.statements
+        for read, cost in large.items()
+        if cost.statements > (DASHBOARD_MOST if read in DASHBOARDS else MOST)
+    }
     assert not costly, costly
