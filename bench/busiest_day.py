@@ -1087,25 +1087,34 @@ def expected(sample: Sample) -> bool:
     return 0 < sample.status < 400 or sample.code in REFUSALS.get(sample.template, ())
 
 
-# -- the scheduled jobs, on the replay's clock ---------------------------------------------
+# -- the scheduled jobs ---------------------------------------------------------------------
 
-# (job, every so many virtual minutes): marketplace/jobs/schedule.py's cron entries that
-# matter on a day like this, run through marketplace.jobs.tasks.run as the RQ worker would.
+# The jobs of marketplace/jobs/schedule.py that matter on a day like this, every so many
+# real seconds, as production runs them: jobs keep time, they are not traffic, so they are
+# not sped up with the day. Only publishing follows the replay's clock: at each virtual
+# slot (10:00, 15:00) the publishing job runs, then the popup's.
 JOB_CADENCE = [
-    ("publish_slots", 5),
-    ("popup_rotation", 1),
-    ("expire_unpaid_orders", 1),
-    ("sla_breaches", 1),
-    ("reconcile_payments", 5),
-    ("end_deals", 5),
-    ("retry_refunds", 5),
-    ("rebuild_flash_gates", 10),
+    ("popup_rotation", 60),
+    ("expire_unpaid_orders", 60),
+    ("sla_breaches", 60),
+    ("publish_slots", 300),
+    ("reconcile_payments", 300),
+    ("end_deals", 300),
+    ("retry_refunds", 300),
+    ("rebuild_flash_gates", 600),
 ]
 
 
-def jobs_main(env: dict[str, str], clock: VirtualClock, start_v: float, stop, out: str) -> None:
-    """The worker: each job due at a virtual minute runs when that minute comes (a late
-    tick runs once, as a cron that missed a minute), until ``stop`` is set."""
+def jobs_main(
+    env: dict[str, str],
+    clock: VirtualClock,
+    slots: list[float],
+    stop,
+    out: str,
+) -> None:
+    """The RQ worker's part: every job at start-up (as rq cron's interval jobs and the gate
+    rebuild do), then on its cadence, and publishing at the virtual slots, until ``stop``;
+    each through marketplace.jobs.tasks.run, as the worker calls it."""
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -1116,20 +1125,27 @@ def jobs_main(env: dict[str, str], clock: VirtualClock, start_v: float, stop, ou
     tasks.use_app(create_app())
     runs: dict[str, list[float]] = defaultdict(list)
     failures: list[str] = []
-    minute = math.ceil(start_v / 60)
-    first = True
-    while not stop.wait(max(0.0, clock.real(minute * 60) - time.time())):
+    due = {name: clock.r0 for name, _ in JOB_CADENCE}
+    slot_times = sorted(clock.real(v) for v in slots if clock.real(v) >= clock.r0)
+
+    def run(name: str) -> None:
+        started = time.perf_counter()
+        try:
+            tasks.run(name)
+        except Exception as exc:  # recorded by tasks.run too; the day goes on
+            failures.append(f"{hhmm(clock.now())} {name}: {type(exc).__name__}: {exc}")
+        runs[name].append((time.perf_counter() - started) * 1000)
+
+    while not stop.wait(max(0.0, min([*due.values(), *slot_times[:1]]) - time.time())):
+        now = time.time()
+        if slot_times and slot_times[0] <= now:
+            slot_times.pop(0)
+            run("publish_slots")
+            run("popup_rotation")
         for name, every in JOB_CADENCE:
-            if minute % every and not (first and name == "rebuild_flash_gates"):
-                continue
-            started = time.perf_counter()
-            try:
-                tasks.run(name)
-            except Exception as exc:  # recorded by tasks.run too; the day goes on
-                failures.append(f"{hhmm(minute * 60)} {name}: {type(exc).__name__}: {exc}")
-            runs[name].append((time.perf_counter() - started) * 1000)
-        first = False
-        minute = max(minute + 1, math.floor(clock.now() / 60))
+            if due[name] <= now:
+                run(name)
+                due[name] = max(due[name] + every, now)
     with open(out, "w", encoding="utf-8") as f:
         json.dump({"runs": runs, "failures": failures}, f)
 
@@ -1244,7 +1260,7 @@ def main() -> int:
                 stop_jobs = spawn.Event()
                 jobs = spawn.Process(
                     target=jobs_main,
-                    args=(env, clock, w0, stop_jobs, str(jobs_out)),
+                    args=(env, clock, [o["v"] for o in plan["openings"]], stop_jobs, str(jobs_out)),
                     name="replay-jobs",
                 )
                 jobs.start()
@@ -1529,17 +1545,44 @@ class Report:
         self.json["statuses"] = {f"{k[0]} {k[1]}".strip(): v for k, v in by_status.items()}
 
     def timeline(self) -> None:
-        buckets: defaultdict[int, list[float]] = defaultdict(list)
-        for s in self.samples:
-            buckets[int(s.v // 600)].append(s.ms)
+        """The day's curve as the server lived it: each hour's load and latency, then the
+        ten-minute stretches with the worst p99."""
         log("")
-        log("Ten-minute stretches of the day with the worst p99 (all routes):")
-        worst = sorted(buckets.items(), key=lambda kv: -percentile(sorted(kv[1]), 99))[:8]
+        log("Hour by hour (all routes; req/s in real seconds):")
+        hours: defaultdict[int, list[float]] = defaultdict(list)
+        stretches: defaultdict[int, list[float]] = defaultdict(list)
+        for s in self.samples:
+            hours[int(s.v // 3600)].append(s.ms)
+            stretches[int(s.v // 600)].append(s.ms)
+        rows = []
+        for hour, ms in sorted(hours.items()):
+            ms.sort()
+            span = min(
+                3600, self.args.window[1] - hour * 3600, (hour + 1) * 3600 - self.args.window[0]
+            )
+            rate = len(ms) / max(1.0, span / self.args.speed)
+            log(
+                f"  {hour:02d}:00  requests {len(ms):>7}  {rate:6.1f}/s"
+                f"  p50 {_ms(percentile(ms, 50)):>6}  p99 {_ms(percentile(ms, 99)):>6}"
+                f"  max {_ms(ms[-1]):>6}"
+            )
+            rows.append(
+                {
+                    "hour": hour,
+                    "requests": len(ms),
+                    "per_second": rate,
+                    "p50": percentile(ms, 50),
+                    "p99": percentile(ms, 99),
+                }
+            )
+        self.json["hours"] = rows
+        log("Ten-minute stretches with the worst p99:")
+        worst = sorted(stretches.items(), key=lambda kv: -percentile(sorted(kv[1]), 99))[:6]
         for bucket, ms in sorted(worst):
             ms.sort()
             log(
                 f"  {hhmm(bucket * 600)}  requests {len(ms):>6}  "
-                f"({len(ms) / (600 / self.args.speed):6.1f}/s real)  p50 {_ms(percentile(ms, 50))}"
+                f"({len(ms) / (600 / self.args.speed):6.1f}/s)  p50 {_ms(percentile(ms, 50))}"
                 f"  p99 {_ms(percentile(ms, 99))}  max {_ms(ms[-1])}"
             )
 
@@ -1929,7 +1972,7 @@ def _top_functions(profiler: cProfile.Profile, n: int) -> list[str]:
     ours, own = [], []
     for (path, line, name), (_, calls, tottime, cumulative, _) in stats.items():
         where = f"{_short(path)}:{line} {name}"
-        if path.startswith(str(ROOT)) and "/bench/" not in path:
+        if path.startswith((str(ROOT / "marketplace"), str(ROOT / "merchants"))):
             ours.append((cumulative, calls, where))
         own.append((tottime, calls, where))
     lines = ["ours, by cumulative time:"]
