@@ -1,7 +1,8 @@
 """The pages: server-rendered HTML in the same app as the JSON API.
 
-``shop`` is the shoppers' mobile web at ``/``; the merchant portal (``/merchant``) and the
-staff console (``/staff``) will sit beside it on the same foundation: one base template per
+``shop`` is the shoppers' mobile web at ``/``; the merchant portal (``merchant``,
+``/merchant``) and the staff console (``staff``, ``/staff``) sit beside it on the same
+foundation, with the password login of ``console``: one base template per
 audience, the texts of ``texts/zh-CN.toml``, the filters for money and time, the assets in
 ``static/`` (vendored files pinned with their licences), CSRF on every state change, the
 security headers and HTML error pages. Page handlers are as thin as API views: they call
@@ -21,6 +22,7 @@ from marketplace.core.api import Api
 
 def init_app(app: Flask, api: Api) -> None:
     from marketplace.web import assets, errors, filters, poster, security, session, texts
+    from marketplace.web.merchant import bp as merchant_bp
 
     # the shop's page modules add their routes to shop.bp
     from marketplace.web.shop import (  # noqa: F401
@@ -32,12 +34,15 @@ def init_app(app: Flask, api: Api) -> None:
         vouchers,
     )
     from marketplace.web.shop import views as shop
+    from marketplace.web.staff import bp as staff_bp
 
     texts.init_app(app)
     filters.init_app(app)
     assets.init_app(app)
     poster.init_app(app)
     app.register_blueprint(shop.bp)
+    app.register_blueprint(merchant_bp)
+    app.register_blueprint(staff_bp)
     security.init_app(app)
     session.init_app(app)
     errors.init_app(app)

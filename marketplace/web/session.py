@@ -28,11 +28,12 @@ from functools import wraps
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import Flask, g, redirect, request, session, url_for
+from flask import Flask, current_app, g, redirect, request, session, url_for
 from flask import Response as FlaskResponse
 
 from marketplace.accounts import service as accounts
 from marketplace.accounts.auth import current_session, current_user, sign_in
+from marketplace.accounts.errors import PasswordChangeRequired
 from marketplace.accounts.models import Role, User
 from marketplace.accounts.principals import Principal
 from marketplace.core.db import db
@@ -67,10 +68,19 @@ def here() -> str:
     return request.full_path.rstrip("?") if request.query_string else request.path
 
 
+def _own_endpoint(name: str) -> str | None:
+    """``<blueprint>.<name>`` when the current page's blueprint has such a view (the
+    merchant portal and the staff console each have their own login and password pages)."""
+    endpoint = f"{request.blueprint}.{name}" if request.blueprint else None
+    return endpoint if endpoint in current_app.view_functions else None
+
+
 def login_url(next_path: str | None = None) -> str:
+    """The login page of the current audience (the shop's for shoppers), coming back to
+    ``next_path``."""
     target = safe_next(next_path, default="")
     query = f"?{urlencode({'next': target})}" if target and target != "/" else ""
-    return url_for(LOGIN_ENDPOINT) + query
+    return url_for(_own_endpoint("login") or LOGIN_ENDPOINT) + query
 
 
 def begin(issued: accounts.IssuedToken) -> None:
@@ -136,22 +146,26 @@ def signed_in_user() -> User | None:
     return current_user() if signed_in() is not None else None
 
 
+def _redirect(target: str) -> FlaskResponse:
+    if is_htmx_request():  # a whole-page move, not a fragment swapped into the page
+        response = FlaskResponse(status=204)
+        response.headers["HX-Redirect"] = target
+        return response
+    return redirect(target, code=303 if request.method != "GET" else 302)
+
+
 def _to_login() -> FlaskResponse:
     if is_htmx_request():  # back to the page the fragment was for, not to the fragment
-        response = FlaskResponse(status=204)
-        response.headers["HX-Redirect"] = login_url(
-            _same_site_path(request.headers.get("HX-Current-URL"))
-        )
-        return response
-    target = login_url(here() if request.method == "GET" else _referrer_path())
-    return redirect(target, code=303 if request.method != "GET" else 302)
+        return _redirect(login_url(_same_site_path(request.headers.get("HX-Current-URL"))))
+    return _redirect(login_url(here() if request.method == "GET" else _referrer_path()))
 
 
 def page_login_required(*roles: Role, allow_pending_password: bool = False) -> Callable:
     """For page views: a visitor without a live page session is redirected to the login
     page and, once logged in, back here (a GET's own URL; for a form post, the page the
     form was on). With ``roles``, a logged-in user lacking them gets the 403 page
-    (``sign_in``'s rule, the API's)."""
+    (``sign_in``'s rule, the API's). A user who must still change an initial password is
+    sent to the audience's password page where it has one (the 403 page otherwise)."""
 
     def decorator(view: Callable) -> Callable:
         @wraps(view)
@@ -164,6 +178,11 @@ def page_login_required(*roles: Role, allow_pending_password: bool = False) -> C
             except AuthenticationRequired:
                 _forget()
                 return _to_login()
+            except PasswordChangeRequired:
+                change = _own_endpoint("password")
+                if change is None:
+                    raise
+                return _redirect(url_for(change, next=here()))
             g.linli_page_principal = principal
             return view(*args, **kwargs)
 
