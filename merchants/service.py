@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import joinedload
 
 from marketplace.accounts import service as accounts
-from marketplace.accounts.models import Role, User
+from marketplace.accounts.models import Role, User, UserRole
 from marketplace.core import audit
 from marketplace.core.cache import catalog_changed
 from marketplace.core.clock import local_today, now
@@ -219,6 +219,31 @@ def _audit_value(merchant: Merchant, field: str) -> Any:
     if field == "owner_id":
         return merchant.owner.id if merchant.owner else None
     return getattr(merchant, field)
+
+
+def bd_owners() -> list[User]:
+    """The active BD users a merchant may be owned by (the pipeline's owner filter and the
+    profile's owner choice; admin counts as BD but owns no shops unless named)."""
+    return list(
+        db.session.scalars(
+            sa.select(User)
+            .join(UserRole, UserRole.user_id == User.id)
+            .where(UserRole.role == Role.BD.value, User.is_active.is_(True))
+            .order_by(User.username)
+        ).unique()
+    )
+
+
+def deal_ready_merchants() -> list[Merchant]:
+    """Merchants that may have deals (``deals.service.create_deal``: negotiating and on,
+    not churned), by name: the choice of shop in the deal editor."""
+    return list(
+        db.session.scalars(
+            sa.select(Merchant)
+            .where(Merchant.stage.not_in([Stage.LEAD.value, Stage.CHURNED.value]))
+            .order_by(Merchant.name, Merchant.id)
+        )
+    )
 
 
 def list_merchants(viewer: User, filters: dict[str, Any]) -> sa.Select:

@@ -140,3 +140,15 @@ def shown(day: date, moment: datetime) -> Deal | None:
         .order_by(sa.case((Deal.id == chosen, 0), else_=1))
         .limit(1)
     ).first()
+
+
+def featured(first_day: date, last_day: date) -> list[PopupDay]:
+    """The popups the rotation (or a booking) gave each day from ``first_day`` to
+    ``last_day``, newest first: the staff console's record of past picks."""
+    return list(
+        db.session.scalars(
+            sa.select(PopupDay)
+            .where(PopupDay.day.between(first_day, last_day))
+            .order_by(PopupDay.day.desc())
+        )
+    )

@@ -76,6 +76,16 @@ def check(
     """Raise ``DealRuleViolated`` listing every rule ``deal`` (the merged field values)
     breaks. ``max_tier_bonus`` is the largest level-1 bonus of any distributor tier;
     ``min_charge`` the payment provider's smallest charge (LINLI_MIN_CHARGE)."""
+    violations(
+        deal, flash_stock_cap=flash_stock_cap, max_tier_bonus=max_tier_bonus, min_charge=min_charge
+    ).raise_if_any()
+
+
+def violations(
+    deal: Mapping[str, Any], *, flash_stock_cap: int, max_tier_bonus: int = 0, min_charge: int = 1
+) -> Violations:
+    """Every rule ``deal`` breaks, each as (code, field, message), without raising: what
+    ``check`` raises, for a form that shows each rule beside its field as it is typed."""
     v = Violations()
     kind = DealType(deal["type"])
     sale, settlement, listed = deal["sale_price"], deal["settlement_price"], deal["list_price"]
@@ -180,4 +190,4 @@ def check(
             "valid_until",
             "Vouchers must stay valid at least until the sale ends.",
         )
-    v.raise_if_any()
+    return v

@@ -68,6 +68,26 @@ def _check_rules(values: dict[str, Any], max_tier_bonus: int) -> None:
     )
 
 
+def draft_violations(
+    data: dict[str, Any], *, max_tier_bonus: int, deal: Deal | None = None
+) -> list[tuple[str, str, str]]:
+    """The rules ``create_deal`` (or, with ``deal``, ``update_deal``) would find broken by
+    these values, each as (code, field, message), without saving anything: the staff
+    console's editor shows them as the fields are typed."""
+    if deal is None:
+        values = {**{f: None for f in RULE_FIELDS}, **data}
+        if values.get("type") == DealType.FLASH.value and values.get("per_shopper_limit") is None:
+            values["per_shopper_limit"] = 1
+    else:
+        values = {**_rule_values(deal), **{k: v for k, v in data.items() if k in RULE_FIELDS}}
+    return rules.violations(
+        values,
+        flash_stock_cap=current_app.config["LINLI_FLASH_STOCK_CAP"],
+        min_charge=current_app.config["LINLI_MIN_CHARGE"],
+        max_tier_bonus=max_tier_bonus,
+    ).items
+
+
 def _rule_values(deal: Deal) -> dict[str, Any]:
     return {name: getattr(deal, name) for name in RULE_FIELDS}
 

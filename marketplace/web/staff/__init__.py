@@ -72,3 +72,9 @@ def home():
     if Role.ADMIN in user.roles:
         panels = [role.value for role in ROLES]
     return render_template("staff/home.html", user=user, panels=panels)
+
+
+# Part A's pages (each adds its routes and menu entries to bp when imported).
+import marketplace.web.staff.bd  # noqa: E402
+import marketplace.web.staff.calendar  # noqa: E402
+import marketplace.web.staff.deals  # noqa: E402, F401
