@@ -90,15 +90,9 @@ def deals():
     try:
         args = load(ManageArgsSchema(), raw)
     except InvalidInput as error:
+        context["problem"] = sentence(error)
         html = render_template(
-            "staff/deals/list.html",
-            **context,
-            deals=[],
-            page=1,
-            pages=1,
-            total=0,
-            args={},
-            problem=sentence(error),
+            "staff/deals/list.html", **context, deals=[], page=1, pages=1, total=0, args={}
         )
         return FlaskResponse(html, status=error.status, mimetype="text/html")
     args.pop("page", None), args.pop("page_size", None)
