@@ -79,10 +79,7 @@ def _board_context(filters: dict[str, Any]) -> dict[str, Any]:
                 "total": result["total"],
                 "page": page,
                 "pages": page_count(result["total"], COLUMN_SIZE),
-                "moves": {
-                    m.id: sorted(s.value for s in service.TRANSITIONS[Stage(m.stage)])
-                    for m in result["items"]
-                },
+                "moves": {m.id: _moves(m.stage) for m in result["items"]},
             }
         )
     return {
@@ -93,6 +90,13 @@ def _board_context(filters: dict[str, Any]) -> dict[str, Any]:
         "stage_order": [s.value for s in BOARD_STAGES],
         "problem": None,
     }
+
+
+def _moves(stage: str) -> list[str]:
+    """Where the stage rule lets a merchant go from ``stage``, in pipeline order (the next
+    step first, churned last), so a card's form offers the usual move by default."""
+    allowed = service.TRANSITIONS[Stage(stage)]
+    return [s.value for s in BOARD_STAGES if s in allowed]
 
 
 def _page_args(**changes: Any) -> dict[str, Any]:
@@ -299,7 +303,7 @@ def _merchant_context(merchant_id: int, **extra: Any) -> dict[str, Any]:
         "merchant": merchant,
         "missing": missing,
         "missing_text": _document_names(missing),
-        "moves": sorted(s.value for s in service.TRANSITIONS[Stage(merchant.stage)]),
+        "moves": _moves(merchant.stage),
         "grades": service.grade_history(merchant),
         "contracts": service.list_contracts(merchant),
         "visits": service.list_visits(merchant),

@@ -64,8 +64,25 @@ def field_problems(error: DomainError) -> dict[str, str]:
             continue
         if isinstance(messages, dict):  # a nested field (location.lat)
             messages = [m for inner in messages.values() for m in inner]
-        problems[name] = "；".join(str(m) for m in messages) if messages else ""
+        problems[name] = _in_words(messages)
     return problems
+
+
+# The schemas' own messages that a form shows often, in the page's language; any other
+# message of a refused field is "fix this one" (the page's sentence says what went wrong).
+FIELD_MESSAGES = {
+    "Missing data for required field.": "required",
+    "Field may not be null.": "required",
+    "Not a valid integer.": "whole_number",
+    "Not a valid date.": "date",
+    "Not a valid datetime.": "date",
+    "Shorter than minimum length 1.": "required",
+}
+
+
+def _in_words(messages: list[Any]) -> str:
+    keys = {FIELD_MESSAGES.get(str(m), "invalid") for m in messages} or {"invalid"}
+    return "；".join(t(f"staff_bd.field_{key}") for key in sorted(keys))
 
 
 def sentence(error: DomainError) -> str:

@@ -278,10 +278,10 @@ def _flash_cap() -> int:
 def _editor_again(deal: Deal | None, error: DomainError) -> FlaskResponse:
     if error.status == 404:
         raise error
-    html = render_template(
-        "staff/deals/editor.html",
-        **_editor_context(deal, problem=sentence(error), problems=field_problems(error)),
-    )
+    context = _editor_context(deal, problem=sentence(error), problems=field_problems(error))
+    for broken in (context["checked"] or {}).get("violations", []):
+        context["problems"][broken["field"]] = broken["sentence"]  # the rule's own words
+    html = render_template("staff/deals/editor.html", **context)
     return FlaskResponse(html, status=error.status, mimetype="text/html")
 
 

@@ -46,3 +46,25 @@
     form.requestSubmit();
   });
 })();
+
+// The deal editor's live rule check (templates/staff/deals/editor.html) must not be cut
+// off by the save: once the form is submitted no further check starts (hx-disable), and a
+// check still under way is let finish first, then the form goes.
+document.addEventListener(
+  "submit",
+  function (event) {
+    var form = event.target;
+    if (!form.matches || !form.matches("form[data-live-check]")) return;
+    form.setAttribute("hx-disable", "");
+    if (!form.classList.contains("htmx-request")) return;
+    event.preventDefault();
+    form.addEventListener(
+      "htmx:afterRequest",
+      function () {
+        form.submit();
+      },
+      { once: true }
+    );
+  },
+  true
+);
