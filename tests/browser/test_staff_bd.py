@@ -37,7 +37,7 @@ OVERFLOW = "() => document.documentElement.scrollWidth > window.innerWidth + 1"
 def desk(browser: Any, world: Any, problems: Any, viewport: dict[str, int] = DESKTOP) -> Any:
     context = browser.new_context(
         viewport=viewport,
-        device_scale_factor=2 if OUT else 1,
+        device_scale_factor=1,
         locale="zh-CN",
         timezone_id="Asia/Shanghai",
         base_url=world.url,
