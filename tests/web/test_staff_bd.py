@@ -166,11 +166,15 @@ def test_bd_takes_a_new_lead_to_live_through_the_pages(app, client, clock):
         ]
 
     assert move(client, token, merchant_id, "negotiating").status_code == 303
-    # the contract gate names every document still missing
-    refused = move(client, token, merchant_id, "contracted")
+    # the contract gate names every document still missing; the board stays as it was
+    refused = move(
+        client, token, merchant_id, "contracted", board_url="/staff/merchants?category=dining"
+    )
     assert refused.status_code == 409
     text = html(refused)
     assert "还缺：商家入驻协议、商户服务合同、服务合同附表" in text
+    assert '<option value="dining" selected>' in text
+    assert f'href="/staff/merchants/{merchant_id}"' not in text  # a hotpot shop: filtered out
     assert sign_form(client, token, merchant_id, "entry_agreement").status_code == 303
     refused = move(client, token, merchant_id, "contracted", back="merchant")
     assert refused.status_code == 409

@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import re
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 from flask import Response as FlaskResponse
 from flask import abort, flash, redirect, render_template, request, url_for
+from werkzeug.datastructures import MultiDict
 
 from marketplace.accounts.auth import current_user
 from marketplace.accounts.models import Role
@@ -55,9 +57,18 @@ menu_item("staff.new_merchant", "staff_bd.menu_new", *BD, order=12)
 # -- the board -----------------------------------------------------------------------------
 
 
+def _board_query() -> Any:
+    """The board's query string: this request's, or for a card's move the board's own
+    (``board_url``), so a refusal shows the board as it was, filters and pages kept."""
+    if request.method == "POST":
+        return MultiDict(parse_qsl(urlsplit(request.form.get("board_url", "")).query))
+    return request.args
+
+
 def _filters() -> dict[str, Any]:
     """The board's filters as the API's list parses them (a bad one is its 422)."""
-    raw = {name: request.args[name] for name in FILTERS if request.args.get(name)}
+    args = _board_query()
+    raw = {name: args[name] for name in FILTERS if args.get(name)}
     args = load(MerchantListArgsSchema(), raw)
     return {name: args[name] for name in FILTERS if name in args}
 
@@ -66,7 +77,7 @@ def _board_context(filters: dict[str, Any]) -> dict[str, Any]:
     user = current_user()
     columns = []
     for stage in BOARD_STAGES:
-        page = int_arg(f"p_{stage.value}")
+        page = int_arg(f"p_{stage.value}", source=_board_query())
         result = paginate(
             service.list_merchants(user, {**filters, "stage": stage.value, "sort": "newest"}),
             page,
@@ -84,7 +95,7 @@ def _board_context(filters: dict[str, Any]) -> dict[str, Any]:
         )
     return {
         "columns": columns,
-        "filters": {k: request.args.get(k, "") for k in FILTERS},
+        "filters": {k: _board_query().get(k, "") for k in FILTERS},
         "owners": service.bd_owners(),
         "categories": service.list_categories(),
         "stage_order": [s.value for s in BOARD_STAGES],
@@ -101,7 +112,7 @@ def _moves(stage: str) -> list[str]:
 
 def _page_args(**changes: Any) -> dict[str, Any]:
     """The board's query string with ``changes`` (a column's page), for its links."""
-    args = {k: v for k, v in request.args.items() if v}
+    args = {k: v for k, v in _board_query().items() if v}
     args.update({k: v for k, v in changes.items()})
     return args
 
@@ -170,7 +181,11 @@ def move_merchant(merchant_id: int):
         db.session.rollback()
         if back == "merchant":
             return _merchant_again(merchant_id, error, section="stage")
-        return _board_refused(error, {})
+        try:
+            filters = _filters()
+        except InvalidInput:
+            filters = {}
+        return _board_refused(error, filters)
     flash(
         t(
             "staff_bd.moved",
