@@ -214,3 +214,31 @@ def test_the_pages_fit_a_desktop_and_a_tablet(browser, world, browser_problems, 
     context.close()
     assert overflowing == []
     assert browser_problems.found == []
+
+
+def test_a_card_dragged_onto_a_column_moves_by_the_same_form(browser, world, browser_problems):
+    from marketplace.accounts.models import User
+    from marketplace.core.db import db
+    from tests.factories import Account, make_merchant
+
+    with world.app.app_context():
+        bd = db.session.scalars(db.select(User).where(User.username == "bd")).one()
+        account = Account(bd.id, bd.username, None, "")
+    make_merchant(world.app.test_client(), account, name="浏览器测试 拖拽小店")
+    context, page = desk(browser, world, browser_problems)
+    log_in(page, "bd")
+    page.goto("/staff/merchants?q=拖拽小店")
+    card = page.get_by_role("listitem").filter(has_text="浏览器测试 拖拽小店")
+    card.drag_to(page.get_by_role("region", name=re.compile("^洽谈中")))
+    page.get_by_text("浏览器测试 拖拽小店 已移到「洽谈中」。").wait_for()
+    column = page.get_by_role("region", name=re.compile("^洽谈中"))
+    assert "浏览器测试 拖拽小店" in column.inner_text()
+    # a column the stage rule does not allow is no drop target: nothing is sent
+    card = page.get_by_role("listitem").filter(has_text="浏览器测试 拖拽小店")
+    card.drag_to(page.get_by_role("region", name=re.compile("^已上线")))
+    page.wait_for_timeout(300)
+    assert (
+        "浏览器测试 拖拽小店" in page.get_by_role("region", name=re.compile("^洽谈中")).inner_text()
+    )
+    context.close()
+    assert browser_problems.found == []
