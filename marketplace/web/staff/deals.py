@@ -355,7 +355,7 @@ def edit_deal(deal_id: int):
     try:
         body = load(DealUpdateSchema(), form_body(request.form, create=False))
         version = body.pop("version")
-        changes = {k: v for k, v in body.items() if not _same(getattr(deal, k), v)}
+        changes = {k: v for k, v in body.items() if getattr(deal, k) != v}
         service.update_deal(
             deal, changes, version, current_user(), max_tier_bonus=distributors.largest_tier_bonus()
         )
@@ -365,20 +365,6 @@ def edit_deal(deal_id: int):
         return _editor_again(service.get_deal(deal_id), error)
     flash(t("staff_deals.saved"))
     return redirect(url_for("staff.deal", deal_id=deal_id), code=303)
-
-
-def _same(stored: Any, new: Any) -> bool:
-    if (
-        hasattr(stored, "tzinfo")
-        and hasattr(new, "tzinfo")
-        and stored is not None
-        and new is not None
-    ):
-        try:
-            return stored == new
-        except TypeError:
-            return False
-    return stored == new
 
 
 @bp.post("/deals/<int:deal_id>/images")
