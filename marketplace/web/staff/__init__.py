@@ -72,3 +72,9 @@ def home():
     if Role.ADMIN in user.roles:
         panels = [role.value for role in ROLES]
     return render_template("staff/home.html", user=user, panels=panels)
+
+
+# Customer service's and the general manager's pages (each adds its routes and menu entries).
+from marketplace.web.staff import admin as admin  # noqa: E402
+from marketplace.web.staff import cs as cs  # noqa: E402
+from marketplace.web.staff import money as money  # noqa: E402
