@@ -11,8 +11,10 @@ from __future__ import annotations
 import re
 
 import pytest
+import sqlalchemy as sa
 
-from marketplace.accounts.models import Role
+from marketplace.accounts.models import Role, User
+from marketplace.core.db import db
 from marketplace.web.session import TOKEN_KEY
 from tests.factories import login, make_user, quick_shopper
 
@@ -63,7 +65,10 @@ def as_role(app, client, who: str):
     else:
         role = Role.MERCHANT_STAFF if who == "clerk" else Role(who)
         username = f"{who}-{len(who)}x"
-        make_user(app, role, username=username)
+        with app.app_context():
+            known = db.session.scalars(sa.select(User.id).where(User.username == username)).first()
+        if known is None:
+            make_user(app, role, username=username)
         token = login(app, username)
     with client.session_transaction() as session:
         session[TOKEN_KEY] = token

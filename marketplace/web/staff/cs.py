@@ -361,5 +361,11 @@ def review_application(distributor_id: int, decision: str):
         )
 
     act(review, _applications_page)
-    flash(t(f"staff_cs.application_{decision}d"))
+    flash(
+        t(
+            "staff_cs.application_approved"
+            if decision == "approve"
+            else "staff_cs.application_rejected"
+        )
+    )
     return redirect(_back("staff.applications"), code=303)
