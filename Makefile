@@ -38,9 +38,11 @@ migrate: install
 seed: install
 	FLASK_APP=wsgi $(BIN)/flask seed
 
-# The shoppers' pages at 375x812 in headless chromium, written to docs/screenshots/.
+# The shoppers' pages at 375x812 in headless chromium, written to docs/screenshots/;
+# the staff console's CS queue and money overview at 1280x800 (tests/browser/test_staff_ops.py).
 screenshots: install
-	LINLI_SCREENSHOTS=docs/screenshots $(BIN)/pytest -q -p no:randomly tests/browser/test_screens.py
+	LINLI_SCREENSHOTS=docs/screenshots $(BIN)/pytest -q -p no:randomly tests/browser/test_screens.py \
+	  tests/browser/test_staff_ops.py
 
 # Benchmarks need wrk (apt-get install wrk) and PostgreSQL at 127.0.0.1 (throwaway databases).
 BENCH_PG ?= postgresql://postgres@127.0.0.1:5432/linli_bench_flash

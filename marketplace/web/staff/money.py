@@ -55,7 +55,7 @@ def _period(name: str = "period", default: str | None = None) -> str:
 
 # -- charts --------------------------------------------------------------------------------
 
-CHART_WIDTH, CHART_HEIGHT, CHART_PAD = 720, 220, 28
+CHART_WIDTH, CHART_HEIGHT, CHART_PAD = 1000, 260, 30
 
 
 def chart(points: list[dict[str, Any]], label: str, series: tuple[str, ...]) -> dict[str, Any]:
