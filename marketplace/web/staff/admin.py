@@ -1,7 +1,7 @@
 """The general manager's administration pages (role ``admin``): distribution's settings and
 tiers (``PATCH /distribution/settings`` and ``PUT /distributor-tiers`` are admin's),
 the staff accounts (what ``flask users`` does: ``accounts.service``), and the scheduled
-jobs' health (what ``GET /ops/jobs`` serves: ``marketplace.jobs.api.status``).
+jobs' health (what ``GET /ops/jobs`` serves: ``marketplace.jobs.health.status``).
 
 Each action is the domain call the API (or the CLI) makes, audited there:
 ``distribution.settings.update_settings``, ``distributors.save_tier``,
@@ -24,7 +24,7 @@ from marketplace.core.errors import Conflict, InvalidInput, NotFound
 from marketplace.core.fields import ReasonSchema
 from marketplace.distribution import distributors, settings
 from marketplace.distribution.schemas import SettingsSchema, TierSchema
-from marketplace.jobs.api import status as jobs_status
+from marketplace.jobs.health import status as jobs_status
 from marketplace.web.session import page_login_required
 from marketplace.web.staff import bp, menu_item
 from marketplace.web.staff.ops import act, choice, load, page_of, render

@@ -21,7 +21,7 @@ from marketplace.accounts.auth import current_user
 from marketplace.accounts.models import Role
 from marketplace.core.clock import month_of, now, previous_month
 from marketplace.settlement import service as settlement
-from marketplace.settlement.api import PayoutSchema, PeriodSchema
+from marketplace.settlement.schemas import PayoutSchema, PeriodSchema
 from marketplace.web.session import page_login_required
 from marketplace.web.staff import bp, menu_item
 from marketplace.web.staff.ops import PAGE_SIZE, act, choice, load, page_number, page_of, render
