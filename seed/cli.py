@@ -8,7 +8,7 @@ from flask.cli import with_appcontext
 
 from marketplace.core.cli import fails_readably
 from marketplace.core.db import db
-from seed import deals, distribution, merchants, staff
+from seed import deals, distribution, merchants, staff, support
 
 
 @click.command("seed")
@@ -39,3 +39,6 @@ def seed_command(force: bool) -> None:
         )
     else:
         click.echo(f"seeded demo orders: {paid_orders or 'none new'}")
+        support_cases = support.load()
+        db.session.commit()
+        click.echo(f"seeded refund requests and tickets: {support_cases or 'none new'}")

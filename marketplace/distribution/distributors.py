@@ -189,6 +189,10 @@ def largest_tier_bonus() -> int:
     )
 
 
-def list_distributors() -> sa.Select:
-    """Every distributor, newest first; the caller paginates."""
-    return sa.select(Distributor).order_by(Distributor.id.desc())
+def list_distributors(status: str | None = None) -> sa.Select:
+    """Every distributor (or those in ``status``: ``applied`` is customer service's queue
+    of applications), newest first; the caller paginates."""
+    query = sa.select(Distributor)
+    if status:
+        query = query.where(Distributor.status == status)
+    return query.order_by(Distributor.id.desc())

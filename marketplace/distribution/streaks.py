@@ -32,7 +32,7 @@ from marketplace.distribution.models import (
     ProofStatus,
 )
 from marketplace.ledger import service as ledger
-from marketplace.providers.storage import save_upload
+from marketplace.providers.storage import file_storage, save_upload
 
 STREAK_MIN_FRIENDS = 1000
 STREAK_RATES = ((30, 300), (10, 200))  # (days in a row, fen per converted order)
@@ -86,6 +86,15 @@ def proofs(filters: dict[str, Any], *, distributor: Distributor | None = None) -
         return query.order_by(MomentsProof.id)
     query = query.where(MomentsProof.distributor_id == distributor.id)
     return query.order_by(MomentsProof.day.desc())
+
+
+def proof_screenshot(proof_id: int) -> tuple[MomentsProof, bytes]:
+    """A proof and its screenshot, for customer service to look at before verifying it
+    (the caller checks the reader is customer service)."""
+    proof = db.session.get(MomentsProof, proof_id)
+    if proof is None:
+        raise NotFound("No such proof.", code="proof_not_found")
+    return proof, file_storage().read(proof.file_key)
 
 
 def current_streak(distributor: Distributor, today: date) -> dict[str, Any]:

@@ -227,3 +227,48 @@ def provider_net_by_order(order_ids: Iterable[int]) -> dict[int, int]:
             .group_by(LedgerTxn.order_id)
         ).all()
     }
+
+
+def period_index(column: sa.ColumnElement, bounds: list[datetime]) -> sa.ColumnElement:
+    """Which of the periods [bounds[i], bounds[i+1]) ``column`` falls in (its index), in
+    SQL both databases read alike; outside them, NULL."""
+    return sa.case(
+        *[(column < bound, index - 1) for index, bound in enumerate(bounds[1:], start=1)],
+        else_=None,
+    )
+
+
+def results_by_period(bounds: list[datetime]) -> list[dict[str, int]]:
+    """``results_between`` for each period [bounds[i], bounds[i+1]) at once (one query):
+    the general manager's chart of months or of days. Equal, period by period, to
+    ``results_between`` (tested)."""
+    commission_kinds = [f"commission_{kind}" for kind in COMMISSION_KINDS]
+    bucket = period_index(LedgerTxn.occurred_at, bounds).label("bucket")
+    rows = db.session.execute(
+        sa.select(bucket, LedgerTxn.kind, LedgerEntry.account, sa.func.sum(LedgerEntry.amount))
+        .join(LedgerTxn, LedgerTxn.id == LedgerEntry.txn_id)
+        .where(
+            LedgerTxn.occurred_at >= bounds[0],
+            LedgerTxn.occurred_at < bounds[-1],
+            LedgerEntry.account.in_([PROVIDER, PLATFORM]),
+            LedgerTxn.kind.in_(["voucher_redeemed", "voucher_refunded", *commission_kinds]),
+        )
+        .group_by(bucket, LedgerTxn.kind, LedgerEntry.account)
+    ).all()
+    results = [
+        {"refunds": 0, "platform_margin": 0, "commission": 0, "net_result": 0} for _ in bounds[1:]
+    ]
+    for index, kind, account, amount in rows:
+        if index is None:
+            continue
+        figures, amount = results[int(index)], int(amount)
+        if account == PROVIDER:
+            if kind == "voucher_refunded":
+                figures["refunds"] -= amount
+            continue
+        if kind == "voucher_redeemed":
+            figures["platform_margin"] -= amount
+        elif kind in commission_kinds:
+            figures["commission"] += amount
+        figures["net_result"] -= amount
+    return results

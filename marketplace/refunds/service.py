@@ -848,6 +848,36 @@ def queue(status: str | None) -> sa.Select:
     return query.order_by(RefundRequest.created_at, RefundRequest.id)
 
 
+def stuck_after_provider_failure() -> sa.ColumnElement[bool]:
+    """An approved refund the provider has failed to pay at least once (down, an error):
+    the retry job keeps trying, but customer service should look at it first."""
+    return sa.and_(
+        RefundRequest.status == RefundStatus.APPROVED_PENDING_REFUND.value,
+        RefundRequest.last_error.is_not(None),
+    )
+
+
+def cs_queue(status: str | None) -> sa.Select:
+    """Customer service's queue as the console shows it: ``queue``'s requests, those stuck
+    after provider failures first, then oldest first."""
+    stuck = sa.case((stuck_after_provider_failure(), 0), else_=1)
+    return queue(status).order_by(None).order_by(stuck, RefundRequest.created_at, RefundRequest.id)
+
+
+def queue_summary() -> dict[str, Any]:
+    """The queue in three figures for customer service's landing panel: open requests,
+    those stuck after provider failures, and when the oldest pending one was asked."""
+    open_count, oldest = db.session.execute(
+        sa.select(sa.func.count(RefundRequest.id), sa.func.min(RefundRequest.created_at)).where(
+            RefundRequest.status == RefundStatus.PENDING.value
+        )
+    ).one()
+    stuck = db.session.scalar(
+        sa.select(sa.func.count(RefundRequest.id)).where(stuck_after_provider_failure())
+    )
+    return {"pending": int(open_count), "oldest_at": oldest, "stuck": int(stuck)}
+
+
 def for_order(order_id: int, shopper: User) -> list[RefundRequest]:
     orders.get_order(order_id, shopper)  # the shopper's own, else 404
     return list(
@@ -875,3 +905,12 @@ def expired_unused() -> sa.Select:
         )
         .order_by(Voucher.valid_until, Voucher.id)
     )
+
+
+def shopper_phones(vouchers: list[Voucher]) -> dict[int, str | None]:
+    """The phone of each voucher's shopper (customer service calls about expired-unused
+    vouchers), read in one query."""
+    ids = {v.shopper_id for v in vouchers}
+    if not ids:
+        return {}
+    return dict(db.session.execute(sa.select(User.id, User.phone).where(User.id.in_(ids))).all())

@@ -4,22 +4,18 @@ from __future__ import annotations
 
 import marshmallow as ma
 from flask import Response
-from marshmallow import validate
 
 from marketplace.accounts.auth import auth_required, current_user
 from marketplace.accounts.models import Role
 from marketplace.core.api import Blueprint, documents_errors
 from marketplace.core.db import db
 from marketplace.core.errors import PermissionDenied
-from marketplace.core.fields import Day, LocalDateTime, Month
+from marketplace.core.fields import LocalDateTime, Month
 from marketplace.core.pagination import PageArgsSchema, page_of, paginate
 from marketplace.settlement import access, service
+from marketplace.settlement.schemas import PayoutSchema, PeriodSchema
 
 blp = Blueprint("settlement", __name__, description="Monthly settlement and the money view")
-
-
-class PeriodSchema(ma.Schema):
-    period = Month(required=True)
 
 
 class PeriodArgsSchema(PageArgsSchema):
@@ -62,11 +58,6 @@ class RunResultSchema(ma.Schema):
     distributor = ma.fields.Integer(
         metadata={"description": "distributor statements this run made"}
     )
-
-
-class PayoutSchema(ma.Schema):
-    reference = ma.fields.String(required=True, validate=validate.Length(min=1, max=100))
-    paid_on = Day(required=True)
 
 
 class OverviewSchema(ma.Schema):

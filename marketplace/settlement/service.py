@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -14,18 +14,29 @@ from sqlalchemy.exc import IntegrityError
 
 from marketplace.accounts.models import User
 from marketplace.core import audit
-from marketplace.core.clock import month_bounds, now, previous_month
+from marketplace.core.clock import (
+    day_start,
+    local_today,
+    month_bounds,
+    month_days,
+    month_of,
+    now,
+    previous_month,
+    shift_month,
+)
 from marketplace.core.db import db
 from marketplace.core.errors import Conflict, InvalidInput, NotFound
 from marketplace.deals import rules
 from marketplace.distribution import commission, streaks
 from marketplace.distribution.distributors import my_distributor
+from marketplace.distribution.models import Distributor
 from marketplace.ledger import service as ledger
 from marketplace.orders import attribution
 from marketplace.orders.models import Order
 from marketplace.providers.stripe import stripe
 from marketplace.settlement.models import Statement, StatementLine
 from marketplace.vouchers.models import Voucher, VoucherStatus
+from merchants.models import Merchant
 from merchants.service import my_merchant
 
 
@@ -215,16 +226,43 @@ def record_payout(statement_id: int, reference: str, paid_on: date, actor_id: in
 
 
 def statements(
-    period: str | None = None, *, party_type: str | None = None, party_id: int | None = None
+    period: str | None = None,
+    *,
+    party_type: str | None = None,
+    party_id: int | None = None,
+    status: str | None = None,
 ) -> sa.Select:
     query = sa.select(Statement)
     if period:
         query = query.where(Statement.period == period)
+    if status:
+        query = query.where(Statement.status == status)
     if party_type:
         query = query.where(Statement.party_type == party_type)
     if party_id is not None:
         query = query.where(Statement.party_id == party_id)
     return query.order_by(Statement.period.desc(), Statement.party_type, Statement.party_id)
+
+
+def party_names(shown: list[Statement]) -> dict[tuple[str, int], str]:
+    """The names of the parties of ``shown`` statements (a merchant's shop name, a
+    distributor's display name), read in two queries."""
+    merchant_ids = {s.party_id for s in shown if s.party_type == "merchant"}
+    distributor_ids = {s.party_id for s in shown if s.party_type == "distributor"}
+    names: dict[tuple[str, int], str] = {}
+    if merchant_ids:
+        for merchant_id, name in db.session.execute(
+            sa.select(Merchant.id, Merchant.name).where(Merchant.id.in_(merchant_ids))
+        ).all():
+            names[("merchant", merchant_id)] = name
+    if distributor_ids:
+        for distributor_id, name in db.session.execute(
+            sa.select(Distributor.id, User.display_name)
+            .join(User, User.id == Distributor.user_id)
+            .where(Distributor.id.in_(distributor_ids))
+        ).all():
+            names[("distributor", distributor_id)] = name
+    return names
 
 
 def my_statements(user: User, party_type: str) -> sa.Select:
@@ -274,6 +312,113 @@ def _subsidy_spent(start: datetime, end: datetime) -> int:
         )
     ).all()
     return sum(rules.subsidy_spent(price, owed, int(paid)) for price, owed, paid in rows)
+
+
+# -- the general manager's charts --------------------------------------------------------
+
+
+def overview_by_period(bounds: list[datetime]) -> list[dict[str, int]]:
+    """``overview``'s figures for each period [bounds[i], bounds[i+1]) in a few queries
+    (the months of a year, the days of a month), plus ``settlement_owed``: the settlement
+    value of the vouchers redeemed in the period, which is what the merchants' statements
+    of a settled month add up to. Equal, period by period, to ``overview`` (tested)."""
+    periods = len(bounds) - 1
+    results = ledger.results_by_period(bounds)
+    paid_bucket = ledger.period_index(Order.paid_at, bounds).label("bucket")
+    sales = {
+        int(index): (int(gmv), int(subsidies))
+        for index, gmv, subsidies in db.session.execute(
+            sa.select(
+                paid_bucket,
+                sa.func.coalesce(sa.func.sum(Order.amount), 0),
+                sa.func.coalesce(sa.func.sum(Order.subsidy * Order.quantity), 0),
+            )
+            .where(Order.paid_at >= bounds[0], Order.paid_at < bounds[-1])
+            .group_by(paid_bucket)
+        ).all()
+        if index is not None
+    }
+    spent, owed = [0] * periods, [0] * periods
+    redeemed_bucket = ledger.period_index(Voucher.redeemed_at, bounds).label("bucket")
+    for index, status, price, settlement, paid in db.session.execute(
+        sa.select(
+            redeemed_bucket,
+            Voucher.status,
+            Order.unit_price,
+            Order.settlement_price,
+            commission.paid_on_voucher(Voucher.id),
+        )
+        .select_from(Voucher)
+        .join(Order, Order.id == Voucher.order_id)
+        .where(Voucher.redeemed_at >= bounds[0], Voucher.redeemed_at < bounds[-1])
+    ).all():
+        if index is None:
+            continue
+        owed[int(index)] += settlement
+        if status == VoucherStatus.REDEEMED.value:
+            spent[int(index)] += rules.subsidy_spent(price, settlement, int(paid))
+    return [
+        {
+            "gmv": sales.get(i, (0, 0))[0],
+            "refunds": results[i]["refunds"],
+            "platform_margin": results[i]["platform_margin"],
+            "commission": results[i]["commission"],
+            "subsidies_budgeted": sales.get(i, (0, 0))[1],
+            "subsidies_spent": spent[i],
+            "net_result": results[i]["net_result"],
+            "settlement_owed": owed[i],
+        }
+        for i in range(periods)
+    ]
+
+
+def months_overview(last: str, count: int = 12) -> list[dict[str, Any]]:
+    """The ``count`` months up to ``last`` (YYYY-MM), oldest first, each with its period."""
+    months = [shift_month(last, -back) for back in range(count - 1, -1, -1)]
+    _bounds(months[0])
+    bounds = [month_bounds(m)[0] for m in months] + [_bounds(last)[1]]
+    return [
+        {"period": month, **figures}
+        for month, figures in zip(months, overview_by_period(bounds), strict=True)
+    ]
+
+
+def days_overview(period: str) -> list[dict[str, Any]]:
+    """Each day of ``period`` (Asia/Shanghai days), with its date; the days still to come
+    of the current month are left out."""
+    _bounds(period)
+    first, last = month_days(period)
+    if month_of(now()) == period:
+        last = local_today()
+    days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
+    bounds = [day_start(d) for d in days] + [day_start(last + timedelta(days=1))]
+    return [
+        {"day": day, **figures}
+        for day, figures in zip(days, overview_by_period(bounds), strict=True)
+    ]
+
+
+def statement_totals(period: str) -> dict[str, int]:
+    """The month's statements added up per party type (and how many are paid): what the
+    overview's figures are checked against."""
+    _bounds(period)
+    totals = {"merchant": 0, "distributor": 0, "statements": 0, "paid": 0, "paid_total": 0}
+    for party_type, status, count, total in db.session.execute(
+        sa.select(
+            Statement.party_type,
+            Statement.status,
+            sa.func.count(Statement.id),
+            sa.func.coalesce(sa.func.sum(Statement.total), 0),
+        )
+        .where(Statement.period == period)
+        .group_by(Statement.party_type, Statement.status)
+    ).all():
+        totals[party_type] = totals.get(party_type, 0) + int(total)
+        totals["statements"] += int(count)
+        if status == "paid":
+            totals["paid"] += int(count)
+            totals["paid_total"] += int(total)
+    return totals
 
 
 def reconcile(period: str) -> dict[str, Any]:

@@ -3,7 +3,7 @@ within 5 (urgent: 1), counted only during service hours 09:00–23:00 Asia/Shang
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -117,12 +117,14 @@ def close(ticket_id: int, actor: User) -> Ticket:
     return ticket
 
 
-def list_for(viewer: User, status: str | None) -> sa.Select:
+def list_for(viewer: User, status: str | None, *, kind: str | None = None) -> sa.Select:
     query = sa.select(Ticket)
     if not access.sees_all_tickets(viewer):
         query = query.where(Ticket.opener_id == viewer.id)
     if status:
         query = query.where(Ticket.status == status)
+    if kind:
+        query = query.where(Ticket.kind == kind)
     return query.order_by(Ticket.id.desc())
 
 
@@ -148,6 +150,47 @@ def flag_breaches() -> int:
         )
         tell_customer_service(text)
     return len(overdue)
+
+
+def awaiting_first_response(*, kind: str | None = None, late: bool | None = None) -> sa.Select:
+    """Tickets still waiting for customer service's first reply, the one due first on top
+    (the dashboard's list, filtered by kind and by whether the deadline has passed; the
+    caller paginates)."""
+    query = (
+        sa.select(Ticket)
+        .where(Ticket.first_responded_at.is_(None), Ticket.status != TicketStatus.CLOSED.value)
+        .options(lazyload(Ticket.messages))
+    )
+    if kind:
+        query = query.where(Ticket.kind == kind)
+    if late is not None:
+        overdue = Ticket.first_response_due_at < now()
+        query = query.where(overdue if late else sa.not_(overdue))
+    return query.order_by(Ticket.first_response_due_at, Ticket.id)
+
+
+def seconds_left(ticket: Ticket, moment: datetime | None = None) -> int:
+    """Service seconds to the ticket's first-response deadline (negative: late by)."""
+    moment = moment or now()
+    return int(
+        service_time_between(moment, ticket.first_response_due_at, local_zone()).total_seconds()
+    )
+
+
+def sla_summary() -> dict[str, int]:
+    """Customer service's landing panel: tickets waiting for a first reply, how many of
+    them are late, and open conversations (the customer wrote again)."""
+    waiting_first = sa.and_(
+        Ticket.first_responded_at.is_(None), Ticket.status != TicketStatus.CLOSED.value
+    )
+    waiting, late, open_total = db.session.execute(
+        sa.select(
+            sa.func.count(Ticket.id).filter(waiting_first),
+            sa.func.count(Ticket.id).filter(waiting_first, Ticket.first_response_due_at < now()),
+            sa.func.count(Ticket.id).filter(Ticket.status == TicketStatus.OPEN.value),
+        )
+    ).one()
+    return {"waiting": int(waiting), "late": int(late), "open": int(open_total)}
 
 
 def dashboard() -> dict[str, Any]:

@@ -50,3 +50,11 @@ def service_time_between(start: datetime, end: datetime, zone: ZoneInfo) -> time
             total += segment_end - segment_start
         moment = datetime.combine(moment.date() + timedelta(days=1), time(0), tzinfo=zone)
     return total
+
+
+def running_until(moment: datetime, zone: ZoneInfo) -> datetime | None:
+    """Until when the SLA clocks keep running from ``moment``: today's closing time while
+    service hours are on, None while they are off (a clock shown on a page stands still
+    then, and starts again at 09:00)."""
+    opens, closes = _window(moment.astimezone(zone), zone)
+    return closes if opens <= moment < closes else None

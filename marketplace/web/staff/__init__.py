@@ -74,7 +74,7 @@ def home():
     return render_template("staff/home.html", user=user, panels=panels)
 
 
-# Part A's pages (each adds its routes and menu entries to bp when imported).
-import marketplace.web.staff.bd  # noqa: E402
-import marketplace.web.staff.calendar  # noqa: E402
-import marketplace.web.staff.deals  # noqa: E402, F401
+# The pages (each adds its routes and menu entries to bp when imported): BD's pipeline,
+# deals and the publishing calendar; customer service's queues; the general manager's
+# money and administration.
+from marketplace.web.staff import admin, bd, calendar, cs, deals, money  # noqa: E402, F401
