@@ -119,11 +119,16 @@ def month(merchant_id: int, period: str | None = None) -> dict[str, Any]:
     }
 
 
+def unpaid_balance(merchant_id: int) -> int:
+    """Fen the platform owes the shop now: every redemption not yet paid out (ledger)."""
+    return -ledger.balance(ledger.merchant(merchant_id))
+
+
 def summary(merchant_id: int) -> dict[str, Any]:
     """Today and this month, and what the platform owes the shop now (every redemption not
     yet paid out, earlier months' unpaid statements included)."""
     return {
         "today": day(merchant_id),
         "month": month(merchant_id),
-        "unpaid_balance": -ledger.balance(ledger.merchant(merchant_id)),
+        "unpaid_balance": unpaid_balance(merchant_id),
     }

@@ -274,9 +274,7 @@ def order_units(voucher: Voucher) -> dict[str, int]:
     return {"quantity": sum(counts.values()), "active": counts.get(VoucherStatus.ACTIVE.value, 0)}
 
 
-def redemptions_between(
-    merchant_id: int, start: datetime, end: datetime, *, limit: int, offset: int = 0
-) -> sa.Select:
+def redemptions_between(merchant_id: int, start: datetime, end: datetime) -> sa.Select:
     """The shop's redemptions in [start, end), newest first, with the clerk who made each."""
     return (
         sa.select(Voucher)
@@ -287,8 +285,6 @@ def redemptions_between(
         )
         .options(joinedload(Voucher.redeemed_by))
         .order_by(Voucher.redeemed_at.desc(), Voucher.id.desc())
-        .limit(limit)
-        .offset(offset)
     )
 
 
