@@ -8,7 +8,7 @@ from flask.cli import with_appcontext
 
 from marketplace.core.cli import fails_readably
 from marketplace.core.db import db
-from seed import deals, distribution, merchants, staff
+from seed import deals, distribution, merchants, portal, staff
 
 
 @click.command("seed")
@@ -39,3 +39,7 @@ def seed_command(force: bool) -> None:
         )
     else:
         click.echo(f"seeded demo orders: {paid_orders or 'none new'}")
+    # the merchant portal's demo: vouchers for laozhaotong-clerk to redeem
+    if paid_orders is not None and portal.load_orders() is not None:
+        codes = " ".join(f"{c[:4]}-{c[4:8]}-{c[8:]}" for c in portal.codes_to_redeem())
+        click.echo(f"vouchers to redeem at {portal.SHOP}: {codes or 'none left'}")

@@ -5,7 +5,7 @@
      is sent if the clerk asks again: codes issued before Damm, under Luhn, still redeem);
    - scanning: the camera through getUserMedia, decoded by the browser's BarcodeDetector
      where it has one, else by jsQR (static/vendor/jsqr, loaded on the first scan);
-   - the confirmation is sent with fetch: a pending state at once, a word after 3 s, and
+   - the confirmation is sent with fetch: a pending state at once, a word after 1.5 s, and
      after a timeout (or a lost connection) a retry that sends the same form, with the same
      idempotency key, so it reports the first result instead of "already used". */
 (function () {
@@ -210,7 +210,7 @@
       retry.hidden = true;
       status.hidden = false;
       status.textContent = form.dataset.msgPending;
-      var slow = setTimeout(function () { status.textContent = form.dataset.msgSlow; }, 3000);
+      var slow = setTimeout(function () { status.textContent = form.dataset.msgSlow; }, 1500);
       var controller = new AbortController();
       var timeout = setTimeout(function () { controller.abort(); }, Number(form.dataset.timeoutMs) || 15000);
       fetch(form.action, {
