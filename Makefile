@@ -40,7 +40,7 @@ seed: install
 
 # The shoppers' pages at 375x812 in headless chromium, written to docs/screenshots/.
 screenshots: install
-	LINLI_SCREENSHOTS=docs/screenshots $(BIN)/pytest -q -p no:randomly tests/browser/test_screens.py
+	LINLI_SCREENSHOTS=docs/screenshots $(BIN)/pytest -q -p no:randomly tests/browser/test_screens.py tests/browser/test_merchant_screens.py
 
 # Benchmarks need wrk (apt-get install wrk) and PostgreSQL at 127.0.0.1 (throwaway databases).
 BENCH_PG ?= postgresql://postgres@127.0.0.1:5432/linli_bench_flash
