@@ -12,7 +12,7 @@ from flask import flash, redirect, render_template, request, url_for
 
 from marketplace.accounts.auth import current_user
 from marketplace.core.db import db
-from marketplace.core.errors import DomainError, NotFound
+from marketplace.core.errors import DomainError, InvalidInput, NotFound
 from marketplace.core.pagination import paginate
 from marketplace.tickets import service as tickets
 from marketplace.tickets.models import TicketKind
@@ -141,8 +141,6 @@ def request_login():
     role = "owner" if request.form.get("role") == "owner" else "clerk"
     try:
         if not name:
-            from marketplace.core.errors import InvalidInput
-
             raise InvalidInput(fields={"name": ["Required."]})
         ticket = tickets.open_ticket(
             current_user(),
