@@ -228,25 +228,34 @@ def close_unpaid(order: Order, reason: str) -> bool:
 # -- voucher redeemed ------------------------------------------------------------------------
 
 
-def redeem_voucher(code: str, clerk: User) -> Voucher:
+def redeem_voucher(code: str, clerk: User, *, idempotency_key: str | None = None) -> Voucher:
     """A clerk redeems a voucher by its code at the shop, once (the checks and their errors:
-    ``vouchers.find_redeemable``, also when the voucher changed during the request)."""
+    ``vouchers.find_redeemable``, also when the voucher changed during the request). A
+    repeat of the same attempt (``idempotency_key``) gets the first result:
+    ``vouchers.redeemed_by_attempt``."""
+    first = vouchers.redeemed_by_attempt(code, clerk, idempotency_key)
+    if first is not None:
+        return first
     voucher = vouchers.find_redeemable(code, clerk)
-    if not voucher_redeemed(voucher, by_id=clerk.id):
-        # Something changed it since the checks (redeemed at another till, refunded, or
-        # expired by the job): check again, so the clerk reads what actually happened.
+    if not voucher_redeemed(voucher, by_id=clerk.id, key=idempotency_key):
+        # Something changed it since the checks (redeemed at another till or by this
+        # attempt's twin, refunded, or expired by the job): check again, so the clerk reads
+        # what actually happened.
         db.session.refresh(voucher)
+        first = vouchers.redeemed_by_attempt(code, clerk, idempotency_key)
+        if first is not None:
+            return first
         vouchers.find_redeemable(code, clerk)
-        raise vouchers.AlreadyRedeemed()
+        raise vouchers.AlreadyRedeemed(voucher)
     return voucher
 
 
-def voucher_redeemed(voucher: Voucher, *, by_id: int | None) -> bool:
+def voucher_redeemed(voucher: Voucher, *, by_id: int | None, key: str | None = None) -> bool:
     """Redeem an active voucher and book what follows: the merchant is owed the settlement
     price (ledger), its distributors' commission becomes earned, the order's status follows
     its vouchers. False (nothing changed) if the voucher was no longer active."""
     order = service.lock_order(voucher.order_id)  # its status is derived one event at a time
-    if not vouchers.mark_redeemed(voucher, by_id=by_id):
+    if not vouchers.mark_redeemed(voucher, by_id=by_id, key=key):
         return False
     ledger.voucher_redeemed(order, voucher.id)
     commission.on_voucher_redeemed(voucher)
