@@ -1,6 +1,6 @@
 """Auth path costs: an authenticated GET /me, an OTP login, a password login.
 
-Run: make bench (or .venv/bin/python bench/auth.py). Needs Redis (DB 14 is flushed).
+Run: make bench (or .venv/bin/python bench/auth.py). Needs Redis (DB 13 is flushed).
 
     .venv/bin/python bench/auth.py --wrk [--postgres] [--seconds 5]
 
@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from redis import Redis
 
-from bench.common import ROOT, VENV_BIN, bench_app, measure
+from bench.common import REDIS_URL, ROOT, VENV_BIN, bench_app, measure
 from bench.wrk import gunicorn, side_by_side, throwaway_postgres
 from marketplace.accounts import service
 from marketplace.accounts.models import Role
@@ -49,7 +49,7 @@ def under_load(args: argparse.Namespace) -> None:
             "LINLI_ENV": "development",
             "LINLI_INSTANCE_PATH": instance,
             "LINLI_DATABASE_URL": database,
-            "LINLI_REDIS_URL": os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14"),
+            "LINLI_REDIS_URL": REDIS_URL,
             "LINLI_LOG_LEVEL": "WARNING",
         }
         store = Redis.from_url(env["LINLI_REDIS_URL"])

@@ -11,7 +11,7 @@ BENCH_POSTGRES_URL (default postgresql://postgres@127.0.0.1:5432/postgres) and d
 afterwards, or BENCH_DATABASE_URL (an empty database you made). It starts gunicorn on a free
 loopback port (-w 4 -k gthread --threads 4 by default) and loads each endpoint with wrk
 (2 threads x 32 connections), /healthz before and after them, in one run. Only 127.0.0.1
-is contacted; Redis DB 14 (BENCH_REDIS_URL) is flushed.
+is contacted; Redis DB 13 (BENCH_REDIS_URL) is flushed.
 
 --in-process times each endpoint with Flask's test client in this process, one request at a
 time (a warm cache), beside /healthz, and prints the top of a cProfile of cache hits.
@@ -34,7 +34,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import ROOT, VENV_BIN
+from bench.common import REDIS_URL, ROOT, VENV_BIN
 from bench.wrk import gunicorn, side_by_side, throwaway_postgres
 
 ENDPOINTS = [
@@ -160,7 +160,7 @@ def main() -> None:
             "LINLI_ENV": "development",
             "LINLI_INSTANCE_PATH": instance,
             "LINLI_DATABASE_URL": database,
-            "LINLI_REDIS_URL": os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14"),
+            "LINLI_REDIS_URL": REDIS_URL,
             "LINLI_LOG_LEVEL": "WARNING",
             # nothing answers there: the seed leaves its paid orders out, as it says
             "LINLI_STRIPE_API_BASE": "http://127.0.0.1:9",

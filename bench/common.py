@@ -25,6 +25,9 @@ from marketplace import create_app
 # Benchmarks configure their servers themselves: never the settings a `make run` left in
 # .run/env (the servers they start inherit this environment).
 os.environ["LINLI_ENV_FILE"] = os.devnull
+# The benchmarks' Redis database, flushed before and after each run: 13, clear of Redis DB 0
+# (`make run`) and of the databases `make test` gives its xdist workers (15, 14, …).
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
 
 
 def bench_app() -> Flask:
@@ -39,7 +42,7 @@ def bench_app() -> Flask:
             "SQLALCHEMY_DATABASE_URI": os.environ.get(
                 "BENCH_DATABASE_URL", f"sqlite:///{instance}/bench.sqlite3"
             ),
-            "LINLI_REDIS_URL": os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14"),
+            "LINLI_REDIS_URL": REDIS_URL,
             "LINLI_SMS_BACKEND": "memory",
             "LINLI_LOG_LEVEL": "WARNING",
         }

@@ -9,7 +9,7 @@ the trivial endpoint with the same client in the same run.
     dropdb -h 127.0.0.1 -U postgres linli_bench_flash
 
 BENCH_DATABASE_URL must name an empty PostgreSQL database (the benchmark migrates and
-seeds it); BENCH_REDIS_URL (default DB 14) is flushed before and after. Starts localstripe
+seeds it); BENCH_REDIS_URL (default DB 13) is flushed before and after. Starts localstripe
 and ``gunicorn -w 4 -k gthread --threads 4`` on free loopback ports; only 127.0.0.1 is
 contacted.
 
@@ -61,6 +61,7 @@ import redis
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import (
+    REDIS_URL,
     ROOT,
     VENV_BIN,
     WRK_COUNT_ANSWERS,
@@ -348,7 +349,7 @@ def main() -> None:
     database = os.environ.get("BENCH_DATABASE_URL", "")
     if not database.startswith("postgresql"):
         sys.exit("set BENCH_DATABASE_URL to an empty PostgreSQL database (see the docstring)")
-    redis_url = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
+    redis_url = REDIS_URL
     with tempfile.TemporaryDirectory(prefix="linli-opening-") as work, localstripe() as stripe:
         env = {
             **os.environ,
