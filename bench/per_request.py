@@ -4,17 +4,18 @@ a cProfile per route, or run under ``valgrind --tool=callgrind`` for instruction
 (repeatable on a loaded machine, unlike wall-clock time).
 
     .venv/bin/python bench/per_request.py [--requests 2000] [--postgres] [--top 12]
-    .venv/bin/python bench/per_request.py --callgrind ROUTE [--requests 200]
+    .venv/bin/python bench/per_request.py --callgrind ROUTE[,ROUTE...] [--requests 200]
 
 Routes: ``healthz``, ``flash-sold-out`` and ``flash-over-limit`` (a refused
 ``POST /api/v1/orders`` on a flash deal), ``me``, ``deals``, ``home``, ``deal``. The data: a
 migrated throwaway database (SQLite, or ``--postgres`` on BENCH_POSTGRES_URL) with the demo
 seed, a shopper with a token, a sold-out flash deal and one the shopper already bought.
-Redis: BENCH_REDIS_URL (default DB 13, flushed before and after).
+Redis: BENCH_REDIS_URL (default DB 13, flushed before and after). The profile's sort:
+BENCH_PROFILE_SORT (``tottime``, or ``cumulative``).
 
-``--callgrind ROUTE`` re-runs this script under callgrind with the instrumentation off
-during set-up and on for ``--requests`` calls of ROUTE (and of ``healthz`` for scale),
-and prints instructions per request (the ``Ir`` total divided by the calls).
+``--callgrind ROUTE,...`` runs this script under callgrind for each route (and
+``healthz``, for scale) with ``--requests`` calls and again with twice as many, and prints
+the difference over the extra calls: instructions per request, set-up left out.
 """
 
 from __future__ import annotations
@@ -30,15 +31,13 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from contextlib import ExitStack
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import REDIS_URL, ROOT, VENV_BIN
-from bench.wrk import throwaway_postgres
+from bench.processes import ROOT, VENV_BIN, bench_world, server_env
 
 SORT = os.environ.get("BENCH_PROFILE_SORT", "tottime")
 ROUTES = ("healthz", "flash-sold-out", "flash-over-limit", "me", "deals", "home", "deal")
@@ -216,33 +215,33 @@ def profile(app: Any, routes: dict, names: list[str], n: int, top: int) -> None:
 
 
 def callgrind_child(app: Any, routes: dict, name: str, n: int) -> None:
-    """Under valgrind: instrumentation on only around the calls."""
+    """Under valgrind: ``n`` calls of ``name`` after a warm-up."""
     make, _ = routes[name]
     for _ in range(50):
         call(app, make)
-    environs = [make() for _ in range(n)]
-    subprocess.run(["callgrind_control", "--instr=on", str(os.getpid())], check=True)
-    for env in environs:
+    for env in [make() for _ in range(n)]:
         for _ in app(env, lambda s, h, exc=None: None):
             pass
-    subprocess.run(["callgrind_control", "--instr=off", str(os.getpid())], check=True)
 
 
 def callgrind(args: argparse.Namespace) -> None:
-    results = {}
-    for name in dict.fromkeys(["healthz", args.callgrind]):
+    """Instructions per request: each route run under callgrind twice, with ``--requests``
+    calls and with twice as many; the difference over the extra calls leaves set-up out."""
+
+    def total(name: str, n: int) -> int:
         with tempfile.TemporaryDirectory(prefix="linli-callgrind-") as out:
-            command = ["valgrind", "--tool=callgrind", "--instr-atstart=no"]
-            command += [f"--callgrind-out-file={out}/cg.out", sys.executable, __file__]
-            command += ["--callgrind-child", name, "--requests", str(args.requests)]
-            if args.postgres:
-                command.append("--postgres")
+            command = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}/cg.out"]
+            command += [sys.executable, __file__, "--callgrind-child", name]
+            command += ["--requests", str(n)] + (["--postgres"] if args.postgres else [])
             subprocess.run(command, check=True, capture_output=True)
             text = Path(f"{out}/cg.out").read_text(errors="replace")
-            total = int(re.search(r"^summary: (\d+)", text, re.MULTILINE).group(1))
-            results[name] = total / args.requests
-    for name, ir in results.items():
-        print(f"  {name:<18} {ir / 1e6:8.2f} M instructions per request")
+            return int(re.search(r"^(?:summary|totals): (\d+)", text, re.MULTILINE).group(1))
+
+    n = args.requests
+    print(f"callgrind, instructions per request ({n} more calls; set-up subtracted):")
+    for name in dict.fromkeys(["healthz", *args.callgrind.split(",")]):
+        per_request = (total(name, 2 * n) - total(name, n)) / n
+        print(f"  {name:<18} {per_request / 1e6:8.3f} M instructions", flush=True)
 
 
 def main() -> None:
@@ -251,37 +250,19 @@ def main() -> None:
     parser.add_argument("--postgres", action="store_true")
     parser.add_argument("--top", type=int, default=12)
     parser.add_argument("--routes", default=",".join(ROUTES))
-    parser.add_argument("--callgrind", choices=ROUTES)
+    parser.add_argument("--callgrind", metavar="ROUTE,...", help="instruction counts")
     parser.add_argument("--callgrind-child", choices=ROUTES, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.callgrind:
         callgrind(args)
         return
-    with ExitStack() as stack:
-        instance = stack.enter_context(tempfile.TemporaryDirectory(prefix="linli-bench-"))
-        database = f"sqlite:///{instance}/bench.sqlite3"
-        if args.postgres:
-            from marketplace.settings import normalize_database_url
-
-            admin = os.environ.get(
-                "BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
-            )
-            database = stack.enter_context(throwaway_postgres(normalize_database_url(admin)))
-        env = {
-            **os.environ,
-            "LINLI_ENV": "development",
-            "LINLI_INSTANCE_PATH": instance,
-            "LINLI_DATABASE_URL": database,
-            "LINLI_REDIS_URL": os.environ.get("BENCH_REDIS_URL", REDIS_URL),
-            "LINLI_LOG_LEVEL": "WARNING",
-            "LINLI_CATALOG_CACHE": "1",
-            "LINLI_STRIPE_API_BASE": "http://127.0.0.1:9",  # nothing answers: orders stay pending
-        }
-        import redis
-
-        store = redis.Redis.from_url(env["LINLI_REDIS_URL"])
-        store.flushdb()
-        stack.callback(store.flushdb)
+    with bench_world(args.postgres) as (instance, database):
+        env = server_env(
+            instance,
+            database,
+            LINLI_CATALOG_CACHE="1",
+            LINLI_STRIPE_API_BASE="http://127.0.0.1:9",  # nothing answers: orders stay pending
+        )
         world = prepare(env)
         routes = requests_of(world)
         app = world["app"]
