@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from redis.exceptions import RedisError
 
-from marketplace.core.cache import catalog_changed
+from marketplace.core.cache import catalog_changed, figures_moved
 from marketplace.core.db import db, on_commit
 from marketplace.core.redis import lua, redis_client
 from marketplace.deals import sale_state
@@ -176,11 +176,15 @@ def take(deal: Deal, quantity: int) -> None:
             table.c.stock_left >= quantity,
         )
         .values(stock_left=left, status=status_for_stock(left))
-    ).rowcount
-    if taken != 1:
+        .returning(table.c.stock_left)
+    ).first()
+    if taken is None:
         raise SoldOut()
     db.session.expire(deal, ["stock_left", "status"])
-    catalog_changed()
+    if taken.stock_left == 0:
+        catalog_changed()  # sold out: what the catalog lists changes
+    else:
+        figures_moved()  # only its units left
 
 
 def give_back(deal: Deal, quantity: int) -> None:
