@@ -127,9 +127,12 @@ def _place(
                 return service.repeat(existing, body_hash), False
         raise refused.error from None
     # Admitted: from here on the database, the record, decides. One purchase of a shopper
-    # at a time, so a repeat of this request that finished meanwhile is seen.
-    stock.lock_shopper(shopper.id)
-    if idempotency_key:
+    # at a time, so a repeat of this request that finished meanwhile is seen (the locked
+    # row is the buyer's User, loaded by the same statement).
+    buyer = stock.lock_shopper(shopper.id) or user_of(shopper)
+    # A key the flash gate had never recorded for this deal (it was just claimed) has no
+    # order of this deal; one of another deal is caught by the unique key at the INSERT.
+    if idempotency_key and not admission.claimed:
         existing = service.by_key(shopper, idempotency_key)
         if existing is not None:
             admission.give_back()
@@ -148,7 +151,6 @@ def _place(
         if existing_deal.status == DealStatus.SOLD_OUT.value:
             raise SoldOut()
         raise service.DealNotOnSale()
-    buyer = user_of(shopper)
     stock.check_limit(deal, buyer, quantity)
     order = Order(
         shopper_id=buyer.id,
@@ -169,8 +171,7 @@ def _place(
     commission.snapshot_attribution(order, buyer, ref)
     db.session.add(order)
     try:
-        with db.session.begin_nested():
-            db.session.flush()
+        db.session.flush()  # no SAVEPOINT: a clash rolls the whole attempt back anyway
     except IntegrityError:
         # The same key raced us and won: its order is the answer (our reservation is
         # rolled back with this request).

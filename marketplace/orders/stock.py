@@ -76,6 +76,7 @@ class Admission:
     shopper_id: int
     quantity: int
     gated: bool
+    claimed: bool = False  # the gate recorded this attempt's Idempotency-Key just now
     _returned: list[bool] = field(default_factory=lambda: [False])
 
     def give_back(self) -> None:
@@ -136,7 +137,7 @@ def admit(
         raise _refused(SoldOut(), answer.key if key else KeyRecord.NONE)
     if answer.outcome is Gate.LIMIT_REACHED:
         raise _refused(LimitReached(), answer.key if key else KeyRecord.NONE)
-    admission = Admission(deal_id, shopper_id, quantity, gated=True)
+    admission = Admission(deal_id, shopper_id, quantity, gated=True, claimed=answer.claimed)
     # If the database then refuses (or anything fails), the place goes back. The
     # transaction is begun (no statement yet) so its end, commit or not, is always seen.
     session = db.session()
@@ -251,10 +252,11 @@ def load_gate(deal_id: int, *, replace: bool = False) -> bool:
     )
 
 
-def lock_shopper(shopper_id: int) -> None:
+def lock_shopper(shopper_id: int) -> User | None:
     """Serialise one shopper's purchases (a row lock on PostgreSQL; SQLite serialises
-    writers anyway), so their held units are counted without a race."""
-    db.session.execute(sa.select(User.id).where(User.id == shopper_id).with_for_update())
+    writers anyway), so their held units are counted without a race. Returns the shopper's
+    ``User``, loaded by the locking statement (so a later ``get`` costs nothing)."""
+    return db.session.get(User, shopper_id, with_for_update=True, populate_existing=True)
 
 
 def reserve(deal: Deal, shopper: User, quantity: int) -> None:
