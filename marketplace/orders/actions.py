@@ -56,6 +56,7 @@ def place_order(
     *,
     idempotency_key: str | None = None,
     ref: str | None = None,
+    screen: stock.Screen | None = None,
 ) -> tuple[Order, bool]:
     """Buy: reserve ``quantity`` units, create a pending order with today's prices, and
     start its payment. Owns its transactions: the order is committed *before* the provider
@@ -64,8 +65,11 @@ def place_order(
 
     With an ``idempotency_key`` a repeat of the same request returns the first order
     (``created`` False); the same key with another body is a 409. ``shopper``: the user, or
-    the request's principal (only an admitted buyer's ``User`` row is loaded)."""
-    order, created = _place(shopper, deal_id, quantity, idempotency_key=idempotency_key, ref=ref)
+    the request's principal (only an admitted buyer's ``User`` row is loaded); ``screen``:
+    what the request already read from Redis for the screen (``stock.screen_reads``)."""
+    order, created = _place(
+        shopper, deal_id, quantity, idempotency_key=idempotency_key, ref=ref, screen=screen
+    )
     db.session.commit()  # the order exists before the provider is asked anything
     order = service.attach_payment(order)
     db.session.commit()
@@ -87,6 +91,7 @@ def _place(
     *,
     idempotency_key: str | None = None,
     ref: str | None = None,
+    screen: stock.Screen | None = None,
 ) -> tuple[Order, bool]:
     """Reserve the units and create the pending order with today's prices (flushed, not
     committed): the screen, the reservation, the distributor attribution, the audit.
@@ -96,23 +101,38 @@ def _place(
     — without a database statement, so a flash crowd turned away never reaches the
     database. Only a refused shopper who bought this deal before and sent an
     Idempotency-Key is looked up: their request may repeat a purchase that went through,
-    whose order is the answer (200) even though the deal is now sold out."""
+    whose order is the answer (200) even though the deal is now sold out; a refused twin
+    of an attempt still in flight (a double tap) waits for that attempt's order.
+    ``screen``: what the request read for the screen with its principal."""
     body_hash = service.request_hash({"deal_id": deal_id, "quantity": quantity})
     if not 1 <= quantity <= service.MAX_QUANTITY:
         raise InvalidInput(fields={"quantity": [f"Buy 1 to {service.MAX_QUANTITY} at a time."]})
     moment = now()
     try:
-        admission = stock.admit(deal_id, shopper.id, quantity, moment, keyed=bool(idempotency_key))
+        admission = stock.admit(
+            deal_id, shopper.id, quantity, moment, key=idempotency_key, screen=screen
+        )
     except stock.Refused as refused:
         if idempotency_key and refused.may_repeat:
             existing = service.by_key(shopper, idempotency_key)
+            if existing is None and refused.in_flight:
+                # a double tap: its twin was admitted with this key and is still buying
+                existing = stock.await_twin(
+                    deal_id,
+                    shopper.id,
+                    idempotency_key,
+                    lambda: service.by_key(shopper, idempotency_key),
+                )
             if existing is not None:
                 return service.repeat(existing, body_hash), False
         raise refused.error from None
     # Admitted: from here on the database, the record, decides. One purchase of a shopper
-    # at a time, so a repeat of this request that finished meanwhile is seen.
-    stock.lock_shopper(shopper.id)
-    if idempotency_key:
+    # at a time, so a repeat of this request that finished meanwhile is seen (the locked
+    # row is the buyer's User, loaded by the same statement).
+    buyer = stock.lock_shopper(shopper.id) or user_of(shopper)
+    # A key the flash gate had never recorded for this deal (it was just claimed) has no
+    # order of this deal; one of another deal is caught by the unique key at the INSERT.
+    if idempotency_key and not admission.claimed:
         existing = service.by_key(shopper, idempotency_key)
         if existing is not None:
             admission.give_back()
@@ -131,7 +151,6 @@ def _place(
         if existing_deal.status == DealStatus.SOLD_OUT.value:
             raise SoldOut()
         raise service.DealNotOnSale()
-    buyer = user_of(shopper)
     stock.check_limit(deal, buyer, quantity)
     order = Order(
         shopper_id=buyer.id,
@@ -152,8 +171,7 @@ def _place(
     commission.snapshot_attribution(order, buyer, ref)
     db.session.add(order)
     try:
-        with db.session.begin_nested():
-            db.session.flush()
+        db.session.flush()  # no SAVEPOINT: a clash rolls the whole attempt back anyway
     except IntegrityError:
         # The same key raced us and won: its order is the answer (our reservation is
         # rolled back with this request).
