@@ -27,7 +27,6 @@ from marketplace.giveaway.schemas import (
 )
 
 blp = Blueprint("giveaway", __name__, description="The weekly free-meal giveaway (霸王餐)")
-MIMETYPES = {"jpg": "image/jpeg", "png": "image/png", "webp": "image/webp"}
 
 
 @blp.get("/giveaways")
@@ -115,7 +114,7 @@ def entry_screenshot(entry_id: int):
     """An entry's screenshot (its shopper, customer service, BD)"""
     user = current_user()
     entry, data = service.screenshot(entry_id, user, staff=user.has_role(Role.CS, Role.BD))
-    mimetype = MIMETYPES.get(entry.file_key.rsplit(".", 1)[-1], "application/octet-stream")
+    mimetype = service.mimetype_of(entry)
     return Response(data, mimetype=mimetype, headers={"Cache-Control": "private, max-age=300"})
 
 

@@ -225,6 +225,13 @@ def screenshot(entry_id: int, viewer: User, *, staff: bool) -> tuple[Entry, byte
     return entry, file_storage().read(entry.file_key)
 
 
+def mimetype_of(entry: Entry) -> str:
+    kind = entry.file_key.rsplit(".", 1)[-1]
+    return {"jpg": "image/jpeg", "png": "image/png", "webp": "image/webp"}.get(
+        kind, "application/octet-stream"
+    )
+
+
 def entries(campaign_id: int, status: str | None = None) -> sa.Select:
     """The campaign's entries, oldest first (optionally of one status)."""
     query = (
@@ -433,3 +440,16 @@ def close_due() -> dict[str, Any]:
         "prizes": sum(c["prizes"] for c in closed),
         "messages": sum(c["messages"] for c in closed),
     }
+
+
+def eligible_deals(limit: int = 200) -> list[Deal]:
+    """Deals a campaign may give away (scheduled, live or paused), newest first: the
+    console's choice when BD starts a campaign."""
+    return list(
+        db.session.scalars(
+            sa.select(Deal)
+            .where(Deal.status.in_(ELIGIBLE_DEALS))
+            .order_by(Deal.id.desc())
+            .limit(limit)
+        )
+    )

@@ -47,6 +47,10 @@ def review(client, cs, entry_id: int, verified: bool = True, likes: int | None =
 
 @pytest.fixture
 def world(app, client, clock):
+    return build_world(app, client)
+
+
+def build_world(app, client) -> dict:
     bd = staff(app, client, Role.BD)
     cs = staff(app, client, Role.CS)
     shop = live_merchant(client, bd)
