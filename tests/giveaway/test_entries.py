@@ -239,3 +239,35 @@ def test_the_ranking_is_by_verified_likes_ties_by_the_earlier_entry(client, cloc
         ).status_code
         == 403
     )
+
+
+def test_two_entries_of_one_shopper_at_the_same_moment_make_one(app, client, world, shoppers):
+    """The unique constraint, not the check before it, decides a race: one entry, and the
+    other request is told why (not a 500)."""
+    import threading
+
+    campaign = open_campaign(client, world)
+    (shopper,) = shoppers(1)
+    start = threading.Barrier(2)
+    answers = []
+
+    def attempt() -> None:
+        own = app.test_client()
+        start.wait()
+        response = enter(own, shopper, campaign["id"])
+        answers.append((response.status_code, response.get_json()))
+
+    threads = [threading.Thread(target=attempt) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted(status for status, _ in answers) == [201, 409]
+    refused = next(body for status, body in answers if status == 409)
+    assert refused["error"]["code"] == "giveaway_already_entered"
+    with app.app_context():
+        count = db.session.scalar(
+            sa.select(sa.func.count()).select_from(Entry).where(Entry.shopper_id == shopper.id)
+        )
+    assert count == 1
