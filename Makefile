@@ -40,10 +40,12 @@ seed: install
 
 # The shoppers' pages at 375x812 and the staff console's pages at 1280x800 (BD's board,
 # the deal editor and the calendar; the CS queue and the money overview) in headless
-# chromium, written to docs/screenshots/.
+# chromium, written to docs/screenshots/ (and the free-meal giveaway: the campaign, the entry
+# form and the console's campaign).
 screenshots: install
 	LINLI_SCREENSHOTS=docs/screenshots $(BIN)/pytest -q -p no:randomly tests/browser/test_screens.py \
-	  tests/browser/test_merchant_screens.py tests/browser/test_staff_bd.py tests/browser/test_staff_ops.py
+	  tests/browser/test_merchant_screens.py tests/browser/test_staff_bd.py tests/browser/test_staff_ops.py \
+	  tests/browser/test_giveaway.py
 
 # Benchmarks need wrk (apt-get install wrk) and PostgreSQL at 127.0.0.1 (throwaway databases).
 # They use Redis DB 13 (BENCH_REDIS_URL), flushed before and after: clear of make test's DBs.

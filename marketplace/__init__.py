@@ -100,6 +100,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         accounts,
         deals,
         distribution,
+        giveaway,
         jobs,
         ops,
         orders,
@@ -122,6 +123,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     payments.init_app(app, api)
     tickets.init_app(app, api)
     settlement.init_app(app, api)
+    giveaway.init_app(app, api)
     jobs.init_app(app, api)
     # The pages come last: they exempt the API blueprints above from CSRF and turn the
     # error handlers above into HTML error pages for page URLs.

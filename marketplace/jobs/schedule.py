@@ -14,6 +14,7 @@ from typing import Any
 
 from marketplace.deals import popup, publishing, weekly
 from marketplace.deals import service as deals
+from marketplace.giveaway import service as giveaway
 from marketplace.orders import actions, stock
 from marketplace.payments import sync
 from marketplace.refunds import service as refunds
@@ -89,6 +90,10 @@ def _refunds() -> Any:
 
 def _settle() -> Any:
     return settlement.close_month()
+
+
+def _giveaways() -> Any:
+    return giveaway.close_due()
 
 
 SCHEDULE: tuple[ScheduledJob, ...] = (
@@ -167,6 +172,12 @@ SCHEDULE: tuple[ScheduledJob, ...] = (
         "the 1st at 02:00: last month's streak bonuses, then every party's statement",
         _settle,
         cron="0 2 1 * *",
+    ),
+    ScheduledJob(
+        "close_giveaways",
+        "free-meal giveaways past their window: winners' free vouchers and everyone's message",
+        _giveaways,
+        cron="* * * * *",
     ),
 )
 BY_NAME = {job.name: job for job in SCHEDULE}

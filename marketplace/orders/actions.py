@@ -193,6 +193,70 @@ def _place(
     return order, True
 
 
+# -- free order (a giveaway prize) ---------------------------------------------------------
+
+
+def place_free_order(
+    shopper_id: int, deal: Deal, *, settlement_price: int, key: str, source: str
+) -> tuple[Order, bool]:
+    """One free unit of ``deal`` for the shopper (a prize of the free-meal giveaway): an
+    order of amount 0, paid at once, its voucher issued and its (empty) payment posted by
+    the same functions as a purchase's (``ledger.order_paid``, ``vouchers.issue_for``,
+    ``follow_vouchers``). ``settlement_price`` is what the merchant is owed when the voucher
+    is redeemed, posted by ``ledger.voucher_redeemed`` like any redemption: 0 when the
+    merchant gives the meal as a promotion, the deal's settlement price when the platform
+    pays for it (the platform's account then carries it).
+
+    No distributor attribution, so no commission; the deal's stock and sold count are not
+    touched (the meals are agreed on top of the paid sale, so they cannot oversell it); the
+    paid order holds its unit like any other, so it counts against the winner's
+    per-shopper limit (``stock.held_units``). Idempotent by ``key`` (the orders' unique
+    shopper + Idempotency-Key): a repeat returns the first order (``created`` False).
+    Flushes; the caller commits."""
+    shopper = db.session.get(User, shopper_id)
+    existing = service.by_key(shopper, key)
+    if existing is not None:
+        return existing, False
+    moment = now()
+    order = Order(
+        shopper_id=shopper_id,
+        deal=deal,
+        merchant_id=deal.merchant_id,
+        quantity=1,
+        unit_price=0,
+        settlement_price=settlement_price,
+        subsidy=0,
+        commission_l1=0,
+        commission_l2=0,
+        amount=0,
+        status=OrderStatus.PENDING_PAYMENT.value,
+        expires_at=moment,
+        idempotency_key=key,
+        request_hash=service.request_hash({"deal_id": deal.id, "quantity": 1, "free": source}),
+    )
+    db.session.add(order)
+    db.session.flush()
+    audit.record(
+        "order",
+        order.id,
+        "order.placed",
+        actor_id=None,
+        data={"deal_id": deal.id, "quantity": 1, "amount": 0, "source": source},
+    )
+    order.status, order.paid_at = OrderStatus.PAID.value, moment
+    audit.record(
+        "order",
+        order.id,
+        "order.paid",
+        actor_id=None,
+        data={"source": source, "settlement_price": settlement_price},
+    )
+    ledger.order_paid(order)
+    vouchers.issue_for(order)
+    follow_vouchers(order)
+    return order, True
+
+
 # -- order paid ------------------------------------------------------------------------------
 
 

@@ -75,6 +75,9 @@ class RefundNotFound(NotFound):
 
 
 def _vouchers(order: Order, codes: list[str] | None, allowed: tuple[str, ...]) -> list[Voucher]:
+    if order.amount == 0:
+        # a prize (the free-meal giveaway): no money came in, so none can go back
+        raise Conflict("A free order has nothing to refund.", code="nothing_to_refund")
     vouchers = db.session.scalars(
         sa.select(Voucher).where(Voucher.order_id == order.id).order_by(Voucher.id)
     ).all()

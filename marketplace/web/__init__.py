@@ -28,6 +28,7 @@ def init_app(app: Flask, api: Api) -> None:
     from marketplace.web.shop import (  # noqa: F401
         checkout,
         distributor,
+        giveaway,
         login,
         share,
         support,

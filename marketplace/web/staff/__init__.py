@@ -78,3 +78,6 @@ def home():
 # deals and the publishing calendar; customer service's queues; the general manager's
 # money and administration.
 from marketplace.web.staff import admin, bd, calendar, cs, deals, money  # noqa: E402, F401
+
+# isort: split
+from marketplace.web.staff import giveaway  # noqa: E402, F401 (the free-meal giveaway)
