@@ -124,12 +124,23 @@ class Blueprint(flask_smorest.Blueprint):
         return decorator
 
 
+# Keys Linli makes itself (a giveaway's prize order, ...) start with this; a client's key
+# may not, so no request can take the place of one (or be taken for one).
+INTERNAL_KEY_PREFIX = "linli:"
+
+
 class IdempotencyKeySchema(ma.Schema):
     """The ``Idempotency-Key`` header of a money-moving POST (one definition for all)."""
 
     key = ma.fields.String(
         data_key="Idempotency-Key",
-        validate=validate.Length(1, 80),
+        validate=[
+            validate.Length(1, 80),
+            validate.Regexp(
+                f"^(?!{INTERNAL_KEY_PREFIX})",
+                error=f"Keys starting with '{INTERNAL_KEY_PREFIX}' are Linli's own.",
+            ),
+        ],
         metadata={
             "description": "repeat the request safely: the same key returns the first result"
         },

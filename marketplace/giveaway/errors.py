@@ -41,3 +41,8 @@ class StillOpen(Conflict):
 class DealNotEligible(Conflict):
     code = "giveaway_deal_not_eligible"
     message = "Only a scheduled, live or paused deal can be given away."
+
+
+class CampaignRunning(Conflict):
+    code = "giveaway_running"
+    message = "This deal already has a giveaway running."

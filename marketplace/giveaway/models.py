@@ -40,6 +40,9 @@ class Outcome(enum.StrEnum):
     THANKED = "thanked"
 
 
+RUNNING = "status IN ('open', 'closing')"
+
+
 class Campaign(db.Model):
     __tablename__ = "giveaway_campaigns"
     __table_args__ = (
@@ -48,6 +51,14 @@ class Campaign(db.Model):
         sa.CheckConstraint(f"meals BETWEEN {MIN_MEALS} AND {MAX_MEALS}", name="meals"),
         sa.CheckConstraint("closes_at > opens_at", name="window"),
         sa.Index("ix_giveaway_campaigns_status_closes", "status", "closes_at"),
+        # one running campaign per deal: a double click or a second tab makes no second one
+        sa.Index(
+            "uq_giveaway_campaigns_running_deal",
+            "deal_id",
+            unique=True,
+            sqlite_where=sa.text(RUNNING),
+            postgresql_where=sa.text(RUNNING),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -31,6 +31,7 @@ from sqlalchemy.exc import IntegrityError
 
 from marketplace.accounts.models import User
 from marketplace.core import audit
+from marketplace.core.api import INTERNAL_KEY_PREFIX
 from marketplace.core.clock import now
 from marketplace.core.db import db
 from marketplace.core.errors import InvalidInput
@@ -40,6 +41,7 @@ from marketplace.giveaway.errors import (
     AlreadyDecided,
     AlreadyEntered,
     CampaignNotFound,
+    CampaignRunning,
     DealNotEligible,
     EntryNotFound,
     SameScreenshot,
@@ -91,6 +93,8 @@ def create_campaign(
         raise InvalidInput(fields={"meals": [f"Give {MIN_MEALS} to {MAX_MEALS} meals."]})
     if payer not in {p.value for p in Payer}:
         raise InvalidInput(fields={"payer": ["The merchant or the platform."]})
+    if _running_for(deal.id):
+        raise CampaignRunning()
     opens_at = opens_at or now()
     campaign = Campaign(
         deal=deal,
@@ -102,8 +106,12 @@ def create_campaign(
         created_by_id=actor.id,
         created_at=now(),
     )
-    db.session.add(campaign)
-    db.session.flush()
+    try:
+        with db.session.begin_nested():
+            db.session.add(campaign)
+            db.session.flush()
+    except IntegrityError as exc:  # a concurrent start for the same deal won the index
+        raise CampaignRunning() from exc
     audit.record(
         "giveaway",
         campaign.id,
@@ -112,6 +120,16 @@ def create_campaign(
         data={"deal_id": deal.id, "meals": meals, "payer": payer, "window_hours": window_hours},
     )
     return campaign
+
+
+def _running_for(deal_id: int) -> bool:
+    running = [CampaignStatus.OPEN.value, CampaignStatus.CLOSING.value]
+    return (
+        db.session.scalar(
+            sa.select(Campaign.id).where(Campaign.deal_id == deal_id, Campaign.status.in_(running))
+        )
+        is not None
+    )
 
 
 def get_campaign(campaign_id: int) -> Campaign:
@@ -161,7 +179,7 @@ def seconds_left(campaign: Campaign) -> int:
 
 
 def submit_entry(campaign_id: int, shopper: User, screenshot: bytes, likes: int) -> Entry:
-    campaign = get_campaign(campaign_id)
+    campaign = _lock(campaign_id)  # not while the winners are being decided
     if not taking_entries(campaign):
         raise WindowClosed()
     if likes < 0 or likes > 100_000:
@@ -250,7 +268,9 @@ def review_entry(
     """Customer service's decision on an entry, with the likes it counted (verified) or the
     reason (rejected); may be changed until the winners are decided. Audited."""
     entry = get_entry(entry_id)
-    campaign = get_campaign(entry.campaign_id)
+    # the campaign's lock orders this decision against the closing's: a decision either
+    # lands before the winners are decided, or is refused after
+    campaign = _lock(entry.campaign_id)
     if campaign.status != CampaignStatus.OPEN.value:
         raise AlreadyDecided()
     reason = (reason or "").strip()
@@ -351,7 +371,7 @@ def issue_prize(entry: Entry, campaign: Campaign) -> None:
         entry.shopper_id,
         campaign.deal,
         settlement_price=owed,
-        key=f"giveaway:{campaign.id}",
+        key=f"{INTERNAL_KEY_PREFIX}giveaway:{campaign.id}",  # no client's key can be it
         source=f"giveaway:{campaign.id}",
     )
     entry.order_id = order.id

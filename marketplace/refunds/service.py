@@ -684,7 +684,7 @@ def _request_for(refund: dict[str, Any]) -> RefundRequest | None:
     )
     if request_id is None:
         ours = str((refund.get("metadata") or {}).get("refund_request_id") or "")
-        request_id = int(ours) if ours.isdigit() and len(ours) < 12 else None
+        request_id = int(ours) if ours.isascii() and ours.isdigit() and len(ours) < 12 else None
     if request_id is None:
         return None
     request = _lock_mine(request_id)

@@ -11,6 +11,7 @@ from typing import Any
 from flask import Flask
 
 from marketplace.core.clock import local_today, to_local
+from marketplace.web.routing import query_args
 from marketplace.web.texts import t
 
 
@@ -105,6 +106,7 @@ def voucher_code(code: str) -> str:
 
 
 def init_app(app: Flask) -> None:
+    app.jinja_env.globals.update(query_args=query_args)
     app.jinja_env.filters.update(
         yuan=yuan,
         price=price,

@@ -29,3 +29,17 @@ def is_htmx_request() -> bool:
         request.headers.get("HX-Request") == "true"
         and request.headers.get("HX-History-Restore-Request") != "true"
     )
+
+
+def is_number(raw: str) -> bool:
+    """True if ``raw`` (a query or form value) is a plain number ``int`` can read: ASCII
+    digits only (``str.isdigit`` also takes "²" and other digits ``int`` refuses) and at
+    most 18 of them (no page number or id is longer; ``int`` refuses over 4,300)."""
+    return raw.isascii() and raw.isdigit() and len(raw) <= 18
+
+
+def query_args() -> dict[str, str]:
+    """The current query string, to carry into ``url_for`` (filters and pages kept): keys
+    starting with "_" are left out, since ``url_for`` reads ``_scheme``, ``_external``,
+    ``_anchor`` and ``_method`` as its own options."""
+    return {k: v for k, v in request.args.items() if not k.startswith("_")}

@@ -49,7 +49,7 @@ def outcome(app, campaign_id: int) -> dict:
             sa.select(Entry).where(Entry.campaign_id == campaign_id).order_by(Entry.id)
         ).all()
         orders = db.session.scalars(
-            sa.select(Order).where(Order.idempotency_key == f"giveaway:{campaign_id}")
+            sa.select(Order).where(Order.idempotency_key == f"linli:giveaway:{campaign_id}")
         ).all()
         return {
             "status": campaign.status,
@@ -212,7 +212,7 @@ def test_free_vouchers_in_the_ledger_and_the_merchants_statement(
     with app.app_context():
         service.close_due()
         free = db.session.scalars(
-            sa.select(Order).where(Order.idempotency_key == f"giveaway:{campaign['id']}")
+            sa.select(Order).where(Order.idempotency_key == f"linli:giveaway:{campaign['id']}")
         ).all()
         free_ids = [o.id for o in free]
         after = db.session.get(Deal, deal["id"])
@@ -296,3 +296,24 @@ def test_a_free_voucher_cannot_be_refunded(app, client, clock, world, shoppers, 
         assert db.session.scalars(
             sa.select(Voucher.status).where(Voucher.order_id == order_id)
         ).all() == ["active"]
+
+
+def test_a_shoppers_own_key_cannot_stand_in_for_a_prize(app, client, world, shoppers):
+    """A prize's order is found again by its key (a rerun of the closing hands out nothing
+    twice): keys of that form are Linli's own, refused from a client."""
+    (shopper,) = shoppers(1)
+    for key in ("linli:giveaway:1", "linli:anything"):
+        response = client.post(
+            "/api/v1/orders",
+            json={"deal_id": world["deal"]["id"], "quantity": 1},
+            headers={**shopper.headers, "Idempotency-Key": key},
+        )
+        assert response.status_code == 422, response.get_json()
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count(Order.id))) == 0
+    fine = client.post(
+        "/api/v1/orders",
+        json={"deal_id": world["deal"]["id"], "quantity": 1},
+        headers={**shopper.headers, "Idempotency-Key": "giveaway:1"},
+    )
+    assert fine.status_code == 201

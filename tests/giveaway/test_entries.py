@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
+from marketplace.accounts.models import Role
 from marketplace.core.audit import AuditEvent
 from marketplace.core.db import db
-from marketplace.giveaway.models import Entry
-from tests.factories import PNG
+from marketplace.giveaway.models import Campaign, Entry
+from tests.factories import PNG, live_deal, staff
 from tests.giveaway.conftest import code_of, enter, open_campaign, review, screenshot
 
 
@@ -118,8 +121,10 @@ def test_the_same_image_twice_is_caught_by_its_hash(app, client, world, shoppers
         db.session.rollback()
 
 
-def test_the_same_image_may_enter_another_campaign(client, world, shoppers):
-    first, second = open_campaign(client, world), open_campaign(client, world)
+def test_the_same_image_may_enter_another_campaign(app, client, world, shoppers):
+    other_deal = live_deal(app, client, world["bd"], world["shop"]["id"])
+    first = open_campaign(client, world)
+    second = open_campaign(client, world, deal_id=other_deal["id"])
     (shopper,) = shoppers(1)
     image = screenshot()
 
@@ -271,3 +276,43 @@ def test_two_entries_of_one_shopper_at_the_same_moment_make_one(app, client, wor
             sa.select(sa.func.count()).select_from(Entry).where(Entry.shopper_id == shopper.id)
         )
     assert count == 1
+
+
+def test_one_running_campaign_per_deal_a_double_click_makes_one(
+    app, client, clock, world, shoppers
+):
+    """BD's start button clicked twice (or two tabs) opens one campaign; the next may start
+    once this one has closed."""
+    first = open_campaign(client, world)
+    again = client.post(
+        "/api/v1/giveaways",
+        json={"deal_id": world["deal"]["id"], "meals": 5, "payer": "platform"},
+        headers=world["bd"].headers,
+    )
+    assert again.status_code == 409 and code_of(again) == "giveaway_running"
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count(Campaign.id))) == 1
+        # the table's index holds even if the check were skipped (a concurrent start)
+        db.session.add(
+            Campaign(deal_id=world["deal"]["id"], merchant_id=world["shop"]["id"], meals=5,
+                     payer="platform", opens_at=first_opens(first), closes_at=first_closes(first))
+        )  # fmt: skip
+        with pytest.raises(IntegrityError):
+            db.session.flush()
+        db.session.rollback()
+    clock.advance(hours=24)
+    # a day later: the staff log in again (a staff token lasts a working day)
+    world = {**world, "bd": staff(app, client, Role.BD), "cs": staff(app, client, Role.CS)}
+    closed = client.post(f"/api/v1/giveaways/{first['id']}/close", headers=world["cs"].headers)
+    assert closed.status_code == 200, closed.get_json()  # no entries: nothing to hand out
+    status = client.get(f"/api/v1/giveaways/{first['id']}").get_json()["status"]
+    assert status == "closed"
+    assert open_campaign(client, world)["id"] != first["id"]
+
+
+def first_opens(campaign):
+    return datetime.fromisoformat(campaign["opens_at"])
+
+
+def first_closes(campaign):
+    return datetime.fromisoformat(campaign["closes_at"])

@@ -13,6 +13,7 @@ from flask import render_template, request
 from marketplace.accounts.auth import current_user
 from marketplace.accounts.models import Role
 from marketplace.core.errors import DomainError, InvalidInput
+from marketplace.web.routing import is_number
 from marketplace.web.session import page_login_required
 from merchants.models import MerchantStaff, StaffRole
 from merchants.service import my_merchant
@@ -33,7 +34,7 @@ def is_owner(place: MerchantStaff) -> bool:
 
 def page_arg() -> int:
     raw = request.args.get("page", "")
-    return min(int(raw), 10_000) if raw.isdigit() and int(raw) > 0 else 1
+    return min(int(raw), 10_000) if is_number(raw) and int(raw) > 0 else 1
 
 
 def pages(total: int, size: int = PAGE_SIZE) -> int:

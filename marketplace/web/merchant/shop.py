@@ -29,6 +29,7 @@ from marketplace.web.merchant.common import (
     problem_of,
     render_status,
 )
+from marketplace.web.routing import is_number
 from marketplace.web.texts import t
 from merchants import service as merchants
 from merchants.schemas import MerchantUpdateSchema
@@ -56,7 +57,7 @@ def _hours_from_form() -> list[dict[str, Any]]:
         if not days and not opens and not closes:
             continue
         hours.append(
-            {"days": [int(d) for d in days if d.isdigit()], "open": opens, "close": closes}
+            {"days": [int(d) for d in days if is_number(d)], "open": opens, "close": closes}
         )
     return hours
 
@@ -94,7 +95,7 @@ def update_profile():
         "phone": request.form.get("phone", "").strip(),
         "hours_note": request.form.get("hours_note", "").strip(),
         "business_hours": _hours_from_form(),
-        "version": int(v) if (v := request.form.get("version", "")).isdigit() else v,
+        "version": int(v) if is_number(v := request.form.get("version", "")) else v,
     }
     try:
         data = load(MerchantUpdateSchema(), raw)
@@ -219,7 +220,7 @@ def open_ticket():
     body["urgent"] = request.form.get("urgent") == "1"
     order_id = request.form.get("order_id", "").strip()
     if order_id:
-        body["order_id"] = int(order_id) if order_id.isdigit() else order_id
+        body["order_id"] = int(order_id) if is_number(order_id) else order_id
     try:
         form = load(TicketCreateSchema(), body)
         ticket = tickets.open_ticket(current_user(), **form)

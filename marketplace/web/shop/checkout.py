@@ -35,6 +35,7 @@ from marketplace.refunds import service as refunds
 from marketplace.refunds.models import OPEN_STATUSES
 from marketplace.vouchers import service as vouchers
 from marketplace.web import session as page_session
+from marketplace.web.routing import is_number
 from marketplace.web.security import stripe_js_url
 from marketplace.web.shop import content
 from marketplace.web.shop.login import REF_COOKIE
@@ -172,7 +173,7 @@ def _order_context(order_id: int) -> dict[str, Any]:
 def int_arg(name: str, default: int = 0) -> int:
     """A small non-negative integer from the query (a page number, a poll count)."""
     raw = request.args.get(name, "")
-    return min(int(raw), 10_000) if raw.isdigit() else default
+    return min(int(raw), 10_000) if is_number(raw) else default
 
 
 @bp.get("/orders/<int:order_id>")

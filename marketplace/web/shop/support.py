@@ -30,6 +30,7 @@ from marketplace.tickets.models import TicketKind
 from marketplace.tickets.schemas import ReplySchema, TicketCreateSchema
 from marketplace.vouchers import service as vouchers
 from marketplace.web import session as page_session
+from marketplace.web.routing import is_number
 from marketplace.web.shop.checkout import int_arg
 from marketplace.web.shop.views import bp
 from marketplace.web.texts import error_sentence, t
@@ -126,7 +127,7 @@ def _ticket_form_context() -> dict[str, Any]:
     return {
         "kinds": [k.value for k in TicketKind],
         "form": request.form,
-        "order_id": order_id if order_id.isdigit() else "",
+        "order_id": order_id if is_number(order_id) else "",
     }
 
 
@@ -145,7 +146,7 @@ def open_ticket():
     body = {k: request.form.get(k, "").strip() for k in ("kind", "subject", "body")}
     order_id = request.form.get("order_id", "").strip()
     if order_id:  # the API's Id takes a JSON integer; a form sends text
-        body["order_id"] = int(order_id) if order_id.isdigit() else order_id
+        body["order_id"] = int(order_id) if is_number(order_id) else order_id
     try:
         form = _load(TicketCreateSchema(), body)
         ticket = tickets.open_ticket(current_user(), **form)

@@ -25,6 +25,7 @@ from marketplace.core.fields import ReasonSchema
 from marketplace.distribution import distributors, settings
 from marketplace.distribution.schemas import SettingsSchema, TierSchema
 from marketplace.jobs.health import status as jobs_status
+from marketplace.web.routing import is_number, query_args
 from marketplace.web.session import page_login_required
 from marketplace.web.staff import bp, menu_item
 from marketplace.web.staff.ops import act, choice, load, page_of, render
@@ -98,7 +99,7 @@ def save_tier():
 
 def _integer(raw: str, field: str) -> int:
     raw = raw.strip()
-    if not raw.isdigit() or len(raw) > 9:
+    if not is_number(raw) or len(raw) > 9:
         raise InvalidInput(fields={field: ["Not a whole number."]})
     return int(raw)
 
@@ -107,7 +108,7 @@ def _fen(raw: str, field: str) -> int:
     """Yuan as typed ("2", "2.5", "2.50") to integer fen, exactly (no floats)."""
     raw = raw.strip() or "0"
     whole, _, cents = raw.partition(".")
-    if not whole.isdigit() or len(whole) > 7 or (cents and not cents.isdigit()) or len(cents) > 2:
+    if not is_number(whole) or len(whole) > 7 or (cents and not is_number(cents)) or len(cents) > 2:
         raise InvalidInput(fields={field: ["Not an amount in yuan."]})
     return int(whole) * 100 + int(cents.ljust(2, "0") or 0)
 
@@ -187,7 +188,7 @@ def set_staff_account_active(user_id: int, change: str):
 
     act(apply, _accounts_page)
     flash(t(f"staff_admin.account_{change}d"))
-    return redirect(url_for("staff.staff_accounts_page", **request.args), code=303)
+    return redirect(url_for("staff.staff_accounts_page", **query_args()), code=303)
 
 
 @bp.post("/admin/staff/<int:user_id>/roles")

@@ -25,7 +25,8 @@ from marketplace.accounts.models import Role
 from marketplace.core.db import db
 from marketplace.core.errors import DomainError, InvalidInput
 from marketplace.core.pagination import paginate
-from marketplace.web.session import page_login_required
+from marketplace.web.routing import is_number
+from marketplace.web.session import page_login_required, safe_next
 from marketplace.web.staff import bp, menu_item
 from marketplace.web.staff.bdkit import field_problems, int_arg, load, page_count, sentence
 from marketplace.web.texts import t
@@ -164,7 +165,7 @@ def move_merchant(merchant_id: int):
                 "reason": request.form.get("reason", "").strip(),
                 **(
                     {"version": int(request.form["version"])}
-                    if request.form.get("version", "").isdigit()
+                    if is_number(request.form.get("version", ""))
                     else {}
                 ),
             },
@@ -195,7 +196,8 @@ def move_merchant(merchant_id: int):
     )
     if back == "merchant":
         return redirect(url_for("staff.merchant", merchant_id=merchant_id), code=303)
-    return redirect(request.form.get("board_url") or url_for("staff.merchants"), code=303)
+    board = safe_next(request.form.get("board_url"), default=url_for("staff.merchants"))
+    return redirect(board, code=303)
 
 
 # -- a new lead ----------------------------------------------------------------------------
@@ -219,7 +221,7 @@ def _profile_body(form: Any, *, create: bool) -> dict[str, Any]:
         body["location"] = None
     if "hours" in form:
         body["business_hours"] = parse_hours(form.get("hours", ""))
-    if form.get("owner_id", "").isdigit():
+    if is_number(form.get("owner_id", "")):
         body["owner_id"] = int(form["owner_id"])
     if "headliner_shown" in form:
         body["is_headliner"] = form.get("is_headliner") == "on"
@@ -404,7 +406,7 @@ def grade_merchant(merchant_id: int):
         body = load(
             GradeCreateSchema(),
             {
-                "grade": int(grade) if grade.isdigit() else grade,
+                "grade": int(grade) if is_number(grade) else grade,
                 "note": request.form.get("note", "").strip(),
                 "reference": request.form.get("reference", "").strip(),
             },

@@ -13,6 +13,7 @@ from flask import Response as FlaskResponse
 from flask import render_template, request
 
 from marketplace.core.errors import DomainError, InvalidInput
+from marketplace.web.routing import is_number
 from marketplace.web.staff import bp
 from marketplace.web.texts import error_sentence, t, texts
 
@@ -30,7 +31,7 @@ def load(schema: ma.Schema, data: dict[str, Any]) -> dict[str, Any]:
 def int_arg(name: str, default: int = 1, *, source: Any = None) -> int:
     """A small positive integer from the query (a page number); anything else the default."""
     raw = (source if source is not None else request.args).get(name, "")
-    return max(1, min(int(raw), 10_000)) if raw.isdigit() else default
+    return max(1, min(int(raw), 10_000)) if is_number(raw) else default
 
 
 def page_count(total: int, size: int) -> int:

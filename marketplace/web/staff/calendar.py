@@ -26,6 +26,7 @@ from marketplace.core.pagination import paginate
 from marketplace.deals import popup, publishing, service, weekly
 from marketplace.deals.models import DealStatus
 from marketplace.deals.schemas import PopupBookingCreateSchema, ScheduleSchema, SlotArgsSchema
+from marketplace.web.routing import is_number
 from marketplace.web.session import page_login_required
 from marketplace.web.staff import bp, menu_item
 from marketplace.web.staff.bdkit import int_arg, load, page_count, sentence
@@ -72,7 +73,7 @@ def _calendar_context(**extra: Any) -> dict[str, Any]:
         "empty_slots": cal["empty_slots"],
         "days_without": cal["days_without_a_deal"],
         "drafts": _deal_choices(DealStatus.DRAFT),
-        "chosen": int(chosen) if chosen.isdigit() else None,
+        "chosen": int(chosen) if is_number(chosen) else None,
         "problem": None,
         "problem_slot": None,
         **extra,
@@ -104,7 +105,7 @@ def _back_to_calendar() -> FlaskResponse:
 
 def _deal_id() -> int:
     raw = request.form.get("deal_id", "")
-    return int(raw) if raw.isdigit() and len(raw) < 12 else 0
+    return int(raw) if is_number(raw) and len(raw) < 12 else 0
 
 
 @bp.post("/calendar/slots")

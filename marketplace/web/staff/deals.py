@@ -34,6 +34,7 @@ from marketplace.deals.schemas import (
     ManageArgsSchema,
 )
 from marketplace.distribution import distributors
+from marketplace.web.routing import is_number
 from marketplace.web.session import page_login_required
 from marketplace.web.staff import bp, menu_item
 from marketplace.web.staff.bdkit import (
@@ -113,7 +114,7 @@ def deals():
 
 def _number(text: str) -> int | str:
     text = text.strip()
-    return int(text) if text.isascii() and text.isdigit() else text
+    return int(text) if is_number(text) else text
 
 
 def form_body(form: Any, *, create: bool) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from marketplace.accounts.models import Role
 from marketplace.giveaway import service
 from marketplace.giveaway.models import EntryStatus
 from marketplace.giveaway.schemas import GiveawayCampaignCreateSchema, GiveawayReviewSchema
+from marketplace.web.routing import is_number
 from marketplace.web.session import page_login_required
 from marketplace.web.staff import bp, menu_item
 from marketplace.web.staff.ops import act, choice, load, page_of, render
@@ -61,7 +62,7 @@ def create_giveaway():
             for key in ("deal_id", "meals", "payer", "window_hours")
             if request.form.get(key, "").strip()
         }
-        if data.get("deal_id", "").isdigit():  # the API's id is a JSON number
+        if is_number(data.get("deal_id", "")):  # the API's id is a JSON number
             data["deal_id"] = int(data["deal_id"])
         form = load(GiveawayCampaignCreateSchema(), data)
         return service.create_campaign(current_user(), **form)
