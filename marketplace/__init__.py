@@ -98,6 +98,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     import merchants
     from marketplace import (
         accounts,
+        care,
         deals,
         distribution,
         jobs,
@@ -105,6 +106,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         orders,
         payments,
         refunds,
+        reviews,
         settlement,
         tickets,
         vouchers,
@@ -121,6 +123,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     refunds.init_app(app, api)
     payments.init_app(app, api)
     tickets.init_app(app, api)
+    reviews.init_app(app, api)
+    care.init_app(app, api)
     settlement.init_app(app, api)
     jobs.init_app(app, api)
     # The pages come last: they exempt the API blueprints above from CSRF and turn the
