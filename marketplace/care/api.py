@@ -7,10 +7,10 @@ from marketplace.accounts.auth import auth_required, current_user
 from marketplace.accounts.models import Role
 from marketplace.care import service
 from marketplace.care.schemas import (
-    ContactCreateSchema,
-    ContactSchema,
-    SegmentArgsSchema,
-    SegmentPageSchema,
+    CareContactCreateSchema,
+    CareContactSchema,
+    CareSegmentArgsSchema,
+    CareSegmentPageSchema,
 )
 from marketplace.core.api import Blueprint, documents_errors
 from marketplace.core.db import db
@@ -40,8 +40,8 @@ def _segment_page(args: dict, distributor_id: int | None) -> dict:
 
 @blp.get("/care/segments")
 @auth_required(Role.CS)
-@blp.arguments(SegmentArgsSchema, location="query")
-@blp.response(200, SegmentPageSchema)
+@blp.arguments(CareSegmentArgsSchema, location="query")
+@blp.response(200, CareSegmentPageSchema)
 def segments(args: dict):
     """Every shopper's segment: A 3+ purchases in the last 90 days, B 1–2, C none"""
     return _segment_page(args, None)
@@ -49,8 +49,8 @@ def segments(args: dict):
 
 @blp.get("/distributors/me/customer-segments")
 @auth_required(Role.SHOPPER)
-@blp.arguments(SegmentArgsSchema, location="query")
-@blp.response(200, SegmentPageSchema)
+@blp.arguments(CareSegmentArgsSchema, location="query")
+@blp.response(200, CareSegmentPageSchema)
 @documents_errors(404)
 def my_customer_segments(args: dict):
     """My bound customers' segments (a distributor); phones are not shown"""
@@ -62,26 +62,26 @@ def my_customer_segments(args: dict):
 
 @blp.post("/care/contacts")
 @auth_required(Role.CS)
-@blp.arguments(ContactCreateSchema)
-@blp.response(201, ContactSchema)
+@blp.arguments(CareContactCreateSchema)
+@blp.response(201, CareContactSchema)
 @documents_errors(404)
 def log_contact(body: dict):
     """Record a call or WeChat message to a customer, with its outcome"""
     contact = service.log_contact(current_user(), **body)
     db.session.commit()
-    return {**ContactSchema().dump(contact), "won_back_order_id": None}
+    return {**CareContactSchema().dump(contact), "won_back_order_id": None}
 
 
 @blp.get("/care/contacts")
 @auth_required(Role.CS)
 @blp.arguments(PageArgsSchema, location="query")
-@blp.response(200, page_of(ContactSchema))
+@blp.response(200, page_of(CareContactSchema))
 def contacts(args: dict):
     """The contact log, newest first, each with the order that won the customer back
     (within 14 days), if any"""
     result = paginate(service.contacts(), args["page"], args["page_size"])
     won = service.won_back(result["items"])
     result["items"] = [
-        {**ContactSchema().dump(c), "won_back_order_id": won[c.id]} for c in result["items"]
+        {**CareContactSchema().dump(c), "won_back_order_id": won[c.id]} for c in result["items"]
     ]
     return result

@@ -9,11 +9,11 @@ from marketplace.care.models import Channel, Outcome
 from marketplace.core.pagination import PageArgsSchema
 
 
-class SegmentArgsSchema(PageArgsSchema):
+class CareSegmentArgsSchema(PageArgsSchema):
     segment = ma.fields.String(validate=validate.OneOf(["A", "B", "C"]))
 
 
-class SegmentRowSchema(ma.Schema):
+class CareSegmentRowSchema(ma.Schema):
     shopper_id = ma.fields.Integer()
     display_name = ma.fields.String()
     phone = ma.fields.String(allow_none=True)
@@ -22,22 +22,22 @@ class SegmentRowSchema(ma.Schema):
     last_paid_at = ma.fields.DateTime(allow_none=True)
 
 
-class SegmentPageSchema(ma.Schema):
+class CareSegmentPageSchema(ma.Schema):
     counts = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer())
-    items = ma.fields.List(ma.fields.Nested(SegmentRowSchema))
+    items = ma.fields.List(ma.fields.Nested(CareSegmentRowSchema))
     page = ma.fields.Integer()
     page_size = ma.fields.Integer()
     total = ma.fields.Integer()
 
 
-class ContactCreateSchema(ma.Schema):
+class CareContactCreateSchema(ma.Schema):
     shopper_id = ma.fields.Integer(required=True, strict=True)
     channel = ma.fields.String(required=True, validate=validate.OneOf([c.value for c in Channel]))
     outcome = ma.fields.String(required=True, validate=validate.OneOf([o.value for o in Outcome]))
     note = ma.fields.String(load_default="", validate=validate.Length(max=500))
 
 
-class ContactSchema(ma.Schema):
+class CareContactSchema(ma.Schema):
     id = ma.fields.Integer()
     shopper_id = ma.fields.Integer()
     agent_id = ma.fields.Integer()

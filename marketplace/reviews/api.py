@@ -15,12 +15,12 @@ from marketplace.core.pagination import PageArgsSchema, page_of, paginate
 from marketplace.providers.storage import file_storage
 from marketplace.reviews import service
 from marketplace.reviews.schemas import (
-    HideSchema,
-    ReplySchema,
     ReviewCreateSchema,
+    ReviewHideSchema,
+    ReviewReplySchema,
     ReviewsAnswerSchema,
     ReviewSchema,
-    StaffArgsSchema,
+    ReviewStaffArgsSchema,
 )
 
 blp = Blueprint("reviews", __name__, description="Reviews after use")
@@ -77,7 +77,7 @@ def my_shop_reviews(args: dict):
 
 @blp.post("/reviews/<int:review_id>/reply")
 @auth_required(Role.MERCHANT_STAFF)
-@blp.arguments(ReplySchema)
+@blp.arguments(ReviewReplySchema)
 @blp.response(200, ReviewSchema)
 @documents_errors(403, 404, 409)
 def reply(body: dict, review_id: int):
@@ -89,7 +89,7 @@ def reply(body: dict, review_id: int):
 
 @blp.get("/reviews")
 @auth_required(*STAFF)
-@blp.arguments(StaffArgsSchema, location="query")
+@blp.arguments(ReviewStaffArgsSchema, location="query")
 @blp.response(200, page_of(ReviewSchema))
 def staff_list(args: dict):
     """Every review for staff, newest first; ``low=true``: 1–2 stars"""
@@ -98,7 +98,7 @@ def staff_list(args: dict):
 
 @blp.post("/reviews/<int:review_id>/hide")
 @auth_required(Role.CS)
-@blp.arguments(HideSchema)
+@blp.arguments(ReviewHideSchema)
 @blp.response(200, ReviewSchema)
 @documents_errors(404, 409)
 def hide(body: dict, review_id: int):

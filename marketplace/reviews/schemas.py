@@ -16,11 +16,11 @@ class ReviewCreateSchema(ma.Schema):
     text = ma.fields.String(load_default="", validate=validate.Length(max=MAX_TEXT))
 
 
-class ReplySchema(ma.Schema):
+class ReviewReplySchema(ma.Schema):
     text = ma.fields.String(required=True, validate=validate.Length(min=1, max=MAX_REPLY))
 
 
-class HideSchema(ma.Schema):
+class ReviewHideSchema(ma.Schema):
     reason = ma.fields.String(required=True, validate=validate.Length(min=1, max=200))
 
 
@@ -52,5 +52,5 @@ class ReviewsAnswerSchema(ma.Schema):
     items = ma.fields.List(ma.fields.Nested(PublicReviewSchema))
 
 
-class StaffArgsSchema(PageArgsSchema):
+class ReviewStaffArgsSchema(PageArgsSchema):
     low = ma.fields.Boolean(load_default=False)
