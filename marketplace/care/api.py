@@ -69,7 +69,8 @@ def log_contact(body: dict):
     """Record a call or WeChat message to a customer, with its outcome"""
     contact = service.log_contact(current_user(), **body)
     db.session.commit()
-    return {**CareContactSchema().dump(contact), "won_back_order_id": None}
+    contact.won_back_order_id = None  # just made: nothing bought after it yet
+    return contact
 
 
 @blp.get("/care/contacts")
@@ -81,7 +82,6 @@ def contacts(args: dict):
     (within 14 days), if any"""
     result = paginate(service.contacts(), args["page"], args["page_size"])
     won = service.won_back(result["items"])
-    result["items"] = [
-        {**CareContactSchema().dump(c), "won_back_order_id": won[c.id]} for c in result["items"]
-    ]
+    for contact in result["items"]:
+        contact.won_back_order_id = won[contact.id]  # shown beside the contact, not stored
     return result
