@@ -29,6 +29,7 @@ def init_app(app: Flask, api: Api) -> None:
         checkout,
         distributor,
         login,
+        reviews,  # [reviews] rate a visit, a deal's reviews block
         share,
         support,
         vouchers,
