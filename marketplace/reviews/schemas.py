@@ -12,6 +12,9 @@ from marketplace.reviews.models import MAX_REPLY, MAX_TEXT
 class ReviewCreateSchema(ma.Schema):
     """Multipart form: ``stars``, ``text`` and up to three ``photos`` files."""
 
+    class Meta:
+        unknown = ma.EXCLUDE  # the page's form carries its csrf_token
+
     stars = ma.fields.Integer(required=True, strict=False, validate=validate.Range(1, 5))
     text = ma.fields.String(load_default="", validate=validate.Length(max=MAX_TEXT))
 

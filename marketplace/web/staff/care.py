@@ -25,7 +25,7 @@ from marketplace.web.texts import t
 CS = Role.CS
 TABS = ["lapsed", "contacts", "segments", "expired"]
 
-menu_item("staff.care", "staff_care.menu", CS, order=85)
+menu_item("staff.care_page", "staff_care.menu", CS, order=85)
 
 
 def _rows(query) -> dict:
@@ -38,7 +38,7 @@ def _rows(query) -> dict:
 
 def _page(problem: str | None = None, status: int = 200):
     tab = choice("tab", TABS, "lapsed")
-    context: dict = {"tab": tab, "tabs": TABS, "problem": problem, "status": status}
+    context: dict = {"tab": tab, "tab_names": TABS, "problem": problem, "status": status}
     if tab == "lapsed":
         context["result"] = _rows(care.lapsed(due_only=True))
         context["channels"] = [c.value for c in Channel]
