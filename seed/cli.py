@@ -8,7 +8,7 @@ from flask.cli import with_appcontext
 
 from marketplace.core.cli import fails_readably
 from marketplace.core.db import db
-from seed import deals, distribution, merchants, staff, support
+from seed import care, deals, distribution, merchants, staff, support
 
 
 @click.command("seed")
@@ -42,3 +42,6 @@ def seed_command(force: bool) -> None:
         support_cases = support.load()
         db.session.commit()
         click.echo(f"seeded refund requests and tickets: {support_cases or 'none new'}")
+        care_cases = care.load()  # [care] reviews, care contacts, an auto-refund deal
+        db.session.commit()
+        click.echo(f"seeded reviews and care contacts: {care_cases or 'none new'}")

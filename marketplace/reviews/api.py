@@ -10,17 +10,17 @@ from marketplace.accounts.auth import auth_required, current_user
 from marketplace.accounts.models import Role
 from marketplace.core.api import Blueprint, documents_errors
 from marketplace.core.db import db
-from marketplace.core.errors import InvalidInput, NotFound
+from marketplace.core.errors import NotFound
 from marketplace.core.pagination import PageArgsSchema, page_of, paginate
 from marketplace.providers.storage import file_storage
 from marketplace.reviews import service
 from marketplace.reviews.schemas import (
-    ReviewCreateSchema,
     ReviewHideSchema,
     ReviewReplySchema,
     ReviewsAnswerSchema,
     ReviewSchema,
     ReviewStaffArgsSchema,
+    load_review_form,
 )
 
 blp = Blueprint("reviews", __name__, description="Reviews after use")
@@ -30,24 +30,15 @@ media = flask_smorest.Blueprint(
 STAFF = (Role.CS, Role.BD, Role.EDITOR)
 
 
-def read_review_form() -> dict:
-    """The multipart form of a new review (the page posts the same fields)."""
-    errors = ReviewCreateSchema().validate(request.form)
-    if errors:
-        raise InvalidInput(fields=errors)
-    body = ReviewCreateSchema().load(request.form)
-    files = [f for f in request.files.getlist("photos") if f and f.filename]
-    body["photos"] = [f.read() for f in files[:4]]  # a fourth is read to be refused
-    return body
-
-
 @blp.post("/vouchers/<string:code>/review")
 @auth_required(Role.SHOPPER)
 @blp.response(201, ReviewSchema)
 @documents_errors(403, 404, 409, 413, 422)
 def create(code: str):
     """Rate a redeemed visit once (multipart: stars 1–5, text ≤ 300, up to 3 photos ≤ 2 MiB)"""
-    review = service.create_review(current_user(), code, **read_review_form())
+    review = service.create_review(
+        current_user(), code, **load_review_form(request.form, request.files)
+    )
     db.session.commit()
     return review
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import marshmallow as ma
 from marshmallow import validate
 
+from marketplace.core.errors import InvalidInput
 from marketplace.core.pagination import PageArgsSchema
 from marketplace.reviews.models import MAX_REPLY, MAX_TEXT
 
@@ -57,3 +60,16 @@ class ReviewsAnswerSchema(ma.Schema):
 
 class ReviewStaffArgsSchema(PageArgsSchema):
     low = ma.fields.Boolean(load_default=False)
+
+
+def load_review_form(form: Any, files: Any) -> dict[str, Any]:
+    """A new review's multipart form (``request.form``, ``request.files``), as the API and
+    the shop's page both read it: the fields checked, the photos' bytes (a fourth is read,
+    to be refused by the rule)."""
+    errors = ReviewCreateSchema().validate(form)
+    if errors:
+        raise InvalidInput(fields=errors)
+    body = ReviewCreateSchema().load(form)
+    uploads = [f for f in files.getlist("photos") if f and f.filename]
+    body["photos"] = [f.read() for f in uploads[:4]]
+    return body

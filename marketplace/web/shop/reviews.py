@@ -3,20 +3,20 @@ stars, a short text and up to three photos) and the reviews block of a deal's pa
 loaded by htmx from its own URL (the deal page and its catalog cache stay as they are).
 
 The form posts what ``POST /api/v1/vouchers/{code}/review`` reads
-(``reviews.api.read_review_form``) to ``reviews.service.create_review``."""
+(``reviews.schemas.load_review_form``) to ``reviews.service.create_review``."""
 
 from __future__ import annotations
 
 from flask import Response as FlaskResponse
-from flask import flash, redirect, render_template, url_for
+from flask import flash, redirect, render_template, request, url_for
 
 from marketplace.accounts.auth import current_user
 from marketplace.accounts.models import Role
 from marketplace.core.db import db
 from marketplace.core.errors import DomainError
 from marketplace.reviews import service as reviews
-from marketplace.reviews.api import read_review_form
 from marketplace.reviews.models import MAX_PHOTOS, MAX_TEXT
+from marketplace.reviews.schemas import load_review_form
 from marketplace.vouchers import service as vouchers
 from marketplace.web import session as page_session
 from marketplace.web.shop.views import bp
@@ -48,7 +48,7 @@ def review_form(code: str):
 @page_session.page_login_required(Role.SHOPPER)
 def review_submit(code: str):
     try:
-        reviews.create_review(current_user(), code, **read_review_form())
+        reviews.create_review(current_user(), code, **load_review_form(request.form, request.files))
         db.session.commit()
     except DomainError as error:
         db.session.rollback()
