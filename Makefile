@@ -43,7 +43,8 @@ seed: install
 # chromium, written to docs/screenshots/.
 screenshots: install
 	LINLI_SCREENSHOTS=docs/screenshots $(BIN)/pytest -q -p no:randomly tests/browser/test_screens.py \
-	  tests/browser/test_staff_bd.py tests/browser/test_staff_ops.py
+	  tests/browser/test_staff_bd.py tests/browser/test_staff_ops.py \
+	  tests/browser/test_reviews.py
 
 # Benchmarks need wrk (apt-get install wrk) and PostgreSQL at 127.0.0.1 (throwaway databases).
 BENCH_PG ?= postgresql://postgres@127.0.0.1:5432/linli_bench_flash
