@@ -14,6 +14,7 @@ from marketplace.core.errors import NotFound
 from marketplace.core.pagination import PageArgsSchema, page_of, paginate
 from marketplace.providers.storage import file_storage
 from marketplace.reviews import service
+from marketplace.reviews.models import Review
 from marketplace.reviews.schemas import (
     ReviewHideSchema,
     ReviewReplySchema,
@@ -102,7 +103,10 @@ def hide(body: dict, review_id: int):
 @media.get("/<int:review_id>/<string:name>")
 @media.response(200, content_type="image/*", description="the photo's bytes")
 def photo(review_id: int, name: str):
-    """A review's photo"""
+    """A review's photo (none once the review is hidden)"""
+    review = db.session.get(Review, review_id)
+    if review is None or review.hidden_at is not None:
+        raise NotFound("No such image.")
     try:
         data = file_storage().read(f"reviews/{review_id}/{name}")
     except (FileNotFoundError, ValueError) as exc:

@@ -235,6 +235,10 @@ def staff_list(*, low: bool = False, hidden: bool | None = None) -> sa.Select:
     return query.order_by(Review.created_at.desc(), Review.id.desc())
 
 
+def my_shop_id(actor: User) -> int:
+    return my_merchant(actor).merchant_id
+
+
 def for_my_shop(actor: User) -> sa.Select:
     """Reviews of the merchant staff's own shop, hidden ones included (they may reply)."""
     merchant_id = my_merchant(actor).merchant_id

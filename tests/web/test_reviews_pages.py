@@ -152,3 +152,45 @@ def test_the_menu_shows_reviews_to_customer_service_only(app, client):
     assert "/staff/reviews" in client.get("/staff/").get_data(as_text=True)
     as_role(app, client, "bd")
     assert "/staff/reviews" not in client.get("/staff/").get_data(as_text=True)
+
+
+def test_the_shop_replies_once_from_the_merchant_portal(app, client, visit):
+
+    answer = client.post(
+        f"/api/v1/vouchers/{visit['codes'][0]}/review",
+        data={"stars": "4", "text": "不错", "photos": [(io.BytesIO(png()), "a.png")]},
+        headers=visit["shopper"].headers,
+        content_type="multipart/form-data",
+    )
+    review_id, photo = answer.get_json()["id"], answer.get_json()["photos"][0]
+    owner = portal_account(app, client, visit["bd"], visit["merchant"]["id"], "owner")
+    with client.session_transaction() as session:
+        session[TOKEN_KEY] = owner.token
+    page = client.get("/merchant/reviews").get_data(as_text=True)
+    assert "不错" in page and "平均 4.0 分，共 1 条" in page
+    token = page_csrf_token(client)
+    first = client.post(
+        f"/merchant/reviews/{review_id}/reply", data={"csrf_token": token, "text": "谢谢"}
+    )
+    assert first.status_code == 303
+    second = client.post(
+        f"/merchant/reviews/{review_id}/reply", data={"csrf_token": token, "text": "再谢"}
+    )
+    assert second.status_code == 409
+    assert "只能回复一次" in second.get_data(as_text=True)
+
+    other_shop = live_merchant(client, visit["bd"])
+    outsider = portal_account(app, client, visit["bd"], other_shop["id"], "owner")
+    with client.session_transaction() as session:
+        session[TOKEN_KEY] = outsider.token
+    assert "不错" not in client.get("/merchant/reviews").get_data(as_text=True)
+    refused = client.post(
+        f"/merchant/reviews/{review_id}/reply",
+        data={"csrf_token": page_csrf_token(client), "text": "x"},
+    )
+    assert refused.status_code == 403
+
+    assert client.get(photo).status_code == 200
+    cs = staff(app, client, Role.CS)
+    client.post(f"/api/v1/reviews/{review_id}/hide", json={"reason": "含电话"}, headers=cs.headers)
+    assert client.get(photo).status_code == 404  # a hidden review's photos go too
