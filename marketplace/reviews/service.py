@@ -247,9 +247,3 @@ def for_my_shop(actor: User) -> sa.Select:
         .where(Review.merchant_id == merchant_id)
         .order_by(Review.created_at.desc(), Review.id.desc())
     )
-
-
-def shown_name(review: Review) -> str:
-    """A reviewer as the public sees them: the display name's first character and stars."""
-    name = review.shopper.display_name or ""
-    return (name[:1] or "*") + "**"

@@ -304,3 +304,51 @@ def test_a_crash_before_paying_is_finished_by_the_next_run(
     with app.app_context():
         assert care.auto_refund_expired() == {"opened": 0, "refunded": 1}
     assert provider_refunds(app, expiring["intent"]) == [expiring["auto"]["order"]["amount"]]
+
+
+def test_the_lists_are_a_constant_number_of_statements(app, client, clock, shop):
+    from tests.querycount import count_queries
+    from tests.web.test_staff_cs_roles import as_role
+
+    def statements() -> list[int]:
+        cs = staff(app, client, Role.CS)
+        page = app.test_client()
+        as_role(app, page, "cs")
+        paths = [
+            (client, p, cs.headers) for p in ("/api/v1/care/segments", "/api/v1/care/contacts")
+        ]
+        paths += [
+            (page, p, {})
+            for p in ("/staff/care", "/staff/care?tab=contacts", "/staff/care?tab=segments")
+        ]
+        counts = []
+        for who, path, headers in paths:
+            assert who.get(path, headers=headers).status_code == 200  # warm: sign-in, roles
+            with count_queries(app) as counted:
+                assert who.get(path, headers=headers).status_code == 200
+            counts.append(counted.count)
+        return counts
+
+    def contact(shopper):
+        cs = staff(app, client, Role.CS)
+        answer = client.post(
+            "/api/v1/care/contacts",
+            json={"shopper_id": shopper.id, "channel": "phone", "outcome": "reached"},
+            headers=cs.headers,
+        )
+        assert answer.status_code == 201
+
+    first = quick_shopper(app)
+    purchase(app, client, first, shop["deal"]["id"])
+    at(clock, 31)
+    contact(first)
+    few = statements()
+
+    at(clock, 0, 11)
+    more = [quick_shopper(app) for _ in range(4)]
+    for shopper in more:
+        purchase(app, client, shopper, shop["deal"]["id"])
+    at(clock, 31, 11)
+    for shopper in more[:2]:
+        contact(shopper)
+    assert statements() == few
