@@ -10,4 +10,4 @@ def init_app(app: Flask, api: Api) -> None:
     from marketplace.reviews.api import blp, media
 
     api.register_blueprint(blp)
-    app.register_blueprint(media)
+    api.register_blueprint(media)

@@ -102,6 +102,7 @@ def hide(body: dict, review_id: int):
 
 @media.get("/<int:review_id>/<string:name>")
 @media.response(200, content_type="image/*", description="the photo's bytes")
+@documents_errors(404)
 def photo(review_id: int, name: str):
     """A review's photo (none once the review is hidden)"""
     review = db.session.get(Review, review_id)
