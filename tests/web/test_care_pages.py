@@ -96,3 +96,33 @@ def test_a_distributor_sees_each_customers_segment(app, client, clock, live_serv
     api = client.get("/api/v1/distributors/me/customer-segments", headers=account.headers)
     rows = api.get_json()["items"]
     assert [(r["shopper_id"], r["segment"], r["phone"]) for r in rows] == [(buyer.id, "B", None)]
+
+
+def test_the_deal_editor_sets_the_expiry_choice(app, client, clock, live_server):
+    import re
+
+    from marketplace.core.db import db
+    from marketplace.deals.models import Deal
+    from tests.web.test_staff_bd import signed_in
+    from tests.web.test_staff_deals import SMALL_SET_FORM
+
+    bd = staff(app, client, Role.BD)
+    merchant = live_merchant(client, bd)
+    deal = live_deal(app, client, bd, merchant["id"])
+    token = signed_in(client, staff(app, client, Role.EDITOR))
+    page = client.get(f"/staff/deals/{deal['id']}").get_data(as_text=True)
+    assert '<option value="cs_call" selected>' in page and "过期自动退" in page
+    version = re.search(r'name="version" value="(\d+)"', page).group(1)
+    form = {"csrf_token": token, "version": version, **SMALL_SET_FORM}
+    form.pop("type")
+    saved = client.post(f"/staff/deals/{deal['id']}", data={**form, "expiry_policy": "auto_refund"})
+    assert saved.status_code == 303
+    with app.app_context():
+        assert db.session.get(Deal, deal["id"]).expiry_policy == "auto_refund"
+    page = client.get(f"/staff/deals/{deal['id']}").get_data(as_text=True)
+    assert '<option value="auto_refund" selected>' in page
+    version = re.search(r'name="version" value="(\d+)"', page).group(1)
+    bad = client.post(
+        f"/staff/deals/{deal['id']}", data={**form, "version": version, "expiry_policy": "x"}
+    )
+    assert bad.status_code == 422
