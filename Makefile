@@ -40,21 +40,22 @@ seed: install
 
 # The shoppers' pages at 375x812 and the staff console's pages at 1280x800 (BD's board,
 # the deal editor and the calendar; the CS queue and the money overview) in headless
-# chromium, written to docs/screenshots/.
+# chromium, written to docs/screenshots/ (and the free-meal giveaway: the campaign, the entry
+# form and the console's campaign).
 screenshots: install
 	LINLI_SCREENSHOTS=docs/screenshots $(BIN)/pytest -q -p no:randomly tests/browser/test_screens.py \
-	  tests/browser/test_staff_bd.py tests/browser/test_staff_ops.py \
-	  tests/browser/test_reviews.py
+	  tests/browser/test_merchant_screens.py tests/browser/test_staff_bd.py tests/browser/test_staff_ops.py \
+	  tests/browser/test_giveaway.py tests/browser/test_reviews.py
 
 # Benchmarks need wrk (apt-get install wrk) and PostgreSQL at 127.0.0.1 (throwaway databases).
-BENCH_PG ?= postgresql://postgres@127.0.0.1:5432/linli_bench_flash
+# They use Redis DB 13 (BENCH_REDIS_URL), flushed before and after: clear of make test's DBs.
+# Each prints its figures beside /healthz from the same run; the flash opening exits non-zero
+# on oversold units, a shopper over the limit or a stock counter off.
 bench: install
+	$(BIN)/python bench/per_request.py --requests 1000 --top 8
 	$(BIN)/python bench/auth.py --wrk --postgres
 	$(BIN)/python bench/catalog.py --postgres
-	dropdb --if-exists -h 127.0.0.1 -U postgres linli_bench_flash
-	createdb -h 127.0.0.1 -U postgres linli_bench_flash
-	BENCH_DATABASE_URL=$(BENCH_PG) $(BIN)/python bench/flash_opening.py --restart-redis; \
-	  status=$$?; dropdb -h 127.0.0.1 -U postgres linli_bench_flash; exit $$status
+	$(BIN)/python bench/flash_opening.py --restart-redis
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .run *.egg-info

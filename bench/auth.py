@@ -1,6 +1,6 @@
 """Auth path costs: an authenticated GET /me, an OTP login, a password login.
 
-Run: make bench (or .venv/bin/python bench/auth.py). Needs Redis (DB 14 is flushed).
+Run: make bench (or .venv/bin/python bench/auth.py). Needs Redis (DB 13 is flushed).
 
     .venv/bin/python bench/auth.py --wrk [--postgres] [--seconds 5]
 
@@ -17,16 +17,23 @@ import os
 import re
 import subprocess
 import sys
-import tempfile
-from contextlib import ExitStack
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from redis import Redis
 
-from bench.common import ROOT, VENV_BIN, bench_app, measure
-from bench.wrk import gunicorn, side_by_side, throwaway_postgres
+from bench.common import bench_app, measure
+from bench.processes import (
+    ROOT,
+    THREADS,
+    VENV_BIN,
+    WORKERS,
+    bench_world,
+    gunicorn,
+    server_env,
+)
+from bench.wrk import side_by_side
 from marketplace.accounts import service
 from marketplace.accounts.models import Role
 from marketplace.core.db import db
@@ -34,27 +41,8 @@ from marketplace.core.db import db
 
 def under_load(args: argparse.Namespace) -> None:
     """GET /me as a shopper under gunicorn and wrk, beside /healthz."""
-    with ExitStack() as stack:
-        instance = stack.enter_context(tempfile.TemporaryDirectory(prefix="linli-bench-"))
-        database = f"sqlite:///{instance}/bench.sqlite3"
-        if args.postgres:
-            from marketplace.settings import normalize_database_url
-
-            admin = os.environ.get(
-                "BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
-            )
-            database = stack.enter_context(throwaway_postgres(normalize_database_url(admin)))
-        env = {
-            **os.environ,
-            "LINLI_ENV": "development",
-            "LINLI_INSTANCE_PATH": instance,
-            "LINLI_DATABASE_URL": database,
-            "LINLI_REDIS_URL": os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14"),
-            "LINLI_LOG_LEVEL": "WARNING",
-        }
-        store = Redis.from_url(env["LINLI_REDIS_URL"])
-        store.flushdb()
-        stack.callback(store.flushdb)
+    with bench_world(args.postgres) as (instance, database):
+        env = server_env(instance, database)
         flask = [str(VENV_BIN / "flask"), "--app", "wsgi"]
         subprocess.run(
             [*flask, "db", "upgrade"], cwd=ROOT, env=env, check=True, capture_output=True
@@ -94,8 +82,8 @@ def main() -> None:
     parser.add_argument("--postgres", action="store_true")
     parser.add_argument("--seconds", type=float, default=5)
     parser.add_argument("--rounds", type=int, default=1)
-    parser.add_argument("--workers", type=int, default=4)
-    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=WORKERS)
+    parser.add_argument("--threads", type=int, default=THREADS)
     parser.add_argument("--wrk-threads", type=int, default=2)
     parser.add_argument("--connections", type=int, default=32)
     args = parser.parse_args()

@@ -12,7 +12,7 @@ It builds a throwaway database (PostgreSQL ``linli_bench_day_<pid>``, dropped af
 SQLite in a temp folder) with migrations and ``flask seed``, adds the day's catalogue,
 shoppers, clerks, distributors and the vouchers bought on earlier days, starts localstripe
 (scripts/localstripe, in memory) and gunicorn (``-w 4 -k gthread --threads 4`` by default,
-as issue 16 measured) on free loopback ports with Redis DB 6 (BENCH_REDIS_URL), and runs the
+as issue 16 measured) on free loopback ports with Redis DB 13 (BENCH_REDIS_URL), and runs the
 scheduled jobs (popup, publishing, expiry, reconciliation, ...) in a process of their own on
 the replay's clock. Only 127.0.0.1 is contacted.
 
@@ -95,6 +95,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.processes import REDIS_URL
 from bench.replay_support import (
     ROOT,
     VENV_BIN,
@@ -1266,6 +1267,7 @@ def main() -> int:
                 jobs.start()
                 log(f"the day starts at {hhmm(w0)} (in 10 s, {datetime.now(UTC):%H:%M:%S}Z + 10 s)")
                 progress = Progress(app, clock, w1)
+                probe = HealthzProbe(base)
                 try:
                     results = run_workers(
                         "bench.busiest_day",
@@ -1280,6 +1282,7 @@ def main() -> int:
                         on_wait=progress.tick,
                     )
                 finally:
+                    probe.stop()
                     stop_jobs.set()
                     jobs.join(60)
                     if jobs.is_alive():
@@ -1291,6 +1294,7 @@ def main() -> int:
             samples = [s for r in results for s in r.samples]
             report = Report(app, args, plan, world, results, samples, instance, clock)
             failed = report.print_all(jobs_out, statements_dir, access_log)
+            log(probe.summary())
             if args.profile:
                 profile_routes(app, report)
             with app.app_context():
@@ -1304,6 +1308,52 @@ def main() -> int:
             shutil.rmtree(scratch, ignore_errors=True)
     redis.flushdb()
     return 1 if failed else 0
+
+
+class HealthzProbe:
+    """``GET /healthz`` a few times a second through the whole replay, on its own keep-alive
+    connection: the trivial endpoint's latency on the same server in the same run, printed
+    beside the routes' p99, so a slow route can be told from a slow machine."""
+
+    INTERVAL = 0.05
+
+    def __init__(self, base: str) -> None:
+        import threading
+
+        import requests
+
+        self.latencies: list[float] = []
+        self.failures = 0
+        self._done = threading.Event()
+        self._session = requests.Session()
+        self._thread = threading.Thread(target=self._run, args=(base,), daemon=True)
+        self._thread.start()
+
+    def _run(self, base: str) -> None:
+        while not self._done.wait(self.INTERVAL):
+            start = time.perf_counter()
+            try:
+                ok = self._session.get(base + "/healthz", timeout=10).status_code == 200
+            except Exception:  # counted; the probe goes on
+                ok = False
+            if ok:
+                self.latencies.append((time.perf_counter() - start) * 1000)
+            else:
+                self.failures += 1
+
+    def stop(self) -> None:
+        self._done.set()
+        self._thread.join(15)
+
+    def summary(self) -> str:
+        ordered = sorted(self.latencies)
+        if not ordered:
+            return "GET /healthz probe: no answer"
+        return (
+            f"GET /healthz probe during the replay (same server, {1 / self.INTERVAL:.0f}/s): "
+            f"{len(ordered)} answers, p50 {percentile(ordered, 50):.1f} ms, "
+            f"p99 {percentile(ordered, 99):.1f} ms, failures {self.failures}"
+        )
 
 
 def last_order_id(app) -> int:
@@ -2001,9 +2051,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=4, help="gunicorn workers")
     parser.add_argument("--server-threads", type=int, default=4, help="threads per worker")
     parser.add_argument("--seed", type=int, default=11)
-    parser.add_argument(
-        "--redis-url", default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/6")
-    )
+    parser.add_argument("--redis-url", default=REDIS_URL)
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--json", help="also write the figures to this file")
     parser.add_argument(

@@ -8,10 +8,10 @@ Redis cache warm (and off), and where a cache hit spends its time in process.
 It builds a throwaway database (migrations + `flask seed` + 200 more live deals): SQLite in
 a temp folder, or with --postgres an empty database created on the PostgreSQL at
 BENCH_POSTGRES_URL (default postgresql://postgres@127.0.0.1:5432/postgres) and dropped
-afterwards, or BENCH_DATABASE_URL (an empty database you made). It starts gunicorn on a free
-loopback port (-w 4 -k gthread --threads 4 by default) and loads each endpoint with wrk
-(2 threads x 32 connections), /healthz before and after them, in one run. Only 127.0.0.1
-is contacted; Redis DB 14 (BENCH_REDIS_URL) is flushed.
+afterwards. It starts gunicorn on a free loopback port (-w 4 -k gthread --threads 4 by
+default, the same server for every endpoint and /healthz) and loads each endpoint with wrk
+(2 threads x 32 connections), /healthz before and after each, in one run. Only 127.0.0.1
+is contacted; Redis DB 13 (BENCH_REDIS_URL) is flushed.
 
 --in-process times each endpoint with Flask's test client in this process, one request at a
 time (a warm cache), beside /healthz, and prints the top of a cProfile of cache hits.
@@ -27,15 +27,13 @@ import pstats
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
-from contextlib import ExitStack
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import ROOT, VENV_BIN
-from bench.wrk import gunicorn, side_by_side, throwaway_postgres
+from bench.processes import ROOT, THREADS, VENV_BIN, WORKERS, bench_world, gunicorn, server_env
+from bench.wrk import side_by_side
 
 ENDPOINTS = [
     ("GET /api/v1/deals", "/api/v1/deals?page_size=20"),
@@ -135,8 +133,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5)
     parser.add_argument("--rounds", type=int, default=1, help="repeat and take the median")
     parser.add_argument("--extra-deals", type=int, default=200)
-    parser.add_argument("--workers", type=int, default=4)
-    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=WORKERS)
+    parser.add_argument("--threads", type=int, default=THREADS)
     parser.add_argument("--wrk-threads", type=int, default=2)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--postgres", action="store_true", help="a throwaway PostgreSQL database")
@@ -145,31 +143,9 @@ def main() -> None:
         "--in-process", type=int, nargs="?", const=2000, default=0, metavar="REQUESTS"
     )
     args = parser.parse_args()
-    with ExitStack() as stack:
-        instance = stack.enter_context(tempfile.TemporaryDirectory(prefix="linli-bench-"))
-        database = os.environ.get("BENCH_DATABASE_URL", f"sqlite:///{instance}/bench.sqlite3")
-        if args.postgres:
-            from marketplace.settings import normalize_database_url
-
-            admin = os.environ.get(
-                "BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
-            )
-            database = stack.enter_context(throwaway_postgres(normalize_database_url(admin)))
-        env = {
-            **os.environ,
-            "LINLI_ENV": "development",
-            "LINLI_INSTANCE_PATH": instance,
-            "LINLI_DATABASE_URL": database,
-            "LINLI_REDIS_URL": os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14"),
-            "LINLI_LOG_LEVEL": "WARNING",
-            # nothing answers there: the seed leaves its paid orders out, as it says
-            "LINLI_STRIPE_API_BASE": "http://127.0.0.1:9",
-        }
-        import redis
-
-        store = redis.Redis.from_url(env["LINLI_REDIS_URL"])
-        store.flushdb()
-        stack.callback(store.flushdb)
+    with bench_world(args.postgres) as (instance, database):
+        # nothing answers at that payment server: the seed leaves its paid orders out
+        env = server_env(instance, database, LINLI_STRIPE_API_BASE="http://127.0.0.1:9")
         deal_id = prepare(env, args.extra_deals)
         backend = database.split(":")[0]
         print(f"database: {backend}; live deals: seed + {args.extra_deals}")

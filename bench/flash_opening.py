@@ -2,16 +2,16 @@
 on a 200-unit flash deal (limit 1 each) while others browse the catalog, measured beside
 the trivial endpoint with the same client in the same run.
 
-    createdb -h 127.0.0.1 -U postgres linli_bench_flash
-    BENCH_DATABASE_URL=postgresql://postgres@127.0.0.1/linli_bench_flash \\
-        .venv/bin/python bench/flash_opening.py [--shoppers 2000] [--stock 200] \\
+    .venv/bin/python bench/flash_opening.py [--shoppers 2000] [--stock 200] \\
         [--seconds 10] [--restart-redis] [--profile]
-    dropdb -h 127.0.0.1 -U postgres linli_bench_flash
 
-BENCH_DATABASE_URL must name an empty PostgreSQL database (the benchmark migrates and
-seeds it); BENCH_REDIS_URL (default DB 14) is flushed before and after. Starts localstripe
-and ``gunicorn -w 4 -k gthread --threads 4`` on free loopback ports; only 127.0.0.1 is
-contacted.
+It makes a throwaway PostgreSQL database on BENCH_POSTGRES_URL (the local server by
+default) and drops it afterwards, or uses BENCH_DATABASE_URL, an empty PostgreSQL database
+you made (the benchmark migrates and seeds it). BENCH_REDIS_URL (default DB 13) is
+flushed before and after. Starts localstripe and ``gunicorn -w 4 -k gthread --threads 4``
+(the same server for /healthz and the taps) on free loopback ports; only 127.0.0.1 is
+contacted. Exits non-zero when the database shows oversold units, a shopper over the limit
+or a stock counter off.
 
 The load generator is wrk (C, one epoll event loop per thread, LuaJIT for the per-request
 script): on this 2-core machine it needs a small share of one core to keep 32 connections
@@ -42,6 +42,7 @@ statements.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import cProfile
 import hashlib
 import io
@@ -60,15 +61,16 @@ import redis
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import (
+from bench.processes import (
+    REDIS_URL,
     ROOT,
     VENV_BIN,
-    WRK_COUNT_ANSWERS,
-    WrkResult,
+    gunicorn,
     localstripe,
-    serve,
-    start_wrk,
+    server_env,
+    throwaway_postgres,
 )
+from bench.wrk import WRK_COUNT_ANSWERS, WrkResult, start_wrk
 
 CONNECTIONS = 32
 WRK_THREADS = 2
@@ -346,20 +348,28 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true")
     args = parser.parse_args()
     database = os.environ.get("BENCH_DATABASE_URL", "")
-    if not database.startswith("postgresql"):
-        sys.exit("set BENCH_DATABASE_URL to an empty PostgreSQL database (see the docstring)")
-    redis_url = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
+    if database and not database.startswith("postgresql"):
+        sys.exit("BENCH_DATABASE_URL must name an empty PostgreSQL database (see the docstring)")
+    redis_url = REDIS_URL
+    with contextlib.ExitStack() as stack:
+        if not database:
+            database = stack.enter_context(throwaway_postgres())
+        broken = opening(args, database, redis_url)
+    if broken:
+        sys.exit("FAILED: units oversold, a shopper over the limit, or the counter off")
+
+
+def opening(args: argparse.Namespace, database: str, redis_url: str) -> bool:
+    """The whole run; True if the database shows oversold units or a shopper over the
+    limit afterwards."""
     with tempfile.TemporaryDirectory(prefix="linli-opening-") as work, localstripe() as stripe:
-        env = {
-            **os.environ,
-            "LINLI_ENV": "development",
-            "LINLI_INSTANCE_PATH": work,
-            "LINLI_DATABASE_URL": database,
-            "LINLI_REDIS_URL": redis_url,
-            "LINLI_STRIPE_API_BASE": stripe,
-            "LINLI_FLASH_STOCK_CAP": str(max(args.stock, 200)),
-            "LINLI_LOG_LEVEL": "WARNING",
-        }
+        env = server_env(
+            work,
+            database,
+            LINLI_REDIS_URL=redis_url,
+            LINLI_STRIPE_API_BASE=stripe,
+            LINLI_FLASH_STOCK_CAP=str(max(args.stock, 200)),
+        )
         redis.Redis.from_url(redis_url).flushdb()
         tokens_file = Path(work) / "tokens.txt"
         try:
@@ -381,7 +391,7 @@ def main() -> None:
             results: list[WrkResult] = []
             waiting: list[WrkResult] = []
             log: list[str] = []
-            with serve(env, workers=4, threads=4) as base:
+            with gunicorn(env, workers=4, threads=4) as base:
 
                 def phase(label: str, script: str, seconds: float) -> tuple[WrkResult, ...]:
                     main_run = start_wrk(
@@ -404,8 +414,12 @@ def main() -> None:
                     )
                     return main_run(), browsing()
 
+                # every phase counts its answers (wrk runs the same Lua per answer, so the
+                # client's cost per request is the same for the ceiling and the taps)
                 phase("warm-up", WRK_COUNT_ANSWERS + PLAIN_SCRIPT, 3)
-                results += phase("GET /healthz (ceiling)", PLAIN_SCRIPT, args.seconds)
+                results += phase(
+                    "GET /healthz (ceiling)", WRK_COUNT_ANSWERS + PLAIN_SCRIPT, args.seconds
+                )
                 # Before 10:00 the crowd is in the app already: every shopper's token is
                 # used (GET /me) once or more, as opening the app does.
                 waited = 0
@@ -439,6 +453,7 @@ def main() -> None:
                 )
             record = check_stock(env, deal_id, args.stock)
             report(results, record, log)
+            broken = record["oversold"] or record["over_limit"] or record["counter_mismatch"]
             first = waiting[0]
             print(
                 f"  before the opening, GET /api/v1/me with every shopper's token: "
@@ -449,6 +464,7 @@ def main() -> None:
                 profile_rejections(env, deal_id, tokens_file, 500)
         finally:
             redis.Redis.from_url(redis_url).flushdb()
+    return bool(broken)
 
 
 def report(results: list[WrkResult], record: dict[str, int], log: list[str]) -> None:

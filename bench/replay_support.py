@@ -22,111 +22,31 @@ import importlib
 import itertools
 import math
 import multiprocessing
-import os
 import pickle
 import random
 import re
 import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
 import traceback
 from collections import defaultdict
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import requests
 
-ROOT = Path(__file__).resolve().parent.parent
-VENV_BIN = Path(sys.executable).parent
-
-
-# -- servers -------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_listening(port: int, process: subprocess.Popen, what: str, seconds: float = 30) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{what} exited with {process.returncode}")
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.2).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"{what} did not listen on port {port} within {seconds:.0f} s")
-
-
-def stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
-
-
-@contextlib.contextmanager
-def throwaway_database(kind: str, instance: Path) -> Iterator[str]:
-    """An empty database for one run: a SQLite file in ``instance``, or a PostgreSQL
-    database ``linli_bench_day_<pid>`` created through BENCH_POSTGRES_ADMIN_URL (default
-    the local trust login) and dropped afterwards, whatever happened."""
-    if kind == "sqlite":
-        yield f"sqlite:///{instance}/bench.sqlite3"
-        return
-    import sqlalchemy as sa
-
-    admin_url = os.environ.get(
-        "BENCH_POSTGRES_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-    )
-    name = f"linli_bench_day_{os.getpid()}"
-    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    url = sa.make_url(admin_url).set(database=name)
-    try:
-        yield url.set(drivername="postgresql").render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
-@contextlib.contextmanager
-def localstripe(log_path: Path) -> Iterator[str]:
-    """The local payment server as make run and the tests start it (scripts/localstripe):
-    loopback only, state in memory, never the machine-wide /tmp/localstripe.pickle."""
-    port = free_port()
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                str(ROOT / "scripts" / "localstripe"),
-                "--port",
-                str(port),
-                "--from-scratch",
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, "TZ": "UTC"},
-        )
-        try:
-            wait_listening(port, process, "localstripe")
-            yield f"http://127.0.0.1:{port}"
-        finally:
-            stop(process)
+from bench.processes import (  # noqa: F401 - busiest_day takes them from here too
+    ROOT,
+    VENV_BIN,
+    free_port,
+    gunicorn,
+    localstripe,
+    stop,
+    throwaway_database,
+    wait_listening,
+)
 
 
 def register_webhook(stripe_url: str, app_url: str, secret: str, events: list[str]) -> None:
@@ -139,68 +59,6 @@ def register_webhook(stripe_url: str, app_url: str, secret: str, events: list[st
         },
         timeout=5,
     ).raise_for_status()
-
-
-ACCESS_LOG_FORMAT = "%(m)s %(U)s %(s)s %(M)s"
-
-
-@contextlib.contextmanager
-def gunicorn(
-    env: dict[str, str],
-    *,
-    workers: int,
-    threads: int,
-    access_log: Path,
-    error_log: Path,
-    config: Path | None = None,
-) -> Iterator[str]:
-    """gunicorn (gthread) serving wsgi:app on a free loopback port, its access log with the
-    request time in ms (the server's side of every route, the webhook included) and its
-    stderr, where the console SMS sender writes the login codes, in files."""
-    port = free_port()
-    command = [
-        str(VENV_BIN / "gunicorn"),
-        "-w",
-        str(workers),
-        "-k",
-        "gthread",
-        "--threads",
-        str(threads),
-        "-b",
-        f"127.0.0.1:{port}",
-        "--log-level",
-        "warning",
-        "--access-logfile",
-        str(access_log),
-        "--access-logformat",
-        ACCESS_LOG_FORMAT,
-        "--graceful-timeout",
-        "5",
-    ]
-    if config is not None:
-        command += ["-c", str(config)]
-    help_text = subprocess.run(
-        [str(VENV_BIN / "gunicorn"), "--help"], capture_output=True, text=True, check=False
-    ).stdout
-    if "--no-control-socket" in help_text:
-        # gunicorn 27 opens one control socket per user (~/.gunicorn) unless told otherwise:
-        # another session's gunicorn would fight over it.
-        command.append("--no-control-socket")
-    with error_log.open("ab") as err:
-        process = subprocess.Popen(
-            [*command, "wsgi:app"], cwd=ROOT, env=env, stdout=err, stderr=err
-        )
-        try:
-            wait_listening(port, process, "gunicorn", 60)
-            base = f"http://127.0.0.1:{port}"
-            for _ in range(100):
-                with contextlib.suppress(requests.RequestException):
-                    if requests.get(base + "/healthz", timeout=2).status_code == 200:
-                        break
-                time.sleep(0.1)
-            yield base
-        finally:
-            stop(process)
 
 
 # -- the virtual clock ---------------------------------------------------------------------

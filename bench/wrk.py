@@ -9,39 +9,16 @@ share of the trivial endpoint's rate means something on a shared, noisy machine.
 
 from __future__ import annotations
 
-import re
+import json
 import shutil
 import statistics
 import subprocess
 import sys
-import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
-
-import requests
-import sqlalchemy as sa
-
-UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
-
-
-@dataclass
-class Rate:
-    label: str
-    rate: float  # requests per second
-    p50_ms: float
-    p99_ms: float
-    bad: int  # non-2xx/3xx answers plus socket errors
-
-    def line(self, ceiling: float | None = None) -> str:
-        share = f"   {100 * self.rate / ceiling:5.1f}% of /healthz" if ceiling else ""
-        bad = f"   bad answers {self.bad}" if self.bad else ""
-        return (
-            f"  {self.label:<44} {self.rate:8.1f} req/s   p50 {self.p50_ms:6.2f} ms   "
-            f"p99 {self.p99_ms:6.2f} ms{share}{bad}"
-        )
 
 
 def wrk_path() -> str:
@@ -51,9 +28,137 @@ def wrk_path() -> str:
     return found
 
 
-def _ms(text: str) -> float:
-    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text).groups()  # type: ignore[union-attr]
-    return float(number) * UNITS_MS[unit]
+# Prints one machine-readable line when wrk finishes: throughput, latency percentiles (wrk
+# keeps every request's latency in an HdrHistogram) and, if the script counted them, the
+# answers by status and error code. Appended to every script run_wrk is given.
+WRK_REPORT = r"""
+local linli_threads = {}
+local linli_setup = setup
+function setup(thread)
+  thread:set("linli_thread", #linli_threads)
+  table.insert(linli_threads, thread)
+  if linli_setup then linli_setup(thread) end
+end
+
+function done(summary, latency, requests)
+  local answers = {}
+  for _, thread in ipairs(linli_threads) do
+    local counted = thread:get("answers")
+    if counted then
+      for k, v in pairs(counted) do answers[k] = (answers[k] or 0) + v end
+    end
+  end
+  local parts = {}
+  for k, v in pairs(answers) do parts[#parts + 1] = string.format('"%s": %d', k, v) end
+  local e = summary.errors
+  io.write(string.format(
+    'LINLI-WRK {"requests": %d, "seconds": %.3f, "p50_ms": %.3f, "p90_ms": %.3f, '
+    .. '"p99_ms": %.3f, "max_ms": %.3f, "socket_errors": %d, "timeouts": %d, '
+    .. '"answers": {%s}}\n',
+    summary.requests, summary.duration / 1e6, latency:percentile(50) / 1e3,
+    latency:percentile(90) / 1e3, latency:percentile(99) / 1e3, latency.max / 1e3,
+    e.connect + e.read + e.write, e.timeout, table.concat(parts, ", ")))
+end
+"""
+
+# Counts answers by status and the error body's stable code ("409 sold_out"); a script
+# that wants them includes this (wrk then calls response() for every answer).
+WRK_COUNT_ANSWERS = r"""
+answers = {}
+function response(status, headers, body)
+  local code = "ok"
+  if status >= 300 then
+    code = string.match(body or "", '"code"%s*:%s*"([%w_]+)"') or "?"
+  end
+  local key = status .. " " .. code
+  answers[key] = (answers[key] or 0) + 1
+end
+"""
+
+
+@dataclass
+class WrkResult:
+    label: str
+    requests: int
+    seconds: float
+    p50_ms: float
+    p90_ms: float
+    p99_ms: float
+    max_ms: float
+    socket_errors: int
+    timeouts: int
+    answers: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def rate(self) -> float:
+        return self.requests / self.seconds if self.seconds else 0.0
+
+    @property
+    def bad(self) -> int:
+        """Answers of 400 and above (when counted), socket errors and timeouts."""
+        failed = sum(n for k, n in self.answers.items() if int(k.split()[0]) >= 400)
+        return failed + self.socket_errors + self.timeouts
+
+    def line(self, ceiling: float | None = None) -> str:
+        share = f"   {100 * self.rate / ceiling:5.1f}% of /healthz" if ceiling else ""
+        return (
+            f"  {self.label:<44} {self.rate:8.1f} req/s   p50 {self.p50_ms:7.2f} ms   "
+            f"p99 {self.p99_ms:7.2f} ms   max {self.max_ms:7.1f} ms{share}"
+            + (f"   socket errors {self.socket_errors}" if self.socket_errors else "")
+            + (f"   timeouts {self.timeouts}" if self.timeouts else "")
+        )
+
+
+def start_wrk(
+    label: str,
+    url: str,
+    script: str,
+    *,
+    threads: int,
+    connections: int,
+    seconds: float,
+    workdir: str,
+) -> Callable[[], WrkResult]:
+    """Start wrk in the background on ``url`` with the Lua ``script`` (WRK_REPORT is
+    appended); returns a function that waits for it and parses its report. Several can run
+    at once (a crowd buying while others browse)."""
+    path = Path(workdir) / f"{label.replace(' ', '_').replace('/', '_')}.lua"
+    path.write_text(script + WRK_REPORT)
+    process = subprocess.Popen(
+        [
+            wrk_path(),
+            "-t",
+            str(threads),
+            "-c",
+            str(connections),
+            "-d",
+            f"{max(1, round(seconds))}s",
+            "--timeout",
+            "10s",
+            "-s",
+            str(path),
+            url,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+    def wait() -> WrkResult:
+        out, _ = process.communicate()
+        for line in out.splitlines():
+            if line.startswith("LINLI-WRK "):
+                return WrkResult(label, **json.loads(line[len("LINLI-WRK ") :]))
+        raise RuntimeError(f"wrk printed no report for {label}:\n{out}")
+
+    return wait
+
+
+HEADERS_SCRIPT = r"""
+function request()
+  return wrk.format("GET", %(path)s, {%(headers)s})
+end
+"""
 
 
 def wrk(
@@ -64,22 +169,23 @@ def wrk(
     threads: int = 2,
     connections: int = 32,
     headers: dict[str, str] | None = None,
-) -> Rate:
-    """Load ``url`` for ``seconds`` with wrk; its rate and latency percentiles."""
-    command = [wrk_path(), "-t", str(threads), "-c", str(connections)]
-    command += ["-d", f"{max(1, round(seconds))}s", "--timeout", "10s", "--latency"]
-    for name, value in (headers or {}).items():
-        command += ["-H", f"{name}: {value}"]
-    out = subprocess.run([*command, url], capture_output=True, text=True, check=True).stdout
-    rate = re.search(r"Requests/sec:\s+([\d.]+)", out)
-    p50 = re.search(r"^\s+50%\s+(\S+)", out, re.MULTILINE)
-    p99 = re.search(r"^\s+99%\s+(\S+)", out, re.MULTILINE)
-    if not (rate and p50 and p99):
-        raise RuntimeError(f"could not read wrk's report for {label}:\n{out}")
-    bad = sum(int(n) for n in re.findall(r"Non-2xx or 3xx responses: (\d+)", out))
-    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
-    bad += sum(int(n) for n in errors.groups()) if errors else 0
-    return Rate(label, float(rate.group(1)), _ms(p50.group(1)), _ms(p99.group(1)), bad)
+) -> WrkResult:
+    """Load ``url`` (GET, with ``headers``) for ``seconds`` with wrk; its rate, latency
+    percentiles and answers by status. Every endpoint, /healthz included, is driven by the
+    same script, so the client's own cost per request is the same for all."""
+    path = "/" + url.partition("://")[2].partition("/")[2]
+    pairs = [f"[{json.dumps(k)}] = {json.dumps(v)}" for k, v in (headers or {}).items()]
+    script = HEADERS_SCRIPT % {"path": json.dumps(path), "headers": ", ".join(pairs)}
+    with tempfile.TemporaryDirectory(prefix="linli-wrk-") as workdir:
+        return start_wrk(
+            label,
+            url,
+            WRK_COUNT_ANSWERS + script,
+            threads=threads,
+            connections=connections,
+            seconds=seconds,
+            workdir=workdir,
+        )()
 
 
 def side_by_side(
@@ -115,47 +221,3 @@ def side_by_side(
     for label, share in medians.items():
         print(f"    {label:<44} {100 * share:5.1f}%")
     return medians
-
-
-@contextmanager
-def gunicorn(env: dict[str, str], *, workers: int = 4, threads: int = 4) -> Iterator[str]:
-    """gunicorn (gthread) serving wsgi:app on a free loopback port; yields its base URL.
-    Like ``bench.common.serve``, but a server that outlives its graceful stop (wrk leaves
-    keep-alive connections behind) is killed rather than left running."""
-    from bench.common import ROOT, VENV_BIN, free_port
-
-    port = free_port()
-    command = [str(VENV_BIN / "gunicorn"), "-w", str(workers), "-k", "gthread"]
-    command += ["--threads", str(threads), "--graceful-timeout", "5", "--log-level", "warning"]
-    server = subprocess.Popen([*command, "-b", f"127.0.0.1:{port}", "wsgi:app"], cwd=ROOT, env=env)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(200):
-            try:
-                if requests.get(base + "/healthz", timeout=1).status_code == 200:
-                    break
-            except requests.RequestException:  # not listening yet, or workers still booting
-                time.sleep(0.1)
-        yield base
-    finally:
-        server.terminate()
-        try:
-            server.wait(15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(5)
-
-
-@contextmanager
-def throwaway_postgres(admin_url: str) -> Iterator[str]:
-    """An empty PostgreSQL database for one benchmark run, dropped afterwards."""
-    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    name = f"linli_bench_{uuid.uuid4().hex[:10]}"
-    with admin.connect() as conn:
-        conn.execute(sa.text(f"CREATE DATABASE \"{name}\" TEMPLATE template0 ENCODING 'UTF8'"))
-    try:
-        yield sa.make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()

@@ -101,6 +101,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         care,
         deals,
         distribution,
+        giveaway,
         jobs,
         ops,
         orders,
@@ -126,6 +127,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     reviews.init_app(app, api)
     care.init_app(app, api)
     settlement.init_app(app, api)
+    giveaway.init_app(app, api)
     jobs.init_app(app, api)
     # The pages come last: they exempt the API blueprints above from CSRF and turn the
     # error handlers above into HTML error pages for page URLs.

@@ -8,7 +8,7 @@ from flask.cli import with_appcontext
 
 from marketplace.core.cli import fails_readably
 from marketplace.core.db import db
-from seed import care, deals, distribution, merchants, staff, support
+from seed import care, deals, distribution, giveaway, merchants, portal, staff, support
 
 
 @click.command("seed")
@@ -26,11 +26,14 @@ def seed_command(force: bool) -> None:
     created_deals = deals.load()
     created_distributors = distribution.load()
     db.session.commit()
+    entries = giveaway.load()  # the free-meal giveaway's demo campaign
+    db.session.commit()
     paid_orders = distribution.load_orders()
     click.echo(f"seeded staff accounts: {', '.join(created_staff) or 'none new'}")
     click.echo(f"seeded merchants: {len(created_merchants) or 'none new'}")
     click.echo(f"seeded deals: {len(created_deals) or 'none new'}")
     click.echo(f"seeded distributors: {', '.join(created_distributors) or 'none new'}")
+    click.echo(f"seeded giveaway entries: {entries or 'none new'}")
     if paid_orders is None:
         base = current_app.config["LINLI_STRIPE_API_BASE"]
         click.echo(
@@ -45,3 +48,7 @@ def seed_command(force: bool) -> None:
         care_cases = care.load()  # [care] reviews, care contacts, an auto-refund deal
         db.session.commit()
         click.echo(f"seeded reviews and care contacts: {care_cases or 'none new'}")
+    # the merchant portal's demo: vouchers for laozhaotong-clerk to redeem
+    if paid_orders is not None and portal.load_orders() is not None:
+        codes = " ".join(f"{c[:4]}-{c[4:8]}-{c[8:]}" for c in portal.codes_to_redeem())
+        click.echo(f"vouchers to redeem at {portal.SHOP}: {codes or 'none left'}")

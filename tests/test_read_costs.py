@@ -203,3 +203,7 @@ def test_statements_per_read_are_the_same_for_10_or_10_000_deals_and_100_000_sho
         if cost.statements > (DASHBOARD_MOST if read in DASHBOARDS else MOST)
     }
     assert not costly, costly
+    # a shopper's /me and a BD's are answered from Redis with their principal (a shop's
+    # owner reads their shop's link each time)
+    for read in ("shopper /api/v1/me", "bd /api/v1/me"):
+        assert small[read].statements == large[read].statements == 0, read

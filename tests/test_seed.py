@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 
 import sqlalchemy as sa
@@ -24,8 +25,9 @@ def test_seed_is_idempotent(app):
     assert "seeded merchants: none new" in second.output
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.count()).select_from(Merchant)) == 24
-        # five staff, six portal accounts, three distributors, six customers
-        assert db.session.scalar(sa.select(sa.func.count()).select_from(User)) == 5 + 6 + 3 + 6
+        # five staff, six portal accounts, three distributors, six customers, and the
+        # merchant portal demo's customer (seed/portal.py)
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(User)) == 5 + 6 + 3 + 6 + 1
 
 
 def test_every_staff_role_has_a_dev_login(app, client):
@@ -120,10 +122,15 @@ def test_every_seeded_deal_obeys_the_rules_in_force_after_seeding(app):
 
 
 def seeded_orders(app) -> list:
+    """The distributors' demo orders (the merchant portal's demo order apart)."""
     from marketplace.orders.models import Order
+    from seed.portal import SHOPPER
 
     with app.app_context():
-        return db.session.scalars(sa.select(Order).order_by(Order.id)).all()
+        portal_demo = sa.select(User.id).where(User.phone == SHOPPER[0])
+        return db.session.scalars(
+            sa.select(Order).where(Order.shopper_id.not_in(portal_demo)).order_by(Order.id)
+        ).all()
 
 
 def test_seeded_orders_are_paid_through_the_payment_server(app, client, clock):
@@ -135,6 +142,9 @@ def test_seeded_orders_are_paid_through_the_payment_server(app, client, clock):
     result = app.test_cli_runner().invoke(args=["seed"])
 
     assert "seeded demo orders: 6" in result.output, result.output
+    assert re.search(
+        r"vouchers to redeem at 老昭通炭火烧烤: (\d{4}-\d{4}-\d{4} ?){3}$", result.output, re.M
+    )
     orders = seeded_orders(app)
     assert len(orders) == 6
     with app.app_context():

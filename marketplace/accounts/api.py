@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
-from flask import request
+from flask import Response, current_app, request
 
-from marketplace.accounts import service
-from marketplace.accounts.auth import auth_required, current_session, current_user
+from marketplace.accounts import principals, service
+from marketplace.accounts.auth import (
+    auth_required,
+    current_principal,
+    current_session,
+    current_user,
+    prefetched,
+)
+from marketplace.accounts.models import Role
 from marketplace.accounts.schemas import (
     OtpRequestSchema,
     OtpSentSchema,
@@ -72,12 +79,25 @@ def revoke_token() -> None:
     db.session.commit()
 
 
+ME_READS = principals.Reads(entries=(principals.PROFILE_KEY,))
+USER_SCHEMA = UserSchema()
+
+
 @blp.get("/me")
-@auth_required(allow_pending_password=True)
+@auth_required(allow_pending_password=True, reads=lambda: ME_READS)
 @blp.response(200, UserSchema)
 def me():
     """Who am I: profile and roles"""
-    return current_user()
+    principal = current_principal()
+    if principal.has_role(Role.MERCHANT_STAFF):
+        # Their shop's link lives in merchants (above accounts), whose changes move no
+        # generation here: read it each time.
+        return current_user()
+    (cached,), _ = prefetched()
+    text = principals.profile(
+        principal, cached, lambda: current_app.json.dumps(USER_SCHEMA.dump(current_user()))
+    )
+    return Response(text, mimetype="application/json")
 
 
 @blp.post("/me/password")

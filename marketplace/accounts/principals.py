@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -35,7 +36,16 @@ from marketplace.core.db import db
 log = logging.getLogger(__name__)
 TTL_SECONDS = 300
 # What a principal is made of; a change to any of these moves the user's generation.
-WATCHED_USER = ("is_active", "must_change_password", "password_hash")
+# The profile ``GET /me`` shows (``profile_key``) is tagged with the same generation, so its
+# fields are watched too.
+WATCHED_USER = (
+    "is_active",
+    "must_change_password",
+    "password_hash",
+    "phone",
+    "username",
+    "display_name",
+)
 WATCHED_TOKEN = ("revoked_at", "expires_at", "user_id")
 
 
@@ -79,6 +89,57 @@ def generation_key(user_id: int) -> str:
     return f"linli:user:{user_id}:generation"
 
 
+# A user's own profile as ``GET /me`` sends it (its JSON), tagged with the user's
+# generation; ``{user_id}`` is filled in from the principal read in the same round trip.
+PROFILE_KEY = "linli:user:{user_id}:profile"
+
+
+def profile_key(user_id: int) -> str:
+    return PROFILE_KEY.replace("{user_id}", str(user_id))
+
+
+@dataclass(frozen=True)
+class Reads:
+    """What a request reads from Redis in the same round trip as its token's principal:
+    tagged entries (``core.tagged``) and plain values, whose keys and fields may name the
+    principal's user as ``{user_id}``. ``entries``/``values`` hold what was read (None:
+    missing, out of date, or Redis unavailable)."""
+
+    entries: tuple[str, ...] = ()
+    also: tuple[tuple[str, str | None], ...] = ()
+
+
+def principal_with(
+    hashed: str, reads: Reads
+) -> tuple[Principal | None, list[dict[str, str] | None], list[bytes | None]]:
+    """``principal_for``, and what ``reads`` names, in one Redis round trip while the
+    principal's copy is current (a second one after reading the database when it is not).
+    Without Redis: the database's principal and nothing read."""
+    nothing: tuple[list, list] = ([None] * len(reads.entries), [None] * len(reads.also))
+    try:
+        entries, values = tagged.read_many([entry_key(hashed), *reads.entries], reads.also)
+    except RedisError:
+        log.warning("token cache unavailable; authenticating from the database")
+        return _loaded(hashed, stored=False), *nothing
+    if entries[0] is not None:
+        return _decode(entries[0]), entries[1:], values
+    principal = _loaded(hashed)
+    if principal is None or not (reads.entries or reads.also):
+        return principal, *nothing
+
+    def filled(text: str | None) -> str | None:
+        return text and text.replace("{user_id}", str(principal.user_id))
+
+    try:
+        entries, values = tagged.read_many(
+            [filled(key) for key in reads.entries],
+            [(filled(key), filled(field)) for key, field in reads.also],
+        )
+    except RedisError:
+        return principal, *nothing
+    return principal, entries, values
+
+
 def principal_for(hashed: str) -> Principal | None:
     """The principal of the token with SHA-256 ``hashed`` (revoked ones included, marked),
     or None for a token never issued: from Redis when the copy is current, else from the
@@ -87,9 +148,17 @@ def principal_for(hashed: str) -> Principal | None:
         cached = tagged.read(entry_key(hashed))
     except RedisError:
         log.warning("token cache unavailable; authenticating from the database")
-        cached = None
+        return _loaded(hashed, stored=False)
     if cached is not None:
         return _decode(cached)
+    return _loaded(hashed)
+
+
+def _loaded(hashed: str, *, stored: bool = True) -> Principal | None:
+    """The principal from the database, its copy stored in Redis (unless ``stored`` is
+    False: Redis is known to be down)."""
+    if not stored:
+        return _from_database(hashed)
     # The user id first (a token never changes hands), then that user's generation, THEN
     # the rows the copy is made of: see core.tagged for why this order is race-free.
     user_id = db.session.scalar(sa.select(AuthToken.user_id).where(AuthToken.token_hash == hashed))
@@ -99,13 +168,35 @@ def principal_for(hashed: str) -> Principal | None:
         tags = tagged.generations(generation_key(user_id))
     except RedisError:
         tags = None
-    principal = _from_database(hashed)
+    principal = _from_database(hashed)  # after the generation: see core.tagged
     if principal is not None and tags is not None:
         try:
             tagged.store(entry_key(hashed), _encode(principal), tags, TTL_SECONDS)
         except RedisError:
             log.warning("could not store a token's principal")
     return principal
+
+
+def profile(
+    principal: Principal, cached: Mapping[str, str] | None, build: Callable[[], str]
+) -> str:
+    """The JSON text of the principal's own profile (``GET /me``): ``cached``, the copy
+    read with the principal (``PROFILE_KEY``), while it is current; else ``build()``'s,
+    stored tagged with the user's generation read before building it (``core.tagged``),
+    so any change to the user, their roles or their tokens makes the copy stale."""
+    if cached is not None:
+        return cached["json"]
+    try:
+        tags = tagged.generations(generation_key(principal.user_id))
+    except RedisError:
+        tags = None
+    text = build()
+    if tags is not None:
+        try:
+            tagged.store(profile_key(principal.user_id), {"json": text}, tags, TTL_SECONDS)
+        except RedisError:
+            log.warning("could not store a profile")
+    return text
 
 
 def touched(hashed: str, principal: Principal, moment: datetime) -> Principal:

@@ -310,10 +310,18 @@ def authenticate(token: str) -> Principal:
     suspension and role changes make it stale the moment they commit), else from the
     database. The token's use is recorded at most once per TOKEN_TOUCH_INTERVAL, with a
     commit of its own: call this first in a request, before the request's own work."""
+    return authenticate_with(token, principals.Reads())[0]
+
+
+def authenticate_with(
+    token: str, reads: principals.Reads
+) -> tuple[Principal, list[dict[str, str] | None], list[bytes | None]]:
+    """``authenticate``, and what ``reads`` names read in the same Redis round trip as the
+    token's principal (``principals.principal_with``)."""
     if not token.startswith(TOKEN_PREFIX) or len(token) > 100:
         raise InvalidToken()
     hashed = principals.token_hash(token)
-    principal = principals.principal_for(hashed)
+    principal, entries, values = principals.principal_with(hashed, reads)
     if principal is None or principal.revoked:
         raise InvalidToken()
     moment = now()
@@ -339,7 +347,7 @@ def authenticate(token: str) -> Principal:
         )
         db.session.commit()
         principal = principals.touched(hashed, principal, moment)
-    return principal
+    return principal, entries, values
 
 
 def revoke_token(record: AuthToken, *, actor_id: int | None, reason: str = "logout") -> None:

@@ -282,6 +282,7 @@ def auto_refund_expired() -> dict[str, int]:
                 Deal.expiry_policy == AUTO_REFUND,
                 _expired_unused(),
                 Order.status.in_([s.value for s in PAID_STATUSES]),
+                Order.amount > 0,  # a giveaway prize: nothing to refund
             )
             .distinct()
             .order_by(Voucher.order_id)

@@ -1,11 +1,14 @@
 """Read-through caching of the public catalog in Redis, invalidated by generation.
 
 Every entry is stored with a tag: the catalog's generation and the minute of the app's
-clock it was built in. Any change a shopper could see (a deal edited, published, paused,
-its stock or sales moving, a merchant renamed or regraded) bumps the generation after its
+clock it was built in. Any change to what a shopper sees listed (a deal edited, published,
+paused or sold out, a merchant renamed or regraded) bumps the generation after its
 transaction commits, so the next read finds the tag out of date and rebuilds; what changes
 with the passage of time alone (a sale window closing, a new day's home page) is at most a
-minute stale, because an entry from another minute is out of date too.
+minute stale, because an entry from another minute is out of date too. A sale that only
+moves the figures (units left, units sold) bumps a second generation, which an entry may
+lag by up to FIGURES_LAG_SECONDS: in a flash opening the catalog is rebuilt every few
+seconds, not on every purchase (the sell-out itself is a catalog change, seen at once).
 
 A hit is one Redis round trip (``MGET`` of the generation and the entry) and is answered
 with the stored bytes as they are: no query, no object, no serialisation. Each entry
@@ -37,6 +40,11 @@ from marketplace.core.redis import redis_client
 
 log = logging.getLogger(__name__)
 GENERATION_KEY = "linli:catalog:generation"
+# Moved by sales that change only figures (units left, units sold), not what is listed or
+# how: an entry may lag it by up to FIGURES_LAG_SECONDS, so a flash opening that sells
+# every few milliseconds rebuilds the catalog a few times, not hundreds of times a second.
+FIGURES_KEY = "linli:catalog:figures"
+FIGURES_LAG_SECONDS = 5
 TTL_SECONDS = 60
 # An entry outlives its minute by one more, so a reader has the previous one to serve
 # while another rebuilds it; a rebuild that dies holds its lock no longer than this.
@@ -69,12 +77,23 @@ class CachedJSON:
 
 
 def catalog_changed() -> None:
-    """Invalidate the catalog once the current transaction commits."""
+    """Invalidate the catalog once the current transaction commits: something a shopper
+    sees listed changed (a deal edited, published, paused, sold out, a merchant...)."""
+    _bump_after_commit(GENERATION_KEY)
+
+
+def figures_moved() -> None:
+    """Once the current transaction commits, the catalog's figures (units left, units
+    sold) are out of date — and nothing else: entries may lag by FIGURES_LAG_SECONDS."""
+    _bump_after_commit(FIGURES_KEY)
+
+
+def _bump_after_commit(key: str) -> None:
     app = current_app._get_current_object()  # type: ignore[attr-defined]
 
     def bump() -> None:
         try:
-            app.extensions["linli.redis"].incr(GENERATION_KEY)
+            app.extensions["linli.redis"].incr(key)
         except RedisError:
             # Reads fall back to the database while Redis is down; entries left from
             # before are out of date within TTL_SECONDS (their minute passes).
@@ -88,14 +107,52 @@ def _key(name: str, params: dict[str, Any]) -> str:
     return f"linli:catalog:{name}:{digest.hexdigest()[:32]}"
 
 
-def _tag(generation: bytes | None, minute: int) -> bytes:
-    return b"%s:%d" % (generation or b"0", minute)
+@dataclass(frozen=True)
+class _Tag:
+    """What an entry was built under: the catalog's generation and the minute (both must
+    still be current), the figures' generation and the second it was built (a figures
+    generation that moved since is tolerated for FIGURES_LAG_SECONDS)."""
+
+    generation: bytes
+    minute: int
+    figures: bytes
+    second: int
+
+    @classmethod
+    def now(cls, generation: bytes | None, figures: bytes | None) -> _Tag:
+        seconds = int(now().timestamp())
+        return cls(generation or b"0", seconds // TTL_SECONDS, figures or b"0", seconds)
+
+    def encode(self) -> bytes:
+        return b"%s:%d:%s:%d" % (self.generation, self.minute, self.figures, self.second)
+
+    @classmethod
+    def decode(cls, text: bytes) -> _Tag | None:
+        try:
+            generation, minute, figures, second = text.split(b":")
+            return cls(generation, int(minute), figures, int(second))
+        except ValueError:
+            return None  # an entry in an older format: out of date
+
+    def serves(self, current: _Tag) -> bool:
+        """An entry built under ``self`` may answer a reader at ``current``."""
+        if (self.generation, self.minute) != (current.generation, current.minute):
+            return False
+        return self.figures == current.figures or current.second - self.second < (
+            FIGURES_LAG_SECONDS
+        )
 
 
-def _unpack(stored: bytes) -> tuple[bytes, CachedJSON]:
+def _unpack(stored: bytes) -> tuple[_Tag | None, CachedJSON]:
     header, _, body = stored.partition(b"\n")
     tag, _, etag = header.partition(b" ")
-    return tag, CachedJSON(body, etag.decode())
+    return _Tag.decode(tag), CachedJSON(body, etag.decode())
+
+
+def _read(redis: Any, key: str) -> tuple[_Tag, bytes | None]:
+    """The current tag and the stored entry: one round trip."""
+    generation, figures, stored = redis.mget(GENERATION_KEY, FIGURES_KEY, key)
+    return _Tag.now(generation, figures), stored
 
 
 def fresh(name: str, params: dict[str, Any]) -> CachedJSON | None:
@@ -104,17 +161,13 @@ def fresh(name: str, params: dict[str, Any]) -> CachedJSON | None:
     if not current_app.config["LINLI_CATALOG_CACHE"]:
         return None
     try:
-        generation, stored = redis_client().mget(GENERATION_KEY, _key(name, params))
+        current, stored = _read(redis_client(), _key(name, params))
     except RedisError:
         return None
     if stored is None:
         return None
     tag, entry = _unpack(stored)
-    return entry if tag == _tag(generation, _minute()) else None
-
-
-def _minute() -> int:
-    return int(now().timestamp() // TTL_SECONDS)
+    return entry if tag is not None and tag.serves(current) else None
 
 
 def cached_json(name: str, params: dict[str, Any], build: Callable[[], Any]) -> str:
@@ -131,15 +184,14 @@ def cached_answer(name: str, params: dict[str, Any], build: Callable[[], Any]) -
     redis = redis_client()
     key = _key(name, params)
     try:
-        generation, stored = redis.mget(GENERATION_KEY, key)
+        tag, stored = _read(redis, key)
     except RedisError:
         log.warning("catalog cache unavailable; serving from the database")
         return CachedJSON.of(build())
-    tag = _tag(generation, _minute())
     previous = None
     if stored is not None:
         stored_tag, previous = _unpack(stored)
-        if stored_tag == tag:
+        if stored_tag is not None and stored_tag.serves(tag):
             return previous
     lock = f"{key}:lock"
     try:
@@ -155,7 +207,11 @@ def cached_answer(name: str, params: dict[str, Any], build: Callable[[], Any]) -
         raise
     try:
         pipe = redis.pipeline(transaction=False)
-        pipe.set(key, b"%s %s\n%s" % (tag, fresh.etag.encode(), fresh.body), ex=ENTRY_TTL_SECONDS)
+        pipe.set(
+            key,
+            b"%s %s\n%s" % (tag.encode(), fresh.etag.encode(), fresh.body),
+            ex=ENTRY_TTL_SECONDS,
+        )
         if not rebuilding:
             pipe.delete(lock)
         pipe.execute()

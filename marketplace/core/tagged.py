@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
@@ -43,26 +43,51 @@ log = logging.getLogger(__name__)
 GENERATION_TTL = 24 * 3600  # far longer than any entry; a lost generation is only a miss
 TAG = "@"  # fields holding a generation: "@<generation key>" -> the value it was read at
 
-# -> {the entry if every tag is current (else false), then each key of KEYS[2..] read
-# alongside: GET, or HGET of the field ARGV[i - 1] when that is not ''}
+# Reads tagged entries (the first ARGV[1] of KEYS) and plain values (the rest) in one round
+# trip -> for each key, in order: a tagged entry's fields if every tag is current (else
+# false); a plain value: GET, or HGET of the field ARGV[i + 1] when that is not ''. A key or
+# field may name a field of the FIRST entry as {name} (the user of a token's principal, say):
+# filled in from it, or false when that entry missed.
 _READ = lua(
     """
-local out = {false}
-local entry = redis.call('HGETALL', KEYS[1])
-if #entry > 0 then
-  out[1] = entry
-  for i = 1, #entry, 2 do
-    if string.sub(entry[i], 1, 1) == '@' then
-      if redis.call('GET', string.sub(entry[i], 2)) ~= entry[i + 1] then
-        out[1] = false
-        break
+local tagged = tonumber(ARGV[1])
+local first = nil
+local function fill(text)
+  if not string.find(text, '{', 1, true) then return text end
+  if not first then return nil end
+  local missing = false
+  local filled = string.gsub(text, '{([%w_]+)}', function(name)
+    local value = first[name]
+    if not value then missing = true return '' end
+    return value
+  end)
+  if missing then return nil end
+  return filled
+end
+local out = {}
+for i = 1, #KEYS do
+  local key, field = fill(KEYS[i]), fill(ARGV[i + 1])
+  if not key or not field then out[i] = false
+  elseif i <= tagged then
+    local entry = redis.call('HGETALL', key)
+    out[i] = false
+    if #entry > 0 then
+      out[i] = entry
+      for j = 1, #entry, 2 do
+        if string.sub(entry[j], 1, 1) == '@' then
+          if redis.call('GET', string.sub(entry[j], 2)) ~= entry[j + 1] then
+            out[i] = false
+            break
+          end
+        end
       end
     end
-  end
-end
-for i = 2, #KEYS do
-  if ARGV[i - 1] == '' then out[i] = redis.call('GET', KEYS[i])
-  else out[i] = redis.call('HGET', KEYS[i], ARGV[i - 1]) end
+    if i == 1 and out[i] then
+      first = {}
+      for j = 1, #entry, 2 do first[entry[j]] = entry[j + 1] end
+    end
+  elseif field == '' then out[i] = redis.call('GET', key)
+  else out[i] = redis.call('HGET', key, field) end
 end
 return out
 """
@@ -143,14 +168,28 @@ def read_with(
     """``read``, and in the same round trip the plain values ``also`` names: ``(key,
     None)`` for a string, ``(key, field)`` for a hash field (None when missing). Raises
     RedisError."""
-    keys = [key, *(k for k, _ in also)]
-    fields = [field or "" for _, field in also]
-    flat, *values = _READ(keys=keys, args=fields, client=redis_client())
-    if not flat:
-        return None, values
+    entries, values = read_many([key], also)
+    return entries[0], values
+
+
+def read_many(
+    keys: Sequence[str], also: Iterable[tuple[str, str | None]] = ()
+) -> tuple[list[dict[str, str] | None], list[bytes | None]]:
+    """Several tagged entries (each as ``read`` gives it) and the plain values ``also``
+    names (as ``read_with``), in one round trip. A later key or field may name a field of
+    the first entry as ``{name}`` (``"linli:user:{user_id}:profile"``): it is filled in
+    from that entry, and read as missing when the first entry is. Raises RedisError."""
+    also = list(also)
+    names = [*keys, *(k for k, _ in also)]
+    fields = [len(keys), *("" for _ in keys), *(field or "" for _, field in also)]
+    flat = _READ(keys=names, args=fields, client=redis_client())
+    entries = [_fields(item) if item else None for item in flat[: len(keys)]]
+    return entries, flat[len(keys) :]
+
+
+def _fields(flat: list[bytes]) -> dict[str, str]:
     pairs = zip(flat[::2], flat[1::2], strict=True)
-    entry = {k.decode(): v.decode() for k, v in pairs if not k.startswith(TAG.encode())}
-    return entry, values
+    return {k.decode(): v.decode() for k, v in pairs if not k.startswith(TAG.encode())}
 
 
 def generations(*keys: str) -> dict[str, str]:

@@ -104,6 +104,13 @@ def current_with(
     return state, values
 
 
+def from_copy(deal_id: int, fields: dict[str, str]) -> SaleState:
+    """The state from a current copy read by someone else (``state_key``, a tagged entry
+    read with ``core.tagged.read_many``: a caller that reads it in the same round trip as
+    a request's principal)."""
+    return _decode(deal_id, fields)
+
+
 def changed_after_commit(deal_id: int) -> None:
     """The deal's sale state changes with the current transaction (a change the session
     hook cannot see: a Core UPDATE that can put a sold-out deal back on sale)."""

@@ -19,7 +19,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from marketplace.accounts.models import User
 from marketplace.core import audit
-from marketplace.core.cache import catalog_changed
+from marketplace.core.cache import catalog_changed, figures_moved
 from marketplace.core.clock import local_today, now
 from marketplace.core.db import db
 from marketplace.core.errors import Conflict, InvalidInput
@@ -279,7 +279,7 @@ def record_sale(deal: Deal, units: int, *, day: date | None = None) -> None:
         sa.update(deals).where(deals.c.id == deal.id).values(sold_count=deals.c.sold_count + units)
     )
     db.session.expire(deal, ["sold_count"])
-    catalog_changed()
+    figures_moved()  # units sold: a figure, not what is listed
 
 
 def price_history(deal: Deal) -> list[DealPriceChange]:

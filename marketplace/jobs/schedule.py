@@ -15,6 +15,7 @@ from typing import Any
 from marketplace.care import service as care
 from marketplace.deals import popup, publishing, weekly
 from marketplace.deals import service as deals
+from marketplace.giveaway import service as giveaway
 from marketplace.orders import actions, stock
 from marketplace.payments import sync
 from marketplace.refunds import service as refunds
@@ -94,6 +95,10 @@ def _auto_refund_expired() -> Any:  # [care]
 
 def _settle() -> Any:
     return settlement.close_month()
+
+
+def _giveaways() -> Any:
+    return giveaway.close_due()
 
 
 SCHEDULE: tuple[ScheduledJob, ...] = (
@@ -178,6 +183,12 @@ SCHEDULE: tuple[ScheduledJob, ...] = (
         "the 1st at 02:00: last month's streak bonuses, then every party's statement",
         _settle,
         cron="0 2 1 * *",
+    ),
+    ScheduledJob(
+        "close_giveaways",
+        "free-meal giveaways past their window: winners' free vouchers and everyone's message",
+        _giveaways,
+        cron="* * * * *",
     ),
 )
 BY_NAME = {job.name: job for job in SCHEDULE}

@@ -272,3 +272,30 @@ def results_by_period(bounds: list[datetime]) -> list[dict[str, int]]:
             figures["commission"] += amount
         figures["net_result"] -= amount
     return results
+
+
+# -- a merchant's money, for its portal (the merchant portal's section) ---------------------
+
+
+def owed_between(account: str, start: datetime, end: datetime) -> int:
+    """What vouchers delivered in [start, end) put on a party's account (fen, positive:
+    owed to them), as posted when each was redeemed."""
+    return -_sum_between(start, end, account, ["voucher_redeemed"])
+
+
+def refunded_between(start: datetime, end: datetime, voucher_ids: sa.Select) -> dict[int, int]:
+    """Per voucher among ``voucher_ids`` (a select of ids), the money refunded for it in
+    [start, end) (fen, positive), as posted when the refund went back."""
+    rows = db.session.execute(
+        sa.select(LedgerTxn.voucher_id, sa.func.sum(LedgerEntry.amount))
+        .join(LedgerEntry, LedgerEntry.txn_id == LedgerTxn.id)
+        .where(
+            LedgerTxn.kind == "voucher_refunded",
+            LedgerTxn.occurred_at >= start,
+            LedgerTxn.occurred_at < end,
+            LedgerTxn.voucher_id.in_(voucher_ids),
+            LedgerEntry.account == PROVIDER,
+        )
+        .group_by(LedgerTxn.voucher_id)
+    ).all()
+    return {voucher_id: -int(amount) for voucher_id, amount in rows}

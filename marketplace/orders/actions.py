@@ -56,6 +56,7 @@ def place_order(
     *,
     idempotency_key: str | None = None,
     ref: str | None = None,
+    screen: stock.Screen | None = None,
 ) -> tuple[Order, bool]:
     """Buy: reserve ``quantity`` units, create a pending order with today's prices, and
     start its payment. Owns its transactions: the order is committed *before* the provider
@@ -64,8 +65,11 @@ def place_order(
 
     With an ``idempotency_key`` a repeat of the same request returns the first order
     (``created`` False); the same key with another body is a 409. ``shopper``: the user, or
-    the request's principal (only an admitted buyer's ``User`` row is loaded)."""
-    order, created = _place(shopper, deal_id, quantity, idempotency_key=idempotency_key, ref=ref)
+    the request's principal (only an admitted buyer's ``User`` row is loaded); ``screen``:
+    what the request already read from Redis for the screen (``stock.screen_reads``)."""
+    order, created = _place(
+        shopper, deal_id, quantity, idempotency_key=idempotency_key, ref=ref, screen=screen
+    )
     db.session.commit()  # the order exists before the provider is asked anything
     order = service.attach_payment(order)
     db.session.commit()
@@ -87,6 +91,7 @@ def _place(
     *,
     idempotency_key: str | None = None,
     ref: str | None = None,
+    screen: stock.Screen | None = None,
 ) -> tuple[Order, bool]:
     """Reserve the units and create the pending order with today's prices (flushed, not
     committed): the screen, the reservation, the distributor attribution, the audit.
@@ -96,23 +101,38 @@ def _place(
     — without a database statement, so a flash crowd turned away never reaches the
     database. Only a refused shopper who bought this deal before and sent an
     Idempotency-Key is looked up: their request may repeat a purchase that went through,
-    whose order is the answer (200) even though the deal is now sold out."""
+    whose order is the answer (200) even though the deal is now sold out; a refused twin
+    of an attempt still in flight (a double tap) waits for that attempt's order.
+    ``screen``: what the request read for the screen with its principal."""
     body_hash = service.request_hash({"deal_id": deal_id, "quantity": quantity})
     if not 1 <= quantity <= service.MAX_QUANTITY:
         raise InvalidInput(fields={"quantity": [f"Buy 1 to {service.MAX_QUANTITY} at a time."]})
     moment = now()
     try:
-        admission = stock.admit(deal_id, shopper.id, quantity, moment, keyed=bool(idempotency_key))
+        admission = stock.admit(
+            deal_id, shopper.id, quantity, moment, key=idempotency_key, screen=screen
+        )
     except stock.Refused as refused:
         if idempotency_key and refused.may_repeat:
             existing = service.by_key(shopper, idempotency_key)
+            if existing is None and refused.in_flight:
+                # a double tap: its twin was admitted with this key and is still buying
+                existing = stock.await_twin(
+                    deal_id,
+                    shopper.id,
+                    idempotency_key,
+                    lambda: service.by_key(shopper, idempotency_key),
+                )
             if existing is not None:
                 return service.repeat(existing, body_hash), False
         raise refused.error from None
     # Admitted: from here on the database, the record, decides. One purchase of a shopper
-    # at a time, so a repeat of this request that finished meanwhile is seen.
-    stock.lock_shopper(shopper.id)
-    if idempotency_key:
+    # at a time, so a repeat of this request that finished meanwhile is seen (the locked
+    # row is the buyer's User, loaded by the same statement).
+    buyer = stock.lock_shopper(shopper.id) or user_of(shopper)
+    # A key the flash gate had never recorded for this deal (it was just claimed) has no
+    # order of this deal; one of another deal is caught by the unique key at the INSERT.
+    if idempotency_key and not admission.claimed:
         existing = service.by_key(shopper, idempotency_key)
         if existing is not None:
             admission.give_back()
@@ -131,7 +151,6 @@ def _place(
         if existing_deal.status == DealStatus.SOLD_OUT.value:
             raise SoldOut()
         raise service.DealNotOnSale()
-    buyer = user_of(shopper)
     stock.check_limit(deal, buyer, quantity)
     order = Order(
         shopper_id=buyer.id,
@@ -152,8 +171,7 @@ def _place(
     commission.snapshot_attribution(order, buyer, ref)
     db.session.add(order)
     try:
-        with db.session.begin_nested():
-            db.session.flush()
+        db.session.flush()  # no SAVEPOINT: a clash rolls the whole attempt back anyway
     except IntegrityError:
         # The same key raced us and won: its order is the answer (our reservation is
         # rolled back with this request).
@@ -172,6 +190,70 @@ def _place(
         data={"deal_id": deal.id, "quantity": quantity, "amount": order.amount},
     )
     stock.take(deal, quantity)  # last: the deal's row stays locked only until the commit
+    return order, True
+
+
+# -- free order (a giveaway prize) ---------------------------------------------------------
+
+
+def place_free_order(
+    shopper_id: int, deal: Deal, *, settlement_price: int, key: str, source: str
+) -> tuple[Order, bool]:
+    """One free unit of ``deal`` for the shopper (a prize of the free-meal giveaway): an
+    order of amount 0, paid at once, its voucher issued and its (empty) payment posted by
+    the same functions as a purchase's (``ledger.order_paid``, ``vouchers.issue_for``,
+    ``follow_vouchers``). ``settlement_price`` is what the merchant is owed when the voucher
+    is redeemed, posted by ``ledger.voucher_redeemed`` like any redemption: 0 when the
+    merchant gives the meal as a promotion, the deal's settlement price when the platform
+    pays for it (the platform's account then carries it).
+
+    No distributor attribution, so no commission; the deal's stock and sold count are not
+    touched (the meals are agreed on top of the paid sale, so they cannot oversell it); the
+    paid order holds its unit like any other, so it counts against the winner's
+    per-shopper limit (``stock.held_units``). Idempotent by ``key`` (the orders' unique
+    shopper + Idempotency-Key): a repeat returns the first order (``created`` False).
+    Flushes; the caller commits."""
+    shopper = db.session.get(User, shopper_id)
+    existing = service.by_key(shopper, key)
+    if existing is not None:
+        return existing, False
+    moment = now()
+    order = Order(
+        shopper_id=shopper_id,
+        deal=deal,
+        merchant_id=deal.merchant_id,
+        quantity=1,
+        unit_price=0,
+        settlement_price=settlement_price,
+        subsidy=0,
+        commission_l1=0,
+        commission_l2=0,
+        amount=0,
+        status=OrderStatus.PENDING_PAYMENT.value,
+        expires_at=moment,
+        idempotency_key=key,
+        request_hash=service.request_hash({"deal_id": deal.id, "quantity": 1, "free": source}),
+    )
+    db.session.add(order)
+    db.session.flush()
+    audit.record(
+        "order",
+        order.id,
+        "order.placed",
+        actor_id=None,
+        data={"deal_id": deal.id, "quantity": 1, "amount": 0, "source": source},
+    )
+    order.status, order.paid_at = OrderStatus.PAID.value, moment
+    audit.record(
+        "order",
+        order.id,
+        "order.paid",
+        actor_id=None,
+        data={"source": source, "settlement_price": settlement_price},
+    )
+    ledger.order_paid(order)
+    vouchers.issue_for(order)
+    follow_vouchers(order)
     return order, True
 
 
@@ -228,25 +310,34 @@ def close_unpaid(order: Order, reason: str) -> bool:
 # -- voucher redeemed ------------------------------------------------------------------------
 
 
-def redeem_voucher(code: str, clerk: User) -> Voucher:
+def redeem_voucher(code: str, clerk: User, *, idempotency_key: str | None = None) -> Voucher:
     """A clerk redeems a voucher by its code at the shop, once (the checks and their errors:
-    ``vouchers.find_redeemable``, also when the voucher changed during the request)."""
+    ``vouchers.find_redeemable``, also when the voucher changed during the request). A
+    repeat of the same attempt (``idempotency_key``) gets the first result:
+    ``vouchers.redeemed_by_attempt``."""
+    first = vouchers.redeemed_by_attempt(code, clerk, idempotency_key)
+    if first is not None:
+        return first
     voucher = vouchers.find_redeemable(code, clerk)
-    if not voucher_redeemed(voucher, by_id=clerk.id):
-        # Something changed it since the checks (redeemed at another till, refunded, or
-        # expired by the job): check again, so the clerk reads what actually happened.
+    if not voucher_redeemed(voucher, by_id=clerk.id, key=idempotency_key):
+        # Something changed it since the checks (redeemed at another till or by this
+        # attempt's twin, refunded, or expired by the job): check again, so the clerk reads
+        # what actually happened.
         db.session.refresh(voucher)
+        first = vouchers.redeemed_by_attempt(code, clerk, idempotency_key)
+        if first is not None:
+            return first
         vouchers.find_redeemable(code, clerk)
-        raise vouchers.AlreadyRedeemed()
+        raise vouchers.AlreadyRedeemed(voucher)
     return voucher
 
 
-def voucher_redeemed(voucher: Voucher, *, by_id: int | None) -> bool:
+def voucher_redeemed(voucher: Voucher, *, by_id: int | None, key: str | None = None) -> bool:
     """Redeem an active voucher and book what follows: the merchant is owed the settlement
     price (ledger), its distributors' commission becomes earned, the order's status follows
     its vouchers. False (nothing changed) if the voucher was no longer active."""
     order = service.lock_order(voucher.order_id)  # its status is derived one event at a time
-    if not vouchers.mark_redeemed(voucher, by_id=by_id):
+    if not vouchers.mark_redeemed(voucher, by_id=by_id, key=key):
         return False
     ledger.voucher_redeemed(order, voucher.id)
     commission.on_voucher_redeemed(voucher)

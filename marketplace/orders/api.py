@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from flask import current_app, request
+from flask import current_app, g, request
 
-from marketplace.accounts.auth import auth_required, current_principal, current_user
+from marketplace.accounts.auth import auth_required, current_principal, current_user, prefetched
 from marketplace.accounts.models import Role
+from marketplace.accounts.principals import Reads
 from marketplace.core.api import Blueprint, IdempotencyKeySchema, documents_errors
 from marketplace.core.pagination import PageArgsSchema, page_of, paginate
-from marketplace.orders import actions, service
+from marketplace.orders import actions, service, stock
 from marketplace.orders.schemas import (
     CheckoutSchema,
     OrderCreateSchema,
@@ -30,8 +31,29 @@ def _checkout(order):
     }
 
 
+def _screen_reads() -> Reads | None:
+    """The screen's Redis reads (the deal's sale state, the flash gate's view of the
+    shopper and of their Idempotency-Key), made in the same round trip as the token's
+    principal, so a refused tap costs one. Taken from the raw request before it is
+    validated; ``admit`` uses them only for the deal and key the validated request names."""
+    body = request.get_json(silent=True)
+    deal_id = body.get("deal_id") if isinstance(body, dict) else None
+    if type(deal_id) is not int or not 0 < deal_id < 2**31:
+        return None
+    key = request.headers.get("Idempotency-Key") or None
+    g.linli_screen = (deal_id, key)
+    return stock.screen_reads(deal_id, key)
+
+
+def _screen() -> stock.Screen | None:
+    if "linli_screen" not in g:
+        return None
+    (state,), view = prefetched()
+    return stock.Screen(*g.linli_screen, state, view)
+
+
 @blp.post("/orders")
-@auth_required(Role.SHOPPER)
+@auth_required(Role.SHOPPER, reads=_screen_reads)
 @blp.arguments(OrderCreateSchema)
 @blp.arguments(IdempotencyKeySchema, location="headers")
 @blp.response(201, CheckoutSchema)
@@ -49,6 +71,7 @@ def place_order(body: dict, headers: dict):
         body["quantity"],
         idempotency_key=headers.get("key"),
         ref=body.get("ref") or request.cookies.get("linli_ref"),
+        screen=_screen(),
     )
     return _checkout(order), 201 if created else 200
 

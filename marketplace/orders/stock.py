@@ -10,6 +10,8 @@ under a race, and an empty gate is refilled from the orders.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -17,13 +19,14 @@ import sqlalchemy as sa
 from redis.exceptions import RedisError
 
 from marketplace.accounts.models import User
+from marketplace.accounts.principals import Reads
 from marketplace.core.clock import to_local
 from marketplace.core.db import db, on_commit, on_rollback
 from marketplace.core.errors import DomainError, InvalidInput
 from marketplace.deals import inventory, sale_state
 from marketplace.deals.availability import SELLING, Verdict
 from marketplace.deals.errors import LimitReached, SoldOut
-from marketplace.deals.inventory import Gate
+from marketplace.deals.inventory import Gate, KeyRecord
 from marketplace.deals.models import Deal, DealType
 from marketplace.orders.models import HOLDING_STATUSES, Order
 from marketplace.orders.service import DealNotOnSale
@@ -31,13 +34,37 @@ from marketplace.orders.service import DealNotOnSale
 
 class Refused(Exception):
     """A purchase attempt turned away by the screen, before the database. ``error`` is
-    what the shopper is told; ``may_repeat``: the shopper bought this deal before, so the
-    attempt may repeat that purchase (an Idempotency-Key only the database can look up)."""
+    what the shopper is told; ``may_repeat``: the attempt may repeat a purchase that went
+    through (its Idempotency-Key is one only the database can look up); ``in_flight``: a
+    twin with the same key was admitted and its order may not be committed yet
+    (``await_twin``)."""
 
-    def __init__(self, error: DomainError, *, may_repeat: bool) -> None:
+    def __init__(self, error: DomainError, *, may_repeat: bool, in_flight: bool = False) -> None:
         super().__init__(error.message)
         self.error = error
         self.may_repeat = may_repeat
+        self.in_flight = in_flight
+
+
+@dataclass(frozen=True)
+class Screen:
+    """What a request read for the screen in the same Redis round trip as its token's
+    principal (``screen_reads``): the deal's sale state copy (None: missing or out of
+    date) and the gate's view of the shopper (None: Redis unavailable)."""
+
+    deal_id: int
+    key: str | None
+    state: dict[str, str] | None
+    view: list[bytes | None]
+
+
+def screen_reads(deal_id: int, key: str | None) -> Reads:
+    """What ``admit`` reads, named for ``accounts.auth`` to read with the principal: the
+    shopper is the principal's user (``{user_id}``)."""
+    return Reads(
+        entries=(sale_state.state_key(deal_id),),
+        also=tuple(inventory.gate_view(deal_id, "{user_id}", key)),
+    )
 
 
 @dataclass
@@ -49,6 +76,7 @@ class Admission:
     shopper_id: int
     quantity: int
     gated: bool
+    claimed: bool = False  # the gate recorded this attempt's Idempotency-Key just now
     _returned: list[bool] = field(default_factory=lambda: [False])
 
     def give_back(self) -> None:
@@ -59,62 +87,127 @@ class Admission:
 
 
 def admit(
-    deal_id: int, shopper_id: int, quantity: int, moment: datetime, *, keyed: bool
+    deal_id: int,
+    shopper_id: int,
+    quantity: int,
+    moment: datetime,
+    *,
+    key: str | None,
+    screen: Screen | None = None,
 ) -> Admission:
     """The screen in front of checkout, answered from Redis: the deal's sale state (not
     found, not on sale, not open yet, closed, sold out) and, for a flash deal, the gate
-    (its units, the shopper's limit), read together in one round trip. Raises ``Refused``
-    without touching the database — except to fill a gate or a sale state Redis lost.
-    ``keyed``: the attempt carries an Idempotency-Key (a refused shopper who bought before
-    may be repeating that purchase).
+    (its units, the shopper's limit, the record of their Idempotency-Key ``key``), read
+    together in one round trip — or taken from ``screen``, read with the principal. Raises
+    ``Refused`` without touching the database — except to fill a gate or a sale state
+    Redis lost.
 
     An admitted attempt still goes to the database, the record, which checks everything
     again; its place in the gate is given back if its transaction does not commit."""
-    state, view = sale_state.current_with(deal_id, *inventory.gate_view(deal_id, shopper_id))
+    if screen is not None and (screen.deal_id, screen.key, screen.state is not None) == (
+        deal_id,
+        key,
+        True,
+    ):
+        state, view = sale_state.from_copy(deal_id, screen.state), screen.view
+    else:
+        state, view = sale_state.current_with(
+            deal_id, *inventory.gate_view(deal_id, shopper_id, key)
+        )
     verdict = state.verdict(moment)
     if verdict is Verdict.NOT_FOUND:
         raise InvalidInput(fields={"deal_id": ["No such deal."]}, code="deal_not_found")
-    peeked, known = (None, None)
+    peeked = None
     if state.gated and view is not None:
-        peeked, known = inventory.peek(view, quantity, state.per_shopper_limit)
+        peeked, _ = inventory.peek(view, quantity, state.per_shopper_limit)
     if verdict is not Verdict.ON_SALE:
-        repeat = keyed and (not state.gated or _bought(state, shopper_id, known))
-        raise Refused(_refusal(verdict, state), may_repeat=repeat)
+        if not state.gated:
+            raise Refused(_refusal(verdict, state), may_repeat=bool(key))
+        record = _key_record(deal_id, shopper_id, key, view)
+        raise _refused(_refusal(verdict, state), record)
     if not state.gated:
         return Admission(deal_id, shopper_id, quantity, gated=False)
     # A refusal the peek saw is final; room is only claimed by the atomic gate script.
-    answer = peeked or inventory.enter_gate(deal_id, shopper_id, quantity, state.per_shopper_limit)
+    limit = state.per_shopper_limit
+    answer = peeked or inventory.enter_gate(deal_id, shopper_id, quantity, limit, key)
     if answer.outcome is Gate.EMPTY:
         load_gate(deal_id)
-        answer = inventory.enter_gate(deal_id, shopper_id, quantity, state.per_shopper_limit)
+        answer = inventory.enter_gate(deal_id, shopper_id, quantity, limit, key)
     if answer.outcome is Gate.SOLD_OUT:
-        raise Refused(SoldOut(), may_repeat=keyed and answer.known)
+        raise _refused(SoldOut(), answer.key if key else KeyRecord.NONE)
     if answer.outcome is Gate.LIMIT_REACHED:
-        raise Refused(LimitReached(), may_repeat=keyed and answer.known)
-    admission = Admission(deal_id, shopper_id, quantity, gated=True)
+        raise _refused(LimitReached(), answer.key if key else KeyRecord.NONE)
+    admission = Admission(deal_id, shopper_id, quantity, gated=True, claimed=answer.claimed)
     # If the database then refuses (or anything fails), the place goes back. The
     # transaction is begun (no statement yet) so its end, commit or not, is always seen.
     session = db.session()
     if not session.in_transaction():
         session.begin()
     on_rollback(admission.give_back)
+    if answer.claimed:  # a twin with this key waits for the key's record to settle
+        on_commit(lambda: inventory.settle_key(deal_id, shopper_id, key, done=True))
+        on_rollback(lambda: inventory.settle_key(deal_id, shopper_id, key, done=False))
     return admission
 
 
-def _bought(state: sale_state.SaleState, shopper_id: int, known: bool | None) -> bool:
-    """Whether a shopper refused by a flash deal's sale state may have bought it before:
-    the gate's book says (``known``, as read with the state; the gate filled from the
-    database once if Redis lost it)."""
-    if known is not None:
-        return known
+def _refused(error: DomainError, record: KeyRecord | None) -> Refused:
+    """A flash refusal: only an attempt whose key the gate recorded (or cannot tell: None)
+    may repeat a purchase; a pending record is a twin still in flight."""
+    return Refused(
+        error,
+        may_repeat=record is not KeyRecord.NONE,
+        in_flight=record is KeyRecord.PENDING,
+    )
+
+
+def _key_record(
+    deal_id: int, shopper_id: int, key: str | None, view: list[bytes | None] | None
+) -> KeyRecord | None:
+    """The record of the attempt's key in the flash gate (as read with the state when the
+    gate was there; else the gate is filled from the database once); None when Redis
+    cannot tell (the database answers, as for any refusal)."""
+    if not key:
+        return KeyRecord.NONE
+    if view is not None and view[0] is not None:
+        return KeyRecord.of(view[2])
     try:
-        known = inventory.knows_buyer(state.deal_id, shopper_id)
-        if known is None:
-            load_gate(state.deal_id)
-            known = inventory.knows_buyer(state.deal_id, shopper_id)
+        record = inventory.key_record(deal_id, shopper_id, key)
+        if record is None:
+            load_gate(deal_id)
+            record = inventory.key_record(deal_id, shopper_id, key)
     except RedisError:
-        return True  # without Redis the database answers, as for any refusal
-    return known is not False
+        return None
+    return record
+
+
+# How long a refused twin waits for the order of the attempt admitted with its key.
+TWIN_WAIT_SECONDS = 5.0
+
+
+def await_twin(
+    deal_id: int, shopper_id: int, key: str, find: Callable[[], Order | None]
+) -> Order | None:
+    """A twin of this attempt (same shopper, same Idempotency-Key: a double tap, a form
+    posted twice) was admitted and its order was not there yet: wait for it and return it
+    (``find`` looks it up), or None once the key's record says the twin rolled back (or
+    after TWIN_WAIT_SECONDS). On PostgreSQL the wait is the shopper's row lock, which the
+    twin holds from just after its admission to its commit; the loop covers the moment
+    before it takes the lock (and SQLite, which has no row locks). Not a retry of a
+    failure: the twin is known to be running."""
+    deadline = time.monotonic() + TWIN_WAIT_SECONDS
+    while True:
+        db.session.rollback()  # a fresh look each time (and the lock of the last one goes)
+        lock_shopper(shopper_id)
+        found = find()
+        if found is not None:
+            return found
+        try:
+            record = inventory.key_record(deal_id, shopper_id, key)
+        except RedisError:
+            return None
+        if record is not KeyRecord.PENDING or time.monotonic() > deadline:
+            return find() if record is KeyRecord.DONE else None
+        time.sleep(0.02)
 
 
 def _refusal(verdict: Verdict, state: sale_state.SaleState) -> DomainError:
@@ -140,21 +233,30 @@ def held_units(deal_id: int, shopper_id: int | None = None):
 
 def load_gate(deal_id: int, *, replace: bool = False) -> bool:
     """Fill the Redis gate of a flash deal from the database (only if absent, unless
-    ``replace``): stock left, and every shopper who ordered it with the units they hold."""
+    ``replace``): stock left, every shopper who ordered it with the units they hold, and
+    the Idempotency-Keys of its orders."""
     holding = Order.status.in_([s.value for s in HOLDING_STATUSES])
     per_shopper = db.session.execute(
         sa.select(Order.shopper_id, sa.func.sum(sa.case((holding, Order.quantity), else_=0)))
         .where(Order.deal_id == deal_id)
         .group_by(Order.shopper_id)
     ).all()
+    keys = db.session.execute(
+        sa.select(Order.shopper_id, Order.idempotency_key).where(
+            Order.deal_id == deal_id, Order.idempotency_key.is_not(None)
+        )
+    ).all()
     stock_left = db.session.scalar(sa.select(Deal.stock_left).where(Deal.id == deal_id))
-    return inventory.fill_gate(deal_id, stock_left, per_shopper, replace=replace)
+    return inventory.fill_gate(
+        deal_id, stock_left, per_shopper, keys=[tuple(k) for k in keys], replace=replace
+    )
 
 
-def lock_shopper(shopper_id: int) -> None:
+def lock_shopper(shopper_id: int) -> User | None:
     """Serialise one shopper's purchases (a row lock on PostgreSQL; SQLite serialises
-    writers anyway), so their held units are counted without a race."""
-    db.session.execute(sa.select(User.id).where(User.id == shopper_id).with_for_update())
+    writers anyway), so their held units are counted without a race. Returns the shopper's
+    ``User``, loaded by the locking statement (so a later ``get`` costs nothing)."""
+    return db.session.get(User, shopper_id, with_for_update=True, populate_existing=True)
 
 
 def reserve(deal: Deal, shopper: User, quantity: int) -> None:

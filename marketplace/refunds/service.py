@@ -75,6 +75,9 @@ class RefundNotFound(NotFound):
 
 
 def _vouchers(order: Order, codes: list[str] | None, allowed: tuple[str, ...]) -> list[Voucher]:
+    if order.amount == 0:
+        # a prize (the free-meal giveaway): no money came in, so none can go back
+        raise Conflict("A free order has nothing to refund.", code="nothing_to_refund")
     vouchers = db.session.scalars(
         sa.select(Voucher).where(Voucher.order_id == order.id).order_by(Voucher.id)
     ).all()
@@ -847,6 +850,8 @@ def open_expired_refund(order_id: int) -> RefundRequest | None:
     order = orders.lock_order(order_id)
     if order is None or order.status not in [s.value for s in PAID_STATUSES]:
         return None
+    if order.amount == 0:
+        return None  # a giveaway prize: no money came in, none goes back
     vouchers = [
         v
         for v in db.session.scalars(

@@ -12,8 +12,9 @@ from marketplace.core.db import db
 from marketplace.core.errors import PermissionDenied
 from marketplace.core.fields import LocalDateTime, Month
 from marketplace.core.pagination import PageArgsSchema, page_of, paginate
-from marketplace.settlement import access, service
+from marketplace.settlement import access, service, summary
 from marketplace.settlement.schemas import PayoutSchema, PeriodSchema
+from merchants.service import my_merchant
 
 blp = Blueprint("settlement", __name__, description="Monthly settlement and the money view")
 
@@ -47,6 +48,48 @@ class StatementSchema(ma.Schema):
     paid_on = ma.fields.Date(allow_none=True)
     payout_reference = ma.fields.String(allow_none=True)
     lines = ma.fields.List(ma.fields.Nested(LineSchema))
+
+
+class SummaryDaySchema(ma.Schema):
+    date = ma.fields.Date(metadata={"description": "today, Asia/Shanghai"})
+    sold_units = ma.fields.Integer(metadata={"description": "units of orders paid today"})
+    sales = ma.fields.Integer(metadata={"description": "fen shoppers paid for them"})
+    redeemed = ma.fields.Integer(metadata={"description": "vouchers redeemed today"})
+    redeemed_value = ma.fields.Integer(
+        metadata={"description": "fen owed for them (settlement prices, from the ledger)"}
+    )
+    unused = ma.fields.Integer(metadata={"description": "vouchers sold and still usable now"})
+
+
+class SummaryDealSchema(ma.Schema):
+    deal_id = ma.fields.Integer()
+    title = ma.fields.String()
+    sold_units = ma.fields.Integer()
+    sales = ma.fields.Integer(metadata={"description": "fen"})
+    redeemed = ma.fields.Integer()
+    refunded_units = ma.fields.Integer()
+    refunds = ma.fields.Integer(metadata={"description": "fen given back (ledger)"})
+
+
+class SummaryMonthSchema(ma.Schema):
+    period = ma.fields.String(metadata={"description": "YYYY-MM, Asia/Shanghai"})
+    sold_units = ma.fields.Integer()
+    sales = ma.fields.Integer(metadata={"description": "fen"})
+    redeemed = ma.fields.Integer()
+    refunded_units = ma.fields.Integer()
+    refunds = ma.fields.Integer(metadata={"description": "fen given back (ledger)"})
+    settlement_owed = ma.fields.Integer(
+        metadata={"description": "fen owed for this month's redemptions so far (ledger)"}
+    )
+    deals = ma.fields.List(ma.fields.Nested(SummaryDealSchema))
+
+
+class MerchantSummarySchema(ma.Schema):
+    today = ma.fields.Nested(SummaryDaySchema)
+    month = ma.fields.Nested(SummaryMonthSchema)
+    unpaid_balance = ma.fields.Integer(
+        metadata={"description": "fen the platform owes the shop now, not yet paid out (ledger)"}
+    )
 
 
 class RunResultSchema(ma.Schema):
@@ -185,6 +228,19 @@ def merchant_statements(args: dict):
     return paginate(
         service.my_statements(current_user(), "merchant"), args["page"], args["page_size"]
     )
+
+
+@blp.get("/merchant/summary")
+@auth_required(Role.MERCHANT_STAFF)
+@blp.response(200, MerchantSummarySchema)
+@documents_errors(404)
+def merchant_summary():
+    """My shop today and this month: sold, redeemed, refunded, owed (Asia/Shanghai days)
+
+    Money owed is what the ledger booked when each voucher was redeemed (the settlement
+    price); `unpaid_balance` includes earlier months not yet paid out. 404
+    no_merchant for an account with no shop."""
+    return summary.summary(my_merchant(current_user()).merchant_id)
 
 
 @blp.get("/distributors/me/statements")

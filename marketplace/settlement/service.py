@@ -36,6 +36,7 @@ from marketplace.orders.models import Order
 from marketplace.providers.stripe import stripe
 from marketplace.settlement.models import Statement, StatementLine
 from marketplace.vouchers.models import Voucher, VoucherStatus
+from merchants.access import membership
 from merchants.models import Merchant
 from merchants.service import my_merchant
 
@@ -514,3 +515,48 @@ def to_csv(statement: Statement) -> str:
         ]
     )
     return out.getvalue()
+
+
+# -- a merchant's statement in its portal (the merchant portal's section) ------------------
+
+
+def merchant_statement(statement_id: int, user: User) -> Statement:
+    """A statement of the user's own shop; any other (another shop's, a distributor's) is a
+    404 like one that does not exist, so a clerk cannot learn which ids are taken."""
+    statement = db.session.get(Statement, statement_id)
+    member = membership(user)
+    if (
+        statement is None
+        or member is None
+        or statement.party_type != "merchant"
+        or statement.party_id != member.merchant_id
+    ):
+        raise NotFound("No such statement.", code="statement_not_found")
+    return statement
+
+
+def statement_rows(statement: Statement) -> list[dict[str, Any]]:
+    """The statement's lines as the shop reads them: kind, voucher code, order, the day
+    the voucher was used (an aware UTC instant; pages and the CSV show Asia/Shanghai), the
+    deal and the amount in fen."""
+    voucher_ids = [line.voucher_id for line in statement.lines if line.voucher_id]
+    vouchers_by_id = (
+        {v.id: v for v in db.session.scalars(sa.select(Voucher).where(Voucher.id.in_(voucher_ids)))}
+        if voucher_ids
+        else {}
+    )
+    rows = []
+    for line in statement.lines:
+        voucher = vouchers_by_id.get(line.voucher_id) if line.voucher_id else None
+        rows.append(
+            {
+                "kind": line.kind,
+                "voucher_code": voucher.code if voucher else "",
+                "order_id": line.order_id,
+                "redeemed_at": voucher.redeemed_at if voucher else None,
+                "deal": voucher.deal.title if voucher else "",
+                "amount": line.amount,
+                "carried_from_id": line.carried_from_id,
+            }
+        )
+    return rows

@@ -7,7 +7,7 @@ from flask import Response
 from marketplace.accounts.auth import auth_required, current_user
 from marketplace.accounts.models import Role
 from marketplace.core import qr
-from marketplace.core.api import Blueprint, documents_errors
+from marketplace.core.api import Blueprint, IdempotencyKeySchema, documents_errors
 from marketplace.core.db import db
 from marketplace.core.pagination import page_of, paginate
 from marketplace.orders import actions
@@ -42,14 +42,20 @@ def voucher_qr(code: str):
 
 @blp.post("/vouchers/<voucher_code:code>/redeem")
 @auth_required(Role.MERCHANT_STAFF)
+@blp.arguments(IdempotencyKeySchema, location="headers")
 @blp.response(200, VoucherSchema)
 @documents_errors(404, 409, 422)
-def redeem(code: str):
+def redeem(headers: dict, code: str):
     """Redeem a voucher at the shop, once (owner or clerk of the deal's merchant)
 
-    403 wrong_merchant; 409 already_redeemed, voucher_refunded, voucher_expired,
-    voucher_not_yet_valid, voucher_not_usable_today; 422 malformed_voucher_code."""
-    voucher = actions.redeem_voucher(code, current_user())
+    Send an `Idempotency-Key` per attempt (a new one for each voucher the clerk confirms):
+    a retry with the same key after a lost answer gets the first result (200, the redeemed
+    voucher) instead of 409 already_redeemed.
+
+    403 wrong_merchant; 409 already_redeemed, voucher_refunded, voucher_refund_pending,
+    voucher_expired, voucher_not_yet_valid, voucher_not_usable_today; 422
+    malformed_voucher_code."""
+    voucher = actions.redeem_voucher(code, current_user(), idempotency_key=headers.get("key"))
     db.session.commit()
     return voucher
 

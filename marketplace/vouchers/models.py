@@ -42,6 +42,9 @@ class Voucher(db.Model):
     issued_at: Mapped[datetime] = mapped_column(default=now)
     redeemed_at: Mapped[datetime | None]
     redeemed_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    # The Idempotency-Key of the attempt that redeemed it: a retry of that attempt (its
+    # answer lost on a poor network) is told it succeeded, not that the voucher was used.
+    redemption_key: Mapped[str | None] = mapped_column(sa.String(80))
 
     deal: Mapped[Deal] = relationship(lazy="joined", innerjoin=True)
     redeemed_by: Mapped[User | None] = relationship(foreign_keys=[redeemed_by_id])

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import re
 import secrets
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
+from sqlalchemy.orm import joinedload
 
 from marketplace.accounts.models import User
 from marketplace.core import audit
@@ -119,6 +120,16 @@ class AlreadyRedeemed(Conflict):
     code = "already_redeemed"
     message = "This voucher was already used."
 
+    def __init__(self, voucher: Voucher | None = None) -> None:
+        # when and by whom, for the clerk's page ("used at 12:31 by 小王")
+        self.voucher = voucher
+        super().__init__()
+
+
+class WrongMerchant(PermissionDenied):
+    code = "wrong_merchant"
+    message = "This voucher belongs to another shop."
+
 
 def find_redeemable(code: str, clerk: User) -> Voucher:
     """The voucher ``clerk`` typed in, if they may redeem it (``access.can_redeem``) and it
@@ -141,10 +152,10 @@ def find_redeemable(code: str, clerk: User) -> Voucher:
         # Damm) still redeem.
         raise VoucherNotFound() if well_formed(code) else malformed
     if not access.can_redeem(clerk, voucher):
-        raise PermissionDenied("This voucher belongs to another shop.", code="wrong_merchant")
+        raise WrongMerchant()
     today = local_today()
     if voucher.status == VoucherStatus.REDEEMED.value:
-        raise AlreadyRedeemed()
+        raise AlreadyRedeemed(voucher)
     if voucher.status == VoucherStatus.REFUNDED.value:
         raise Conflict("This voucher was refunded.", code="voucher_refunded")
     if voucher.status == VoucherStatus.REFUNDING.value:
@@ -161,15 +172,39 @@ def find_redeemable(code: str, clerk: User) -> Voucher:
     return voucher
 
 
-def mark_redeemed(voucher: Voucher, *, by_id: int | None) -> bool:
+def redeemed_by_attempt(code: str, clerk: User, key: str | None) -> Voucher | None:
+    """The voucher this clerk's attempt ``key`` already redeemed, or None: a retry of an
+    attempt whose answer was lost (a timeout on the shop's network, a double tap, the
+    browser sending a form twice) is answered with the first result, success, instead of
+    ``already_redeemed``. Only the same clerk's same key counts; a refusal is not kept,
+    because asking again gives the same refusal (or a truer one)."""
+    if not key or not re.fullmatch(CODE_INPUT, code):
+        return None
+    return db.session.scalars(
+        sa.select(Voucher).where(
+            Voucher.code == code.replace(" ", ""),
+            Voucher.redemption_key == key,
+            Voucher.redeemed_by_id == clerk.id,
+            Voucher.redeemed_at.is_not(None),
+        )
+    ).first()
+
+
+def mark_redeemed(voucher: Voucher, *, by_id: int | None, key: str | None = None) -> bool:
     """Redeem an active voucher once (a conditional update, so two clerks or a refund racing
-    it cannot both win). False if it was no longer active. Only the voucher changes here:
-    the ledger, commission and order follow in ``orders.actions.voucher_redeemed``."""
+    it cannot both win). False if it was no longer active. ``key``: the attempt's
+    Idempotency-Key, kept for ``redeemed_by_attempt``. Only the voucher changes here: the
+    ledger, commission and order follow in ``orders.actions.voucher_redeemed``."""
     table = Voucher.__table__
     used = db.session.execute(
         sa.update(table)
         .where(table.c.id == voucher.id, table.c.status == VoucherStatus.ACTIVE.value)
-        .values(status=VoucherStatus.REDEEMED.value, redeemed_at=now(), redeemed_by_id=by_id)
+        .values(
+            status=VoucherStatus.REDEEMED.value,
+            redeemed_at=now(),
+            redeemed_by_id=by_id,
+            redemption_key=key,
+        )
     ).rowcount
     if used != 1:
         return False
@@ -225,6 +260,49 @@ def merchant_vouchers(merchant_id: int, status: str | None) -> sa.Select:
     if status:
         query = query.where(Voucher.status == status)
     return query.order_by(Voucher.id.desc())
+
+
+def order_units(voucher: Voucher) -> dict[str, int]:
+    """How many vouchers the voucher's order holds and how many of them are still usable:
+    what the clerk confirms before redeeming ("第 1 张，共 3 张，可用 2 张")."""
+    rows = db.session.execute(
+        sa.select(Voucher.status, sa.func.count())
+        .where(Voucher.order_id == voucher.order_id)
+        .group_by(Voucher.status)
+    ).all()
+    counts = {status: int(n) for status, n in rows}
+    return {"quantity": sum(counts.values()), "active": counts.get(VoucherStatus.ACTIVE.value, 0)}
+
+
+def redemptions_between(merchant_id: int, start: datetime, end: datetime) -> sa.Select:
+    """The shop's redemptions in [start, end), newest first, with the clerk who made each."""
+    return (
+        sa.select(Voucher)
+        .where(
+            Voucher.merchant_id == merchant_id,
+            Voucher.redeemed_at >= start,
+            Voucher.redeemed_at < end,
+        )
+        .options(joinedload(Voucher.redeemed_by))
+        .order_by(Voucher.redeemed_at.desc(), Voucher.id.desc())
+    )
+
+
+def counts_for_merchant(merchant_id: int, start: datetime, end: datetime) -> dict[str, int]:
+    """The shop's vouchers redeemed in [start, end) and those sold and still usable now."""
+    redeemed = db.session.scalar(
+        sa.select(sa.func.count()).where(
+            Voucher.merchant_id == merchant_id,
+            Voucher.redeemed_at >= start,
+            Voucher.redeemed_at < end,
+        )
+    )
+    unused = db.session.scalar(
+        sa.select(sa.func.count()).where(
+            Voucher.merchant_id == merchant_id, Voucher.status == VoucherStatus.ACTIVE.value
+        )
+    )
+    return {"redeemed": int(redeemed or 0), "unused": int(unused or 0)}
 
 
 def shoppers_voucher(code: str, shopper: User) -> Voucher:

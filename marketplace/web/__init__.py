@@ -29,6 +29,7 @@ def init_app(app: Flask, api: Api) -> None:
     from marketplace.web.shop import (  # noqa: F401
         checkout,
         distributor,
+        giveaway,
         login,
         reviews,  # [reviews] rate a visit, a deal's reviews block
         share,

@@ -8,7 +8,8 @@
   form's ``csrf_token`` field or, for htmx, the ``X-CSRFToken`` header that the base
   template sets on ``<body hx-headers>``. The JSON API's blueprints (flask-smorest's) are
   exempt: they authenticate with a bearer token in a header, which a forged cross-site
-  request cannot send. They must never start reading the session cookie.
+  request cannot send. They never read the session cookie: machine requests get a null
+  session (``PageSessions``), which also spares them verifying and re-signing it.
 - Pages get a Content-Security-Policy that allows scripts from our own origin and the
   payment provider's Stripe.js origin only (no inline script or style), no framing, no
   MIME sniffing and a same-origin referrer.
@@ -19,10 +20,11 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 import flask_smorest
-from flask import Flask, Response, current_app
+from flask import Flask, Request, Response, current_app
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFProtect
 
-from marketplace.web.routing import is_page_request
+from marketplace.web.routing import MACHINE_PREFIXES, is_page_request
 
 csrf = CSRFProtect()
 STRIPE_JS = "https://js.stripe.com/v3/"
@@ -77,7 +79,20 @@ def _headers(response: Response) -> Response:
     return response
 
 
+class PageSessions(SecureCookieSessionInterface):
+    """The cookie session is the pages': a machine request (the JSON API, images, the
+    probes) gets Flask's null session, so its cookie is never verified nor written back.
+    Such a request authenticates by header only; one that tried to write the session would
+    fail loudly rather than start reading a cookie (see the module's docstring)."""
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        if request.path.startswith(MACHINE_PREFIXES):
+            return self.make_null_session(app)
+        return super().open_session(app, request)
+
+
 def init_app(app: Flask) -> None:
+    app.session_interface = PageSessions()
     app.config["SESSION_COOKIE_NAME"] = "linli_session"
     app.config["SESSION_COOKIE_HTTPONLY"] = True
     app.config["SESSION_COOKIE_SAMESITE"] = "Lax"

@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import threading
 
+import pytest
 import sqlalchemy as sa
+from redis import Redis as RedisClient
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from marketplace.accounts import principals, service
 from marketplace.accounts.models import AuthToken, Role
@@ -156,16 +159,18 @@ def test_a_principal_read_just_before_a_revocation_commits_is_never_used(
 
 def test_without_redis_tokens_are_checked_in_the_database(app, client):
     account = staff(app, client, Role.BD)
-    redis = app.extensions["linli.redis"]
-    redis.connection_pool.connection_kwargs["port"] = 1
-    redis.connection_pool.disconnect()
+    working = app.extensions["linli.redis"]
+    # nothing listens there: every Redis call of the app fails (changing the pool's port
+    # would not do: its open connections keep their own address)
+    app.extensions["linli.redis"] = RedisClient(port=1, socket_connect_timeout=0.2)
     try:
+        with pytest.raises(RedisConnectionError):
+            app.extensions["linli.redis"].ping()
         before = me(client, account.token)
         logout = client.delete("/api/v1/auth/token", headers=account.headers)
         after = me(client, account.token)
     finally:
-        redis.connection_pool.connection_kwargs["port"] = 6379
-        redis.connection_pool.disconnect()
+        app.extensions["linli.redis"] = working
 
     assert before.status_code == 200 and logout.status_code == 204
     assert code(after) == "invalid_token"

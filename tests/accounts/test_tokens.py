@@ -161,6 +161,6 @@ def test_an_authenticated_request_costs_a_constant_number_of_queries(app, client
         for _ in range(5):
             assert me(client, account.token).status_code == 200
 
-    # the token from Redis; /me loads the user and their roles: two (a shop's staff also
-    # read their link to the shop)
-    assert queries.count == 10, queries
+    # the token's principal and the profile /me shows come from Redis in one round trip
+    # (a shop's staff also read the user, their roles and their link to the shop)
+    assert queries.count == 0, queries

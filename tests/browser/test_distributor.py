@@ -131,6 +131,7 @@ def test_customers_and_commission_after_a_bound_customers_purchase(page, world):
     assert page.locator(".dist-rows li").first.inner_text().endswith("¥8.00")  # this month
     page.get_by_role("link", name=re.compile("^我的客户")).click()
     customer = page.locator(".dist-customers li")
+    customer.first.wait_for()  # the customers page, not the dashboard still on screen
     assert customer.count() == 1
     assert re.search(r"138\*{4}\d{4}", customer.inner_text())
     assert "成交 1 单，共 ¥158.00" in customer.inner_text()

@@ -61,6 +61,11 @@ def shot(page: Any, name: str, *, full: bool = False) -> None:
         page.screenshot(path=Path(OUT) / f"{name}.png", full_page=full)
 
 
+# Other browser tests on the shared server create merchants named "浏览器测试 …" too: the
+# journey finds its own card by this name.
+NEW_LEAD = "浏览器测试 新开铜锅"
+
+
 def test_bd_takes_a_new_lead_to_live_and_schedules_its_deal(
     browser, world, browser_problems, tmp_path
 ):
@@ -79,11 +84,11 @@ def test_bd_takes_a_new_lead_to_live_and_schedules_its_deal(
     # on the board: lead → negotiating, then the contract gate names what is missing
     page.goto("/staff/merchants?q=浏览器测试")
     page.get_by_label("把浏览器测试 新开铜锅移到").select_option(label="洽谈中")
-    page.get_by_role("button", name="移动").click()
+    page.locator("li.board-card", has_text=NEW_LEAD).get_by_role("button", name="移动").click()
     page.get_by_text("浏览器测试 新开铜锅 已移到「洽谈中」。").wait_for()
     browser_problems.expect("/stage")
     page.get_by_label("把浏览器测试 新开铜锅移到").select_option(label="已签约")
-    page.get_by_role("button", name="移动").click()
+    page.locator("li.board-card", has_text=NEW_LEAD).get_by_role("button", name="移动").click()
     alert = page.get_by_role("alert")
     alert.wait_for()
     assert "还缺：商家入驻协议、商户服务合同、服务合同附表" in alert.inner_text()
@@ -115,7 +120,7 @@ def test_bd_takes_a_new_lead_to_live_and_schedules_its_deal(
     page.goto("/staff/merchants?q=浏览器测试")
     for stage in ("已签约", "已上线"):
         page.get_by_label("把浏览器测试 新开铜锅移到").select_option(label=stage)
-        page.get_by_role("button", name="移动").click()
+        page.locator("li.board-card", has_text=NEW_LEAD).get_by_role("button", name="移动").click()
         page.get_by_text(f"浏览器测试 新开铜锅 已移到「{stage}」。").wait_for()
     live_column = page.get_by_role("region", name=re.compile("^已上线"))
     assert "浏览器测试 新开铜锅" in live_column.inner_text()

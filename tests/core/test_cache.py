@@ -206,3 +206,25 @@ def test_a_listed_hit_is_answered_before_its_query_is_parsed(app, client, clock,
 
     assert again.status_code == 200 and again.data == first.data
     assert bad.status_code == 422 and parsed == [1]  # only the malformed query was parsed
+
+
+def test_a_sale_that_only_moves_figures_may_lag_a_few_seconds_a_sell_out_is_seen_at_once(
+    app, client, clock
+):
+    bd = staff(app, client, Role.BD)
+    merchant = live_merchant(client, bd)
+    deal = live_deal(app, client, bd, merchant["id"], "flash", stock=2)
+    url = f"/api/v1/deals/{deal['id']}"
+    from tests.factories import buy, quick_shopper
+
+    assert client.get(url).get_json()["stock_left"] == 2  # cached
+    assert buy(client, quick_shopper(app), deal["id"]).status_code == 201
+    lagging = client.get(url).get_json()
+    clock.advance(seconds=cache.FIGURES_LAG_SECONDS)
+    caught_up = client.get(url).get_json()
+    assert buy(client, quick_shopper(app), deal["id"]).status_code == 201
+    sold_out = client.get(url).get_json()
+
+    assert lagging["stock_left"] == 2  # within the lag: the entry from before the sale
+    assert caught_up["stock_left"] == 1
+    assert (sold_out["stock_left"], sold_out["status"]) == (0, "sold_out")  # at once

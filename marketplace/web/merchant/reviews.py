@@ -14,8 +14,8 @@ from marketplace.core.db import db
 from marketplace.core.errors import DomainError
 from marketplace.core.pagination import paginate
 from marketplace.reviews import service as reviews
-from marketplace.web.merchant import ROLES, bp
-from marketplace.web.session import page_login_required
+from marketplace.web.merchant import bp
+from marketplace.web.merchant.common import member, portal_page
 from marketplace.web.texts import error_sentence, t
 
 PAGE_SIZE = 20
@@ -31,19 +31,21 @@ def _page(problem: str | None = None, status: int = 200) -> FlaskResponse:
         pages=max(1, math.ceil(result["total"] / PAGE_SIZE)),
         summary=reviews.summary(merchant_id=reviews.my_shop_id(current_user())),
         problem=problem,
+        place=member(),
+        active="reviews",
     )
     return FlaskResponse(html, status=status, mimetype="text/html")
 
 
 @bp.get("/reviews")
-@page_login_required(*ROLES)
+@portal_page
 def reviews_page():
     """My shop's reviews and their replies."""
     return _page()
 
 
 @bp.post("/reviews/<int:review_id>/reply")
-@page_login_required(*ROLES)
+@portal_page
 def reply_review(review_id: int):
     """Reply once, publicly."""
     try:

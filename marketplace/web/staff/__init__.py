@@ -77,13 +77,10 @@ def home():
 # The pages (each adds its routes and menu entries to bp when imported): BD's pipeline,
 # deals and the publishing calendar; customer service's queues; the general manager's
 # money and administration.
-from marketplace.web.staff import (  # noqa: E402, F401
-    admin,
-    bd,
-    calendar,
-    care,
-    cs,
-    deals,
-    money,
-    reviews,
-)
+from marketplace.web.staff import admin, bd, calendar, cs, deals, money  # noqa: E402, F401
+
+# isort: split
+from marketplace.web.staff import giveaway  # noqa: E402, F401 (the free-meal giveaway)
+
+# isort: split
+from marketplace.web.staff import care, reviews  # noqa: E402, F401 (reviews and customer care)

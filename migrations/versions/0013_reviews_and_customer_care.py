@@ -1,8 +1,8 @@
 """reviews and customer care: reviews (one per voucher), care_contacts (customer service's
 log of calls to lapsed customers), deals.expiry_policy (cs_call | auto_refund)
 
-Revision ID: 0011
-Revises: 0010
+Revision ID: 0013_reviews_care
+Revises: 0012_giveaway
 Create Date: 2026-12-02 04:04:22.228431
 
 """
@@ -11,8 +11,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0011'
-down_revision = '0010'
+revision = '0013_reviews_care'
+down_revision = '0012_giveaway'
 branch_labels = None
 depends_on = None
 
