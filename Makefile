@@ -45,7 +45,7 @@ seed: install
 screenshots: install
 	LINLI_SCREENSHOTS=docs/screenshots $(BIN)/pytest -q -p no:randomly tests/browser/test_screens.py \
 	  tests/browser/test_merchant_screens.py tests/browser/test_staff_bd.py tests/browser/test_staff_ops.py \
-	  tests/browser/test_giveaway.py
+	  tests/browser/test_giveaway.py tests/browser/test_reviews.py
 
 # Benchmarks need wrk (apt-get install wrk) and PostgreSQL at 127.0.0.1 (throwaway databases).
 # They use Redis DB 13 (BENCH_REDIS_URL), flushed before and after: clear of make test's DBs.

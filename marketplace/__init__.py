@@ -98,6 +98,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     import merchants
     from marketplace import (
         accounts,
+        care,
         deals,
         distribution,
         giveaway,
@@ -106,6 +107,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         orders,
         payments,
         refunds,
+        reviews,
         settlement,
         tickets,
         vouchers,
@@ -122,6 +124,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     refunds.init_app(app, api)
     payments.init_app(app, api)
     tickets.init_app(app, api)
+    reviews.init_app(app, api)
+    care.init_app(app, api)
     settlement.init_app(app, api)
     giveaway.init_app(app, api)
     jobs.init_app(app, api)

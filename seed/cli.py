@@ -8,7 +8,7 @@ from flask.cli import with_appcontext
 
 from marketplace.core.cli import fails_readably
 from marketplace.core.db import db
-from seed import deals, distribution, giveaway, merchants, portal, staff, support
+from seed import care, deals, distribution, giveaway, merchants, portal, staff, support
 
 
 @click.command("seed")
@@ -45,6 +45,9 @@ def seed_command(force: bool) -> None:
         support_cases = support.load()
         db.session.commit()
         click.echo(f"seeded refund requests and tickets: {support_cases or 'none new'}")
+        care_cases = care.load()  # [care] reviews, care contacts, an auto-refund deal
+        db.session.commit()
+        click.echo(f"seeded reviews and care contacts: {care_cases or 'none new'}")
     # the merchant portal's demo: vouchers for laozhaotong-clerk to redeem
     if paid_orders is not None and portal.load_orders() is not None:
         codes = " ".join(f"{c[:4]}-{c[4:8]}-{c[8:]}" for c in portal.codes_to_redeem())

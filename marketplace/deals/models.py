@@ -84,6 +84,11 @@ class Deal(TimestampMixin, db.Model):
     usage_hours: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
     usage_notes: Mapped[str] = mapped_column(sa.String(1000), default="")
     street_promotion: Mapped[bool] = mapped_column(default=False)
+    # [care] What happens to vouchers left unused at expiry: customer service calls
+    # (``cs_call``) or they are refunded the day after (``auto_refund``, 过期自动退).
+    expiry_policy: Mapped[str] = mapped_column(
+        sa.String(12), default="cs_call", server_default="cs_call"
+    )
     status: Mapped[str] = mapped_column(sa.String(20), default=DealStatus.DRAFT.value)
     # The publishing slot (10:00 or 15:00 Asia/Shanghai); one deal per slot.
     publish_at: Mapped[datetime | None] = mapped_column(unique=True)

@@ -72,6 +72,8 @@ class DealFieldsSchema(ma.Schema):
     street_promotion = ma.fields.Boolean(
         metadata={"description": "promoted by street teams within 2 km; needs ≥ ¥9.90 margin"}
     )
+    # [care] unused vouchers at expiry: customer service calls, or refunded the day after
+    expiry_policy = ma.fields.String(validate=validate.OneOf(["cs_call", "auto_refund"]))
 
     @ma.post_load
     def dates_as_text(self, data: dict, **kwargs: object) -> dict:
@@ -153,6 +155,7 @@ class DealStaffSchema(ma.Schema):
     usage_hours = ma.fields.Nested(UsageHoursSchema, allow_none=True)
     usage_notes = ma.fields.String()
     street_promotion = ma.fields.Boolean()
+    expiry_policy = ma.fields.String()  # [care]
     status = ma.fields.String()
     publish_at = LocalDateTime(allow_none=True)
     published_at = LocalDateTime(allow_none=True)

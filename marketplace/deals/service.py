@@ -44,6 +44,7 @@ EDITABLE = frozenset({
     "per_shopper_limit", "sale_starts_at", "sale_ends_at", "validity_days", "valid_from",
     "valid_until", "reservation_required", "unavailable_weekdays", "unavailable_dates",
     "usage_hours", "usage_notes", "street_promotion",
+    "expiry_policy",  # [care]
 })  # fmt: skip
 RULE_FIELDS = (
     "type", "sale_price", "settlement_price", "list_price", "subsidy", "commission_l1",

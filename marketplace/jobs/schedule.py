@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from marketplace.care import service as care
 from marketplace.deals import popup, publishing, weekly
 from marketplace.deals import service as deals
 from marketplace.giveaway import service as giveaway
@@ -86,6 +87,10 @@ def _sla() -> Any:
 
 def _refunds() -> Any:
     return refunds.retry_approved()
+
+
+def _auto_refund_expired() -> Any:  # [care]
+    return care.auto_refund_expired()
 
 
 def _settle() -> Any:
@@ -166,6 +171,12 @@ SCHEDULE: tuple[ScheduledJob, ...] = (
     ),
     ScheduledJob(
         "retry_refunds", "carry out approved refunds not yet paid", _refunds, cron="*/5 * * * *"
+    ),
+    ScheduledJob(  # [care] after expire_vouchers (00:10)
+        "auto_refund_expired",
+        "00:40: unused vouchers of auto-refund deals, expired yesterday, are refunded",
+        _auto_refund_expired,
+        cron="40 0 * * *",
     ),
     ScheduledJob(
         "monthly_settlement",

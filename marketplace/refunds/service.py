@@ -130,7 +130,7 @@ def _open_request(
     *,
     reason: str,
     reason_text: str,
-    actor_id: int,
+    actor_id: int | None,
     status: RefundStatus = RefundStatus.PENDING,
     **extra: Any,
 ) -> RefundRequest:
@@ -833,6 +833,64 @@ def retry_approved(*, limit: int = 100) -> dict[str, int]:
         status = execute(request_id).status
         outcomes[status] = outcomes.get(status, 0) + 1
     return outcomes
+
+
+# -- [care] the automatic refund of expired unused vouchers (过期自动退) -------------------
+# The deal's operator chose ``auto_refund``: the day after expiry the platform opens the
+# request already approved (no agent decides) and ``execute`` pays it like any other, so
+# the crash-safety above holds: the one open request per order makes a second run (or two
+# runs at once) a no-op, and a run that died before paying is finished by the next one.
+AUTO_EXPIRED = "auto_refund_expired"  # the request's reason_text: how the job finds its own
+
+
+def open_expired_refund(order_id: int) -> RefundRequest | None:
+    """Open the approved request for the order's vouchers left unused past validity
+    (``None``: nothing to refund, or a request is open already). Flushes; the caller
+    commits, then ``execute``s."""
+    order = orders.lock_order(order_id)
+    if order is None or order.status not in [s.value for s in PAID_STATUSES]:
+        return None
+    if order.amount == 0:
+        return None  # a giveaway prize: no money came in, none goes back
+    vouchers = [
+        v
+        for v in db.session.scalars(
+            sa.select(Voucher).where(Voucher.order_id == order.id).order_by(Voucher.id)
+        )
+        if v.status == VoucherStatus.EXPIRED.value
+        or (v.status == VoucherStatus.ACTIVE.value and v.valid_until < local_today())
+    ]
+    if not vouchers:
+        return None
+    try:
+        return _open_request(
+            order,
+            vouchers,
+            reason=RefundReason.OTHER.value,
+            reason_text=AUTO_EXPIRED,
+            actor_id=None,  # the platform, by the deal's rule
+            status=RefundStatus.APPROVED_PENDING_REFUND,
+            decided_at=now(),
+        )
+    except Conflict:
+        return None  # an open request (ours from an earlier run, or the shopper's) pays it
+
+
+def open_expired_refunds() -> list[int]:
+    """Automatic expiry refunds approved but not yet paid back (a run died midway)."""
+    return list(
+        db.session.scalars(
+            sa.select(RefundRequest.id)
+            .where(
+                RefundRequest.status == RefundStatus.APPROVED_PENDING_REFUND.value,
+                RefundRequest.reason_text == AUTO_EXPIRED,
+            )
+            .order_by(RefundRequest.id)
+        )
+    )
+
+
+# -- [/care] ----------------------------------------------------------------------------------
 
 
 # -- lists ---------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from marketplace.core.api import Api
 def init_app(app: Flask, api: Api) -> None:
     from marketplace.web import assets, errors, filters, poster, security, session, texts
     from marketplace.web.merchant import bp as merchant_bp
+    from marketplace.web.merchant import reviews as merchant_reviews  # noqa: F401  [reviews]
 
     # the shop's page modules add their routes to shop.bp
     from marketplace.web.shop import (  # noqa: F401
@@ -30,6 +31,7 @@ def init_app(app: Flask, api: Api) -> None:
         distributor,
         giveaway,
         login,
+        reviews,  # [reviews] rate a visit, a deal's reviews block
         share,
         support,
         vouchers,

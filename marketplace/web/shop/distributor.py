@@ -21,6 +21,7 @@ from marshmallow import validate
 
 from marketplace.accounts.auth import current_user
 from marketplace.accounts.models import Role
+from marketplace.care import service as care
 from marketplace.core.clock import local_today
 from marketplace.core.db import db
 from marketplace.core.errors import DomainError, InvalidInput, NotFound
@@ -287,8 +288,12 @@ def distributor_customers():
     if distributor is None:
         return redirect(url_for("shop.distributor_join"))
     result = attribution.customers(distributor, _page_number(), PAGE_SIZE)
+    # [care] each customer's A/B/C segment and the counts (two statements)
+    ids = [item["binding"].shopper_id for item in result["items"]]
     return render_template(
         "shop/distributor/customers.html",
+        segments=care.segments_for(ids),
+        segment_counts=care.segment_counts(distributor_id=distributor.id),
         customers=CustomerSchema(many=True).dump(result["items"]),
         total=result["total"],
         page=result["page"],

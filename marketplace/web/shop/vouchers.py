@@ -16,6 +16,7 @@ from marketplace.accounts.models import Role
 from marketplace.core import qr
 from marketplace.core.pagination import paginate
 from marketplace.deals.schemas import DealRulesSchema
+from marketplace.reviews import service as reviews
 from marketplace.vouchers import service as vouchers
 from marketplace.vouchers.models import VoucherStatus
 from marketplace.web import session as page_session
@@ -55,7 +56,10 @@ def voucher(code: str):
     found = vouchers.shoppers_voucher(code, current_user())
     merchant = ShopMerchantSchema().dump(found.deal.merchant)
     rules = DealRulesSchema().dump(found.deal)
-    return render_template("shop/voucher.html", voucher=found, merchant=merchant, rules=rules)
+    review = reviews.for_voucher(found.id)  # [reviews] "rate this visit" or "my review"
+    return render_template(
+        "shop/voucher.html", voucher=found, merchant=merchant, rules=rules, review=review
+    )
 
 
 @bp.get("/vouchers/<voucher_code:code>/qr.png")

@@ -81,3 +81,6 @@ from marketplace.web.staff import admin, bd, calendar, cs, deals, money  # noqa:
 
 # isort: split
 from marketplace.web.staff import giveaway  # noqa: E402, F401 (the free-meal giveaway)
+
+# isort: split
+from marketplace.web.staff import care, reviews  # noqa: E402, F401 (reviews and customer care)

@@ -62,7 +62,7 @@ MONEY = (
 WHOLE = ("party_size", "stock", "per_shopper_limit", "validity_days")
 NULLABLE = ("party_size", "per_shopper_limit", "validity_days", "sale_starts_at",
             "sale_ends_at", "valid_from", "valid_until")  # fmt: skip
-TEXT = ("title", "description", "usage_notes")
+TEXT = ("title", "description", "usage_notes", "expiry_policy")  # [care] a select, sent as text
 BOXES = ("reservation_required", "street_promotion")
 INSTANTS = ("sale_starts_at", "sale_ends_at")
 DAYS = ("valid_from", "valid_until")

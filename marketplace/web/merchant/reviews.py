@@ -1,0 +1,60 @@
+"""The merchant portal's reviews page: the shop's reviews, newest first, and the one
+public reply to each (``reviews.service.for_my_shop`` and ``reply``, what
+``GET /api/v1/merchant/reviews`` and ``POST /api/v1/reviews/{id}/reply`` call)."""
+
+from __future__ import annotations
+
+import math
+
+from flask import Response as FlaskResponse
+from flask import flash, redirect, render_template, request, url_for
+
+from marketplace.accounts.auth import current_user
+from marketplace.core.db import db
+from marketplace.core.errors import DomainError
+from marketplace.core.pagination import paginate
+from marketplace.reviews import service as reviews
+from marketplace.web.merchant import bp
+from marketplace.web.merchant.common import member, portal_page
+from marketplace.web.texts import error_sentence, t
+
+PAGE_SIZE = 20
+
+
+def _page(problem: str | None = None, status: int = 200) -> FlaskResponse:
+    raw = request.args.get("page", "")
+    page = min(int(raw), 10_000) if raw.isdigit() and int(raw) > 0 else 1
+    result = paginate(reviews.for_my_shop(current_user()), page, PAGE_SIZE)
+    html = render_template(
+        "merchant/reviews/list.html",
+        result=result,
+        pages=max(1, math.ceil(result["total"] / PAGE_SIZE)),
+        summary=reviews.summary(merchant_id=reviews.my_shop_id(current_user())),
+        problem=problem,
+        place=member(),
+        active="reviews",
+    )
+    return FlaskResponse(html, status=status, mimetype="text/html")
+
+
+@bp.get("/reviews")
+@portal_page
+def reviews_page():
+    """My shop's reviews and their replies."""
+    return _page()
+
+
+@bp.post("/reviews/<int:review_id>/reply")
+@portal_page
+def reply_review(review_id: int):
+    """Reply once, publicly."""
+    try:
+        reviews.reply(review_id, current_user(), request.form.get("text", ""))
+        db.session.commit()
+    except DomainError as error:
+        db.session.rollback()
+        if error.status == 404:
+            raise
+        return _page(problem=error_sentence(error.code, error.status), status=error.status)
+    flash(t("merchant_reviews.replied"))
+    return redirect(url_for("merchant.reviews_page"), code=303)
