@@ -6,6 +6,7 @@ import marshmallow as ma
 from marshmallow import validate
 
 from marketplace.care.models import Channel, Outcome
+from marketplace.core.fields import Id
 from marketplace.core.pagination import PageArgsSchema
 
 
@@ -31,7 +32,7 @@ class CareSegmentPageSchema(ma.Schema):
 
 
 class CareContactCreateSchema(ma.Schema):
-    shopper_id = ma.fields.Integer(required=True, strict=True)
+    shopper_id = Id(required=True)
     channel = ma.fields.String(required=True, validate=validate.OneOf([c.value for c in Channel]))
     outcome = ma.fields.String(required=True, validate=validate.OneOf([o.value for o in Outcome]))
     note = ma.fields.String(load_default="", validate=validate.Length(max=500))

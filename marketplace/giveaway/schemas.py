@@ -16,14 +16,18 @@ MAX_LIKES = 100_000
 
 class GiveawayCampaignCreateSchema(ma.Schema):
     deal_id = Id(required=True)
-    meals = ma.fields.Integer(required=True, validate=validate.Range(min=MIN_MEALS, max=MAX_MEALS))
+    meals = ma.fields.Integer(
+        required=True, strict=True, validate=validate.Range(min=MIN_MEALS, max=MAX_MEALS)
+    )
     payer = ma.fields.String(
         required=True,
         validate=validate.OneOf([p.value for p in Payer]),
         metadata={"description": "merchant: the shop's promotion; platform: at settlement price"},
     )
     window_hours = ma.fields.Integer(
-        load_default=service.DEFAULT_WINDOW_HOURS, validate=validate.Range(min=1, max=168)
+        load_default=service.DEFAULT_WINDOW_HOURS,
+        strict=True,
+        validate=validate.Range(min=1, max=168),
     )
 
 
@@ -92,7 +96,9 @@ class GiveawayEntryArgsSchema(PageArgsSchema):
 class GiveawayReviewSchema(ma.Schema):
     verified = ma.fields.Boolean(required=True)
     likes = ma.fields.Integer(
-        validate=validate.Range(min=0, max=MAX_LIKES), metadata={"description": "when verified"}
+        strict=True,
+        validate=validate.Range(min=0, max=MAX_LIKES),
+        metadata={"description": "when verified"},
     )
     reason = ma.fields.String(
         load_default="", validate=validate.Length(max=200), metadata={"description": "rejected"}

@@ -74,11 +74,11 @@ def test_customer_service_approves_a_refund_and_the_shopper_sees_it_refunded(
     assert page.get_by_text("待处理退款").is_visible()  # the landing panel
     page.get_by_role("navigation", name="运营后台").get_by_role("link", name="退款").click()
     row = page.get_by_role("row", name=f"退款申请 #{request_id}")
-    assert row.get_by_role("link", name="13500007001").is_visible()  # tel: link
+    row.get_by_role("link", name="13500007001").wait_for()  # tel: link, once the queue is shown
     assert row.get_by_text("周末都约满了").is_visible()
     shot(page, "staff-cs-refunds.png")
     row.get_by_role("button", name=re.compile(r"^同意退款 ¥")).click()
-    assert page.get_by_text(f"退款申请 #{request_id} 已同意，钱已原路退回。").is_visible()
+    page.get_by_text(f"退款申请 #{request_id} 已同意，钱已原路退回。").wait_for()
     assert page.get_by_role("row", name=f"退款申请 #{request_id}").count() == 0
     context.close()
 
@@ -142,13 +142,14 @@ def test_the_general_manager_settles_last_month_pays_and_the_overview_matches(
     nav.get_by_role("link", name="结算").click()
     assert page.get_by_label("月份").first.input_value() == period
     page.get_by_role("button", name="开始结算").click()
-    assert page.get_by_text(re.compile(f"^{period} 已结算：新出商家结算单")).is_visible()
+    page.get_by_text(re.compile(f"^{period} 已结算：新出商家结算单")).wait_for()
     statement = page.get_by_role("row").filter(has_text="老昭通炭火烧烤")
     statement.get_by_role("link").click()
+    page.get_by_label("付款流水号").wait_for()
     total = page.locator('[data-figure="statement_total"]').inner_text()
     page.get_by_label("付款流水号").fill("ICBC-0001")
     page.get_by_role("button", name="登记付款").click()
-    assert page.get_by_text(re.compile(r"已登记付款")).is_visible()
+    page.get_by_text(re.compile(r"已登记付款")).wait_for()
     assert page.get_by_text(re.compile("已付款：流水号 ICBC-0001")).is_visible()
 
     nav.get_by_role("link", name="经营概览").click()

@@ -374,3 +374,34 @@ def test_the_lists_are_a_constant_number_of_statements(app, client, clock, shop)
     for shopper in more[:2]:
         contact(shopper)
     assert statements() == few
+
+
+def test_a_free_prize_is_never_refunded_automatically(app, client, clock, expiring):
+    """A giveaway's prize of an auto-refund deal expires unused: no money came in, so the
+    job leaves it expired and refunds only the paid order."""
+    from marketplace.deals.models import Deal
+    from marketplace.orders.actions import place_free_order
+    from marketplace.orders.models import Order
+
+    winner = quick_shopper(app)
+    with app.app_context():
+        deal_id = db.session.scalar(
+            sa.select(Order.deal_id).where(Order.id == expiring["auto"]["order"]["id"])
+        )
+        deal = db.session.get(Deal, deal_id)
+        prize, created = place_free_order(
+            winner.id, deal, settlement_price=0, key="linli:giveaway:test", source="giveaway:test"
+        )
+        db.session.commit()
+        prize_id = prize.id
+    assert created
+    day_after(clock, expiring["until"])
+    tasks.use_app(app)
+    try:
+        tasks.run("expire_vouchers")
+        result = tasks.run("auto_refund_expired")
+    finally:
+        tasks.use_app(None)
+    assert result == {"opened": 1, "refunded": 1}  # the paid order only
+    assert statuses(app, prize_id) == ["expired"]
+    assert order_status(app, prize_id) == "paid"

@@ -62,8 +62,9 @@ def create_giveaway():
             for key in ("deal_id", "meals", "payer", "window_hours")
             if request.form.get(key, "").strip()
         }
-        if is_number(data.get("deal_id", "")):  # the API's id is a JSON number
-            data["deal_id"] = int(data["deal_id"])
+        for key in ("deal_id", "meals", "window_hours"):  # the API's numbers are JSON numbers
+            if is_number(data.get(key, "")):
+                data[key] = int(data[key])
         form = load(GiveawayCampaignCreateSchema(), data)
         return service.create_campaign(current_user(), **form)
 
@@ -117,8 +118,9 @@ def review_giveaway_entry(entry_id: int):
             "verified": request.form.get("verified", ""),
             "reason": request.form.get("reason", "").strip(),
         }
-        if request.form.get("likes", "").strip():
-            data["likes"] = request.form["likes"].strip()
+        likes = request.form.get("likes", "").strip()
+        if likes:  # the API's likes are a JSON number; anything else is refused by the schema
+            data["likes"] = int(likes) if is_number(likes) else likes
         form = load(GiveawayReviewSchema(), data)
         return service.review_entry(entry_id, current_user(), **form)
 
