@@ -26,9 +26,9 @@ def seed_command(force: bool) -> None:
     created_deals = deals.load()
     created_distributors = distribution.load()
     db.session.commit()
-    entries = giveaway.load()  # the free-meal giveaway's demo campaign
-    db.session.commit()
     paid_orders = distribution.load_orders()
+    entries = giveaway.load()  # the free-meal giveaway: its entrants are the demo customers
+    db.session.commit()
     click.echo(f"seeded staff accounts: {', '.join(created_staff) or 'none new'}")
     click.echo(f"seeded merchants: {len(created_merchants) or 'none new'}")
     click.echo(f"seeded deals: {len(created_deals) or 'none new'}")

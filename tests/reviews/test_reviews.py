@@ -34,6 +34,8 @@ def png() -> bytes:
 
 @pytest.fixture
 def visit(app, client, clock, live_server):
+    """A shopper's paid order of two vouchers, the first redeemed by the shop's clerk (the
+    pages' tests use it too)."""
     bd = staff(app, client, Role.BD)
     merchant = live_merchant(client, bd)
     deal = live_deal(app, client, bd, merchant["id"], "small_set", stock=10)
@@ -53,6 +55,7 @@ def visit(app, client, clock, live_server):
         "deal": deal,
         "shopper": shopper,
         "order": checkout["order"],
+        "codes": codes,
         "redeemed": codes[0],
         "unused": codes[1],
         "clerk": clerk,

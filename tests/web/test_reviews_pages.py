@@ -9,7 +9,6 @@ import io
 
 import pytest
 import sqlalchemy as sa
-from PIL import Image
 
 from marketplace.accounts.models import Role
 from marketplace.core.audit import AuditEvent
@@ -17,38 +16,17 @@ from marketplace.core.db import db
 from marketplace.reviews.models import Review
 from marketplace.web.session import TOKEN_KEY
 from tests.factories import (
-    buy,
-    live_deal,
     live_merchant,
-    pay,
     portal_account,
     quick_shopper,
     staff,
 )
+from tests.reviews import test_reviews
 from tests.web.test_staff_cs_roles import as_role, forbidden, forbidden_posts, page_csrf_token
 
-
-def png() -> bytes:
-    out = io.BytesIO()
-    Image.new("RGB", (8, 8), (40, 160, 80)).save(out, "PNG")
-    return out.getvalue()
-
-
-@pytest.fixture
-def visit(app, client, clock, live_server):
-    bd = staff(app, client, Role.BD)
-    merchant = live_merchant(client, bd)
-    deal = live_deal(app, client, bd, merchant["id"], "small_set", stock=10)
-    shopper = quick_shopper(app)
-    checkout = buy(client, shopper, deal["id"], 2).get_json()
-    pay(app, checkout, via="reconcile")
-    codes = sorted(
-        v["code"]
-        for v in client.get("/api/v1/vouchers", headers=shopper.headers).get_json()["items"]
-    )
-    clerk = portal_account(app, client, bd, merchant["id"], "clerk")
-    client.post(f"/api/v1/vouchers/{codes[0]}/redeem", headers=clerk.headers)
-    return {"bd": bd, "merchant": merchant, "deal": deal, "shopper": shopper, "codes": codes}
+# the rated visit and the photo of the reviews' own tests
+png = test_reviews.png
+visit = test_reviews.visit
 
 
 def as_shopper(client, account):
