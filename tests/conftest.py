@@ -28,11 +28,14 @@ from flask.testing import FlaskClient
 from flask_migrate import upgrade
 from redis import Redis
 from redis.exceptions import RedisError
+from rq import Queue, SimpleWorker
 from werkzeug.serving import make_server
 
 from marketplace import create_app
 from marketplace.core.clock import FrozenClock
 from marketplace.core.db import db
+from marketplace.jobs import tasks
+from marketplace.jobs.schedule import QUEUE
 from marketplace.payments.service import HANDLED_EVENTS
 from marketplace.providers.sms import MemorySms
 
@@ -286,3 +289,19 @@ def stripe_proxy(stripe_url: str) -> Iterator[object]:
     proxy = StripeProxy(stripe_url)
     yield proxy
     proxy.close()
+
+
+@pytest.fixture
+def worker(app):
+    """Runs scheduled jobs the way production does: dispatch → queue → a real RQ worker in
+    burst mode. ``worker("name", ...)`` dispatches the jobs and works the queue empty."""
+    tasks.use_app(app)
+    redis = Redis.from_url(app.config["LINLI_REDIS_URL"])
+
+    def run(*names: str) -> None:
+        for name in names:
+            tasks.dispatch(name)
+        SimpleWorker([Queue(QUEUE, connection=redis)], connection=redis).work(burst=True)
+
+    yield run
+    tasks.use_app(None)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from typing import Any
+from urllib.parse import urlencode
 
 from flask import Flask
 
@@ -105,8 +106,29 @@ def voucher_code(code: str) -> str:
     return " ".join(voucher_groups(code))
 
 
+def map_url(location: Any, name: str) -> str | None:
+    """A shop's place on the map (Amap's marker page, which opens the map app on a phone):
+    a link the user follows, not an asset the page loads. None without a location."""
+    if not location:
+        return None
+
+    def coordinate(key: str) -> Any:  # the API's JSON or a model's value
+        return location[key] if isinstance(location, dict) else getattr(location, key)
+
+    query = urlencode(
+        {
+            "position": f"{coordinate('lng')},{coordinate('lat')}",
+            "name": name,
+            "coordinate": "wgs84",
+            "callnative": 1,
+        },
+        safe=",",
+    )
+    return f"https://uri.amap.com/marker?{query}"
+
+
 def init_app(app: Flask) -> None:
-    app.jinja_env.globals.update(query_args=query_args)
+    app.jinja_env.globals.update(query_args=query_args, map_url=map_url)
     app.jinja_env.filters.update(
         yuan=yuan,
         price=price,

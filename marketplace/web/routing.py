@@ -43,3 +43,9 @@ def query_args() -> dict[str, str]:
     starting with "_" are left out, since ``url_for`` reads ``_scheme``, ``_external``,
     ``_anchor`` and ``_method`` as its own options."""
     return {k: v for k, v in request.args.items() if not k.startswith("_")}
+
+
+def page_number() -> int:
+    """The list page asked for (``?page=``): 1 to 10,000, anything else the first page."""
+    raw = request.args.get("page", "")
+    return min(int(raw), 10_000) if is_number(raw) and int(raw) > 0 else 1

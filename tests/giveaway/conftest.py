@@ -7,12 +7,8 @@ import itertools
 from typing import Any
 
 import pytest
-from redis import Redis
-from rq import Queue, SimpleWorker
 
 from marketplace.accounts.models import Role
-from marketplace.jobs import tasks
-from marketplace.jobs.schedule import QUEUE
 from tests.factories import PNG, live_deal, live_merchant, quick_shopper, staff
 
 _images = itertools.count(1)
@@ -74,18 +70,3 @@ def shoppers(app):
         return [quick_shopper(app) for _ in range(count)]
 
     return make
-
-
-@pytest.fixture
-def worker(app):
-    """Runs the closing job the way production does: dispatch → queue → worker."""
-    tasks.use_app(app)
-    redis = Redis.from_url(app.config["LINLI_REDIS_URL"])
-
-    def run(*names: str) -> None:
-        for name in names:
-            tasks.dispatch(name)
-        SimpleWorker([Queue(QUEUE, connection=redis)], connection=redis).work(burst=True)
-
-    yield run
-    tasks.use_app(None)

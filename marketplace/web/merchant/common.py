@@ -8,12 +8,11 @@ from typing import Any
 
 import marshmallow as ma
 from flask import Response as FlaskResponse
-from flask import render_template, request
+from flask import render_template
 
 from marketplace.accounts.auth import current_user
 from marketplace.accounts.models import Role
 from marketplace.core.errors import DomainError, InvalidInput
-from marketplace.web.routing import is_number
 from marketplace.web.session import page_login_required
 from merchants.models import MerchantStaff, StaffRole
 from merchants.service import my_merchant
@@ -30,11 +29,6 @@ def member() -> MerchantStaff:
 
 def is_owner(place: MerchantStaff) -> bool:
     return place.role == StaffRole.OWNER
-
-
-def page_arg() -> int:
-    raw = request.args.get("page", "")
-    return min(int(raw), 10_000) if is_number(raw) and int(raw) > 0 else 1
 
 
 def pages(total: int, size: int = PAGE_SIZE) -> int:

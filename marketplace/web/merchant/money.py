@@ -20,7 +20,8 @@ from marketplace.core.pagination import paginate
 from marketplace.settlement import service as settlement
 from marketplace.web.filters import local_datetime, yuan
 from marketplace.web.merchant import bp
-from marketplace.web.merchant.common import PAGE_SIZE, member, page_arg, pages, portal_page
+from marketplace.web.merchant.common import PAGE_SIZE, member, pages, portal_page
+from marketplace.web.routing import page_number
 from marketplace.web.texts import t
 
 BOM = "\ufeff"
@@ -30,7 +31,7 @@ BOM = "\ufeff"
 @portal_page
 def statements():
     place = member()
-    page = page_arg()
+    page = page_number()
     listed = paginate(settlement.my_statements(current_user(), "merchant"), page, PAGE_SIZE)
     return render_template(
         "merchant/statements.html",

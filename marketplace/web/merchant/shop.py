@@ -23,13 +23,12 @@ from marketplace.web.merchant.common import (
     is_owner,
     load,
     member,
-    page_arg,
     pages,
     portal_page,
     problem_of,
     render_status,
 )
-from marketplace.web.routing import is_number
+from marketplace.web.routing import is_number, page_number
 from marketplace.web.texts import t
 from merchants import service as merchants
 from merchants.schemas import MerchantUpdateSchema
@@ -180,7 +179,7 @@ def request_login():
 @portal_page
 def tickets_list():
     place = member()
-    page = page_arg()
+    page = page_number()
     listed = paginate(tickets.list_for(current_user(), None), page, PAGE_SIZE)
     return render_template(
         "merchant/tickets.html",

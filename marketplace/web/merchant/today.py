@@ -17,7 +17,8 @@ from marketplace.settlement import summary
 from marketplace.vouchers import service as vouchers
 from marketplace.vouchers.models import VoucherStatus
 from marketplace.web.merchant import bp
-from marketplace.web.merchant.common import PAGE_SIZE, member, page_arg, pages, portal_page
+from marketplace.web.merchant.common import PAGE_SIZE, member, pages, portal_page
+from marketplace.web.routing import page_number
 from marketplace.web.texts import error_sentence
 
 
@@ -31,7 +32,7 @@ def home():
     except NotFound as error:
         return render_template("merchant/no_shop.html", problem=error_sentence(error.code, 404))
     today = local_today()
-    page = page_arg()
+    page = page_number()
     listed = paginate(
         vouchers.redemptions_between(
             place.merchant_id, day_start(today), day_start(today + timedelta(days=1))
@@ -74,7 +75,7 @@ def voucher_list():
     place = member()
     status = request.args.get("status", VoucherStatus.ACTIVE.value)
     status = status if status in STATES else VoucherStatus.ACTIVE.value
-    page = page_arg()
+    page = page_number()
     listed = paginate(vouchers.merchant_vouchers(place.merchant_id, status), page, PAGE_SIZE)
     return render_template(
         "merchant/vouchers.html",

@@ -34,6 +34,7 @@ from marketplace.orders import attribution
 from marketplace.settlement import access as statement_access
 from marketplace.settlement import service as settlement
 from marketplace.web import poster
+from marketplace.web.routing import page_number
 from marketplace.web.session import page_login_required, signed_in_user
 from marketplace.web.shop import content
 from marketplace.web.shop.views import bp, category_tone
@@ -99,13 +100,6 @@ def _active() -> Distributor | Response:
 
 def _pages(result: dict[str, Any]) -> int:
     return max(1, math.ceil(result["total"] / result["page_size"]))
-
-
-def _page_number() -> int:
-    try:
-        return max(1, min(10_000, int(request.args.get("page", "1"))))
-    except ValueError:
-        return 1
 
 
 def share_url(link: ShareLink) -> str:
@@ -287,7 +281,7 @@ def distributor_customers():
     distributor = _mine()
     if distributor is None:
         return redirect(url_for("shop.distributor_join"))
-    result = attribution.customers(distributor, _page_number(), PAGE_SIZE)
+    result = attribution.customers(distributor, page_number(), PAGE_SIZE)
     # [care] each customer's A/B/C segment and the counts (two statements)
     ids = [item["binding"].shopper_id for item in result["items"]]
     return render_template(
@@ -308,7 +302,7 @@ def distributor_statements():
     if _mine() is None:
         return redirect(url_for("shop.distributor_join"))
     result = paginate(
-        settlement.my_statements(current_user(), "distributor"), _page_number(), PAGE_SIZE
+        settlement.my_statements(current_user(), "distributor"), page_number(), PAGE_SIZE
     )
     return render_template(
         "shop/distributor/statements.html",
@@ -346,7 +340,7 @@ def _proof_days() -> list[Any]:
 
 
 def _moments(distributor: Distributor, status: int = 200, **context: Any) -> Response:
-    result = paginate(streaks.proofs({}, distributor=distributor), _page_number(), PAGE_SIZE)
+    result = paginate(streaks.proofs({}, distributor=distributor), page_number(), PAGE_SIZE)
     return _page(
         "shop/distributor/moments.html",
         status,

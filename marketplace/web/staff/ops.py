@@ -20,15 +20,10 @@ from flask import render_template, request
 from marketplace.core.db import db
 from marketplace.core.errors import DomainError, InvalidInput
 from marketplace.core.pagination import paginate
-from marketplace.web.routing import is_number
+from marketplace.web.routing import page_number
 from marketplace.web.texts import error_sentence, t, texts
 
 PAGE_SIZE = 20
-
-
-def page_number() -> int:
-    raw = request.args.get("page", "")
-    return min(int(raw), 10_000) if is_number(raw) and int(raw) > 0 else 1
 
 
 def choice(name: str, allowed: list[str] | tuple[str, ...], default: str | None = None) -> Any:
