@@ -37,7 +37,7 @@ from marketplace.accounts.principals import Principal
 from marketplace.core import audit
 from marketplace.core.clock import now
 from marketplace.core.db import db, on_commit
-from marketplace.core.errors import Conflict, InvalidInput
+from marketplace.core.errors import AuthenticationRequired, Conflict, InvalidInput
 from marketplace.core.ratelimit import enforce
 from marketplace.providers.sms import sms_sender
 
@@ -318,19 +318,13 @@ def authenticate_with(
 ) -> tuple[Principal, list[dict[str, str] | None], list[bytes | None]]:
     """``authenticate``, and what ``reads`` names read in the same Redis round trip as the
     token's principal (``principals.principal_with``)."""
-    if not token.startswith(TOKEN_PREFIX) or len(token) > 100:
+    if not _well_formed(token):
         raise InvalidToken()
     hashed = principals.token_hash(token)
     principal, entries, values = principals.principal_with(hashed, reads)
-    if principal is None or principal.revoked:
-        raise InvalidToken()
     moment = now()
-    if moment >= principal.expires_at:
-        raise TokenExpired()
-    if not principal.is_active:
-        raise AccountDisabled()
-    last = principal.last_used_at
-    if last is None or moment - last > TOKEN_TOUCH_INTERVAL:
+    _check(principal, moment)
+    if _touch_due(principal, moment):
         # Throttled so a busy client costs one write per interval, not one per request;
         # conditional, so a burst of requests that all saw the old time writes it once.
         table = AuthToken.__table__
@@ -348,6 +342,51 @@ def authenticate_with(
         db.session.commit()
         principal = principals.touched(hashed, principal, moment)
     return principal, entries, values
+
+
+def authenticated_in_cache(
+    token: str, reads: principals.Reads
+) -> tuple[Principal, list[dict[str, str] | None], list[bytes | None]] | None:
+    """``authenticate_with`` when Redis alone can say yes: the token's cached principal is
+    current (``principals.cached_with``), the token live, the account active, and its last
+    use recorded recently enough. None in every other case, so the caller takes
+    ``authenticate_with``, which reads the database and gives the exact error: a front door
+    (``orders.door``) answers from this without the database, never more leniently."""
+    if not _well_formed(token):
+        return None
+    cached = principals.cached_with(principals.token_hash(token), reads)
+    if cached is None:
+        return None
+    principal, entries, values = cached
+    moment = now()
+    try:
+        _check(principal, moment)
+    except AuthenticationRequired:
+        return None
+    if _touch_due(principal, moment):
+        return None
+    return principal, entries, values
+
+
+def _well_formed(token: str) -> bool:
+    return token.startswith(TOKEN_PREFIX) and len(token) <= 100
+
+
+def _check(principal: Principal | None, moment: datetime) -> None:
+    """The token may be used at ``moment``: 401 unknown, revoked or expired; 403 (the
+    account's ``AccountDisabled``) a disabled account."""
+    if principal is None or principal.revoked:
+        raise InvalidToken()
+    if moment >= principal.expires_at:
+        raise TokenExpired()
+    if not principal.is_active:
+        raise AccountDisabled()
+
+
+def _touch_due(principal: Principal, moment: datetime) -> bool:
+    """The token's last use is older than TOKEN_TOUCH_INTERVAL: record this one."""
+    last = principal.last_used_at
+    return last is None or moment - last > TOKEN_TOUCH_INTERVAL
 
 
 def revoke_token(record: AuthToken, *, actor_id: int | None, reason: str = "logout") -> None:

@@ -127,6 +127,7 @@ class Blueprint(flask_smorest.Blueprint):
 # Keys Linli makes itself (a giveaway's prize order, ...) start with this; a client's key
 # may not, so no request can take the place of one (or be taken for one).
 INTERNAL_KEY_PREFIX = "linli:"
+IDEMPOTENCY_KEY_LENGTH = (1, 80)
 
 
 class IdempotencyKeySchema(ma.Schema):
@@ -135,7 +136,7 @@ class IdempotencyKeySchema(ma.Schema):
     key = ma.fields.String(
         data_key="Idempotency-Key",
         validate=[
-            validate.Length(1, 80),
+            validate.Length(*IDEMPOTENCY_KEY_LENGTH),
             validate.Regexp(
                 f"^(?!{INTERNAL_KEY_PREFIX})",
                 error=f"Keys starting with '{INTERNAL_KEY_PREFIX}' are Linli's own.",

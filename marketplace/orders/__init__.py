@@ -10,9 +10,11 @@ from marketplace.core.api import Api
 def init_app(app: Flask, api: Api) -> None:
     # The views and commands are imported when the app is built, not with the package: a
     # domain that imports this package's models or services never pulls in its views.
+    from marketplace.orders import door
     from marketplace.orders.api import blp
     from marketplace.orders.cli import flash_cli, orders_cli
 
     api.register_blueprint(blp)
+    door.install(app)  # the flash crowd's refusals, answered before Flask (see door.py)
     app.cli.add_command(orders_cli)
     app.cli.add_command(flash_cli)

@@ -117,6 +117,10 @@ def admit(
     verdict = state.verdict(moment)
     if verdict is Verdict.NOT_FOUND:
         raise InvalidInput(fields={"deal_id": ["No such deal."]}, code="deal_not_found")
+    final = turned_away(state, view, quantity, key, moment)
+    if final is not None:
+        raise Refused(final, may_repeat=False)
+    # What is left: attempts let through, and refusals that may repeat a purchase.
     peeked = None
     if state.gated and view is not None:
         peeked, _ = inventory.peek(view, quantity, state.per_shopper_limit)
@@ -148,6 +152,38 @@ def admit(
         on_commit(lambda: inventory.settle_key(deal_id, shopper_id, key, done=True))
         on_rollback(lambda: inventory.settle_key(deal_id, shopper_id, key, done=False))
     return admission
+
+
+def turned_away(
+    state: sale_state.SaleState,
+    view: list[bytes | None] | None,
+    quantity: int,
+    key: str | None,
+    moment: datetime,
+) -> DomainError | None:
+    """The screen's final refusals, from what was read alone (the sale state and the flash
+    gate's ``view``): the error when the attempt is turned away — not on sale, not open
+    yet, closed, sold out, over the limit — and nothing it could be repeating changes that
+    (it has no Idempotency-Key, or one the present gate has no record of). None: checkout
+    must go on (``admit``), which is the only one to decide everything else. What the
+    front door (``orders.door``) answers, and the first thing ``admit`` does."""
+    verdict = state.verdict(moment)
+    if verdict is Verdict.NOT_FOUND or (verdict is Verdict.ON_SALE and not state.gated):
+        return None
+    if not state.gated:  # not on sale; a key may be a purchase made while it was
+        return None if key else _refusal(verdict, state)
+    if view is None or view[0] is None:  # Redis lost the gate: it is filled from the orders
+        return None
+    if key and KeyRecord.of(view[2]) is not KeyRecord.NONE:
+        return None
+    if verdict is not Verdict.ON_SALE:
+        return _refusal(verdict, state)
+    peeked, _ = inventory.peek(view, quantity, state.per_shopper_limit)
+    if peeked is not None and peeked.outcome is Gate.SOLD_OUT:
+        return SoldOut()
+    if peeked is not None and peeked.outcome is Gate.LIMIT_REACHED:
+        return LimitReached()
+    return None
 
 
 def _refused(error: DomainError, record: KeyRecord | None) -> Refused:

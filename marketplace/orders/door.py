@@ -1,0 +1,167 @@
+"""The front door of checkout: at a flash opening, the crowd turned away before Flask.
+
+Thousands of shoppers tap "buy" on a deal with 200 units; all but 200 are told "sold out"
+(or "not open yet", "limit reached"). That answer needs one Redis round trip — the token's
+cached principal, the deal's sale state and the flash gate's view of the shopper, read
+together — yet on the full path it also costs routing, two webargs schemas, the view's
+decorators and an exception through Flask's error handlers, which is most of a refused
+tap's time. This WSGI middleware answers exactly those taps itself:
+
+- ``POST /api/v1/orders`` with a bearer token, a JSON body of only ``deal_id`` and
+  ``quantity`` that the API's schema would accept, and a valid ``Idempotency-Key`` or none;
+- the token's principal is current in Redis and lets the request on as a shopper
+  (``accounts.service.authenticated_in_cache``: revoked, expired, disabled, stale or due for
+  its last-use write all go the full way);
+- the screen refuses the attempt finally (``orders.stock.turned_away``, the same function
+  ``admit`` starts with).
+
+Everything else — a buyer the screen lets through, any doubt, any error, Redis
+unavailable — goes on to the app unchanged, body included, and is decided there as
+before. So the door never answers differently from the app, only sooner; the refusal has
+the API's error shape, status, request id and headers (tests compare the two).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import re
+import uuid
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from flask import Flask
+
+from marketplace.accounts import service as accounts
+from marketplace.accounts.models import Role
+from marketplace.core.api import IDEMPOTENCY_KEY_LENGTH, INTERNAL_KEY_PREFIX
+from marketplace.core.clock import now
+from marketplace.core.errors import DomainError
+from marketplace.deals import sale_state
+from marketplace.orders import service, stock
+
+log = logging.getLogger(__name__)
+PATH = "/api/v1/orders"
+MAX_BODY = 512  # bytes; a real tap's body is ~30, anything larger takes the full path
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+_STATUS = {409: "409 CONFLICT"}
+
+StartResponse = Callable[..., Any]
+WsgiApp = Callable[[dict, StartResponse], Iterable[bytes]]
+
+
+class FrontDoor:
+    """WSGI middleware around the app (``install``): answers the final refusals of
+    ``POST /api/v1/orders`` from Redis, passes every other request through."""
+
+    def __init__(self, app: Flask, inner: WsgiApp) -> None:
+        self.app = app
+        self.inner = inner
+
+    def __call__(self, environ: dict, start_response: StartResponse) -> Iterable[bytes]:
+        if environ.get("PATH_INFO") == PATH and environ.get("REQUEST_METHOD") == "POST":
+            answer = self._refusal(environ)
+            if answer is not None:
+                status, headers, body = answer
+                start_response(status, headers)
+                return [body]
+        return self.inner(environ, start_response)
+
+    def _refusal(self, environ: dict) -> tuple[str, list[tuple[str, str]], bytes] | None:
+        """The refusal the app would give, or None (the app decides). Reads the body, and
+        puts it back for the app when it passes the request on."""
+        token = _bearer(environ.get("HTTP_AUTHORIZATION", ""))
+        if token is None:
+            return None
+        if not environ.get("CONTENT_TYPE", "").startswith("application/json"):
+            return None
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or -1)
+        except ValueError:
+            return None
+        if not 0 < length <= MAX_BODY:
+            return None
+        raw = environ["wsgi.input"].read(length)
+        environ["wsgi.input"] = io.BytesIO(raw)  # the app reads the same body
+        tap = _tap(raw, environ.get("HTTP_IDEMPOTENCY_KEY"))
+        if tap is None:
+            return None
+        deal_id, quantity, key = tap
+        try:
+            with self.app.app_context():
+                error = _turned_away(token, deal_id, quantity, key)
+                if error is None:
+                    return None
+                return _response(self.app, error, environ.get("HTTP_X_REQUEST_ID", ""))
+        except Exception:  # the app answers whatever went wrong here, as it always would
+            log.exception("the checkout door passed a tap on after an error")
+            return None
+
+
+def install(app: Flask) -> None:
+    app.wsgi_app = FrontDoor(app, app.wsgi_app)  # type: ignore[method-assign]
+
+
+def _bearer(header: str) -> str | None:
+    scheme, _, value = header.partition(" ")
+    value = value.strip()
+    return value if scheme.lower() == "bearer" and value else None
+
+
+def _tap(raw: bytes, key: str | None) -> tuple[int, int, str | None] | None:
+    """The deal, quantity and key of a body and header ``OrderCreateSchema`` and
+    ``IdempotencyKeySchema`` accept, limited to the fields a tap sends; else None."""
+    if key is not None and (
+        not IDEMPOTENCY_KEY_LENGTH[0] <= len(key) <= IDEMPOTENCY_KEY_LENGTH[1]
+        or key.startswith(INTERNAL_KEY_PREFIX)
+    ):
+        return None
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        return None
+    if type(body) is not dict or not body.keys() <= {"deal_id", "quantity"}:
+        return None
+    deal_id, quantity = body.get("deal_id"), body.get("quantity", 1)
+    if type(deal_id) is not int or not 0 < deal_id < 2**31:
+        return None
+    if type(quantity) is not int or not 1 <= quantity <= service.MAX_QUANTITY:
+        return None
+    return deal_id, quantity, key or None
+
+
+def _turned_away(token: str, deal_id: int, quantity: int, key: str | None) -> DomainError | None:
+    """One Redis round trip: the principal, the sale state, the gate's view of the shopper."""
+    signed_in = accounts.authenticated_in_cache(token, stock.screen_reads(deal_id, key))
+    if signed_in is None:
+        return None
+    principal, (state_copy,), view = signed_in
+    if principal.must_change_password or not principal.has_role(Role.SHOPPER):
+        return None
+    if state_copy is None:
+        return None
+    state = sale_state.from_copy(deal_id, state_copy)
+    return stock.turned_away(state, view, quantity, key, now())
+
+
+def _response(
+    app: Flask, error: DomainError, incoming_id: str
+) -> tuple[str, list[tuple[str, str]], bytes] | None:
+    """What ``core.errors.handle_domain_error`` and the app's after-request hooks send."""
+    status = _STATUS.get(error.status)
+    if status is None or error.fields or error.headers or app.debug:
+        return None  # (in debug mode the app indents its JSON)
+    request_id = incoming_id if _REQUEST_ID.fullmatch(incoming_id) else uuid.uuid4().hex
+    payload = {"error": {"code": error.code, "message": error.message, "request_id": request_id}}
+    body = f"{app.json.dumps(payload, separators=(',', ':'))}\n".encode()  # as jsonify
+    return (
+        status,
+        [
+            ("Content-Type", "application/json"),
+            ("Content-Length", str(len(body))),
+            ("X-Request-ID", request_id),
+            ("X-Content-Type-Options", "nosniff"),
+        ],
+        body,
+    )
