@@ -3,7 +3,7 @@ on a 200-unit flash deal (limit 1 each) while others browse the catalog, measure
 the trivial endpoint with the same client in the same run.
 
     .venv/bin/python bench/flash_opening.py [--shoppers 2000] [--stock 200] \\
-        [--seconds 10] [--restart-redis] [--profile]
+        [--seconds 10] [--restart-redis] [--profile] [--access-log FILE]
 
 It makes a throwaway PostgreSQL database on BENCH_POSTGRES_URL (the local server by
 default) and drops it afterwards, or uses BENCH_DATABASE_URL, an empty PostgreSQL database
@@ -212,8 +212,11 @@ def open_flash_deal(env: dict[str, str], stock: int, opens_at: datetime) -> int:
         return deal.id
 
 
-def check_stock(env: dict[str, str], deal_id: int, stock: int) -> dict[str, int]:
-    """What the database, the record, says after the opening."""
+def check_stock(
+    env: dict[str, str], deal_id: int, stock: int, opens_at: datetime
+) -> dict[str, int | float]:
+    """What the database, the record, says after the opening (and how many seconds after
+    it opened the first and the last order of the deal were placed)."""
     import sqlalchemy as sa
 
     from marketplace.core.db import db
@@ -232,6 +235,11 @@ def check_stock(env: dict[str, str], deal_id: int, stock: int) -> dict[str, int]
         for shopper_id, quantity in held:
             per_shopper[shopper_id] += quantity
         deal = db.session.get(Deal, deal_id)
+        first, last = db.session.execute(
+            sa.select(sa.func.min(Order.created_at), sa.func.max(Order.created_at)).where(
+                Order.deal_id == deal_id
+            )
+        ).one()
         units = sum(per_shopper.values())
         return {
             "orders": len(held),
@@ -240,6 +248,8 @@ def check_stock(env: dict[str, str], deal_id: int, stock: int) -> dict[str, int]
             "oversold": max(0, units - stock),
             "counter_mismatch": units + deal.stock_left - stock,
             "over_limit": sum(1 for n in per_shopper.values() if n > 1),
+            "first_order_s": (first - opens_at).total_seconds() if first else -1,
+            "last_order_s": (last - opens_at).total_seconds() if last else -1,
         }
 
 
@@ -346,6 +356,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--restart-redis", action="store_true")
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument(
+        "--access-log", type=Path, help="gunicorn's access log: each request's time in ms"
+    )
     args = parser.parse_args()
     database = os.environ.get("BENCH_DATABASE_URL", "")
     if database and not database.startswith("postgresql"):
@@ -391,7 +404,7 @@ def opening(args: argparse.Namespace, database: str, redis_url: str) -> bool:
             results: list[WrkResult] = []
             waiting: list[WrkResult] = []
             log: list[str] = []
-            with gunicorn(env, workers=4, threads=4) as base:
+            with gunicorn(env, workers=4, threads=4, access_log=args.access_log) as base:
 
                 def phase(label: str, script: str, seconds: float) -> tuple[WrkResult, ...]:
                     main_run = start_wrk(
@@ -451,7 +464,7 @@ def opening(args: argparse.Namespace, database: str, redis_url: str) -> bool:
                     WRK_COUNT_ANSWERS + FLASH_SCRIPT % {**values, "phase": "later"},
                     args.seconds,
                 )
-            record = check_stock(env, deal_id, args.stock)
+            record = check_stock(env, deal_id, args.stock, opens_at)
             report(results, record, log)
             broken = record["oversold"] or record["over_limit"] or record["counter_mismatch"]
             first = waiting[0]
@@ -485,7 +498,9 @@ def report(results: list[WrkResult], record: dict[str, int], log: list[str]) -> 
     print(
         f"  the database after: {record['orders']} orders holding {record['units']} units, "
         f"stock left {record['stock_left']}, oversold {record['oversold']}, shoppers over "
-        f"the limit {record['over_limit']}, counter off by {record['counter_mismatch']}"
+        f"the limit {record['over_limit']}, counter off by {record['counter_mismatch']}; "
+        f"orders placed {record['first_order_s']:.2f} s to {record['last_order_s']:.2f} s "
+        f"after the opening"
     )
 
 

@@ -7,9 +7,12 @@ a cProfile per route, or run under ``valgrind --tool=callgrind`` for instruction
     .venv/bin/python bench/per_request.py --callgrind ROUTE[,ROUTE...] [--requests 200]
 
 Routes: ``healthz``, ``flash-sold-out`` and ``flash-over-limit`` (a refused
-``POST /api/v1/orders`` on a flash deal), ``me``, ``deals``, ``home``, ``deal``. The data: a
-migrated throwaway database (SQLite, or ``--postgres`` on BENCH_POSTGRES_URL) with the demo
-seed, a shopper with a token, a sold-out flash deal and one the shopper already bought.
+``POST /api/v1/orders`` on a flash deal), ``flash-winner`` (an admitted one: a new shopper
+each time buys a unit of a flash deal with units left, its PaymentIntent made at the local
+payment server), ``me``, ``deals``, ``home``, ``deal``. The data: a migrated throwaway
+database (SQLite, or ``--postgres`` on BENCH_POSTGRES_URL) with the demo seed, a shopper
+with a token, a sold-out flash deal and one the shopper already bought, and WINNERS more
+shoppers for ``flash-winner`` (so ``--requests`` may be at most about WINNERS / 2).
 Redis: BENCH_REDIS_URL (default DB 13, flushed before and after). The profile's sort:
 BENCH_PROFILE_SORT (``tottime``, or ``cumulative``).
 
@@ -21,6 +24,7 @@ the difference over the extra calls: instructions per request, set-up left out.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import cProfile
 import io
 import os
@@ -38,10 +42,20 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.processes import ROOT, VENV_BIN, bench_world, server_env
+from bench.processes import ROOT, VENV_BIN, bench_world, localstripe, server_env
 
 SORT = os.environ.get("BENCH_PROFILE_SORT", "tottime")
-ROUTES = ("healthz", "flash-sold-out", "flash-over-limit", "me", "deals", "home", "deal")
+ROUTES = (
+    "healthz",
+    "flash-sold-out",
+    "flash-over-limit",
+    "flash-winner",
+    "me",
+    "deals",
+    "home",
+    "deal",
+)
+WINNERS = 5000  # shoppers with a token for ``flash-winner``, one purchase each
 
 
 def prepare(env: dict[str, str]) -> dict[str, Any]:
@@ -68,15 +82,15 @@ def prepare(env: dict[str, str]) -> dict[str, Any]:
         editor = db.session.scalars(sa.select(User).where(User.username == "editor")).one()
         shop = db.session.scalars(sa.select(Merchant).where(Merchant.stage == "live")).first()
         shoppers = []
-        for n in range(2):
-            user = User(phone=f"1970000000{n}", display_name=f"剖析{n}")
+        for n in range(2 + WINNERS):
+            user = User(phone=f"197{n:08d}", display_name=f"剖析{n}")
             user.grant(Role.SHOPPER)
             db.session.add(user)
             shoppers.append(user)
         db.session.flush()
         tokens = [accounts.issue_token(user).token for user in shoppers]
         flash = []
-        for n in range(2):
+        for n in range(2 + WINNERS // 200):
             deal = deals.create_deal(
                 {
                     "merchant_id": shop.id,
@@ -85,7 +99,7 @@ def prepare(env: dict[str, str]) -> dict[str, Any]:
                     "list_price": 5800,
                     "sale_price": 990,
                     "settlement_price": 990,
-                    "stock": 1 + n,
+                    "stock": (1, 2)[n] if n < 2 else 200,  # a flash deal's most
                     "per_shopper_limit": 1,
                     "sale_starts_at": now() - timedelta(minutes=5),
                     "sale_ends_at": now() + timedelta(hours=2),
@@ -102,21 +116,29 @@ def prepare(env: dict[str, str]) -> dict[str, Any]:
         ids = [d.id for d in flash]
     client = app.test_client()
     # shopper 1 buys the 1-unit deal (sold out) and one unit of the 2-unit deal (limit)
-    for deal_id in ids:
+    for deal_id in ids[:2]:
         answer = client.post(
             "/api/v1/orders",
             json={"deal_id": deal_id, "quantity": 1},
             headers={"Authorization": f"Bearer {tokens[1]}"},
         )
         assert answer.status_code in (201, 503), answer.get_json()
-    return {"app": app, "tokens": tokens, "sold_out": ids[0], "limited": ids[1], "deal": live}
+    return {
+        "app": app,
+        "tokens": tokens,
+        "sold_out": ids[0],
+        "limited": ids[1],
+        "plenty": ids[2:],
+        "deal": live,
+    }
 
 
 def requests_of(world: dict[str, Any]) -> dict[str, tuple[Callable[[], dict], int]]:
     """Each route as a function making a fresh WSGI environ, and the status it must get."""
     from werkzeug.test import EnvironBuilder
 
-    loser, buyer = (f"Bearer {t}" for t in world["tokens"])
+    loser, buyer = (f"Bearer {t}" for t in world["tokens"][:2])
+    winners = iter(enumerate(world["tokens"][2:]))
 
     def environ(method: str, path: str, **kw: Any) -> Callable[[], dict]:
         def make() -> dict:
@@ -134,8 +156,13 @@ def requests_of(world: dict[str, Any]) -> dict[str, tuple[Callable[[], dict], in
             headers={"Authorization": auth, "Idempotency-Key": "profile-attempt"},
         )
 
+    def winner() -> dict:
+        n, token = next(winners)
+        return order(world["plenty"][n // 200], f"Bearer {token}")()
+
     return {
         "healthz": (environ("GET", "/healthz"), 200),
+        "flash-winner": (winner, 201),
         "flash-sold-out": (order(world["sold_out"], loser), 409),
         "flash-over-limit": (order(world["limited"], buyer), 409),
         "me": (environ("GET", "/api/v1/me", headers={"Authorization": loser}), 200),
@@ -262,12 +289,12 @@ def main() -> None:
     if args.callgrind:
         callgrind(args)
         return
-    with bench_world(args.postgres) as (instance, database):
+    with bench_world(args.postgres) as (instance, database), contextlib.ExitStack() as payments:
+        stripe_base = "http://127.0.0.1:9"  # nothing answers: set-up orders stay pending
+        if "flash-winner" in args.routes and not args.callgrind_child:
+            stripe_base = payments.enter_context(localstripe())
         env = server_env(
-            instance,
-            database,
-            LINLI_CATALOG_CACHE="1",
-            LINLI_STRIPE_API_BASE="http://127.0.0.1:9",  # nothing answers: orders stay pending
+            instance, database, LINLI_CATALOG_CACHE="1", LINLI_STRIPE_API_BASE=stripe_base
         )
         world = prepare(env)
         routes = requests_of(world)

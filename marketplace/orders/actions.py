@@ -67,12 +67,20 @@ def place_order(
     (``created`` False); the same key with another body is a 409. ``shopper``: the user, or
     the request's principal (only an admitted buyer's ``User`` row is loaded); ``screen``:
     what the request already read from Redis for the screen (``stock.screen_reads``)."""
-    order, created = _place(
-        shopper, deal_id, quantity, idempotency_key=idempotency_key, ref=ref, screen=screen
-    )
-    db.session.commit()  # the order exists before the provider is asked anything
-    order = service.attach_payment(order)
-    db.session.commit()
+    session = db.session()
+    keep = session.expire_on_commit
+    # What is answered is the order just placed, as placed: its commits need not make the
+    # session read it back (a flash winner's statements are the opening's cost).
+    session.expire_on_commit = False
+    try:
+        order, created = _place(
+            shopper, deal_id, quantity, idempotency_key=idempotency_key, ref=ref, screen=screen
+        )
+        session.commit()  # the order exists before the provider is asked anything
+        order = service.attach_payment(order)
+        session.commit()
+    finally:
+        session.expire_on_commit = keep
     return order, created
 
 

@@ -11,9 +11,11 @@ import logging
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.orm.attributes import set_committed_value
 
 from marketplace.accounts.models import User
 from marketplace.core import audit
+from marketplace.core.clock import now
 from marketplace.core.db import db
 from marketplace.core.errors import Conflict, NotFound
 from marketplace.orders.access import can_see_order
@@ -65,7 +67,10 @@ def attach_payment(order: Order) -> Order:
     so a provider failure can never lose the order: ProviderUnavailable leaves it pending.
 
     The read transaction is ended before the network call: no database transaction (on
-    SQLite, the write lock) is ever held while waiting for the provider."""
+    SQLite, the write lock) is ever held while waiting for the provider. The intent is
+    recorded by one conditional UPDATE (only while the order is pending and has none), so
+    a concurrent retry's intent and an order paid or expired meanwhile are never
+    overwritten; then the order is read again only if someone else got there first."""
     if order.status != OrderStatus.PENDING_PAYMENT.value or order.payment_intent_id:
         return order
     order_id, amount, currency = order.id, order.amount, order.currency
@@ -75,20 +80,36 @@ def attach_payment(order: Order) -> Order:
     intent = stripe().create_payment_intent(
         amount=amount, currency=currency, metadata=metadata, idempotency_key=key
     )
-    order = lock_order(order_id)
-    if order.payment_intent_id is None and order.status == OrderStatus.PENDING_PAYMENT.value:
-        order.payment_intent_id = intent["id"]
-        order.client_secret = intent.get("client_secret")
+    table = Order.__table__
+    recorded = db.session.execute(
+        sa.update(table)
+        .where(
+            table.c.id == order_id,
+            table.c.payment_intent_id.is_(None),
+            table.c.status == OrderStatus.PENDING_PAYMENT.value,
+        )
+        .values(
+            payment_intent_id=intent["id"],
+            client_secret=intent.get("client_secret"),
+            updated_at=now(),
+        )
+    ).rowcount
+    if recorded:
+        set_committed_value(order, "payment_intent_id", intent["id"])
+        set_committed_value(order, "client_secret", intent.get("client_secret"))
         audit.record(
             "order",
-            order.id,
+            order_id,
             "payment.intent_created",
             actor_id=None,
             data={"payment_intent": intent["id"], "amount": amount},
         )
-    elif order.payment_intent_id != intent["id"]:
+        return order
+    order = lock_order(order_id)
+    if order.payment_intent_id != intent["id"]:
         # A concurrent retry attached another intent first (a provider that ignores
-        # Idempotency-Key makes a second one): ours must never be paid.
+        # Idempotency-Key makes a second one), or the order is no longer pending: ours
+        # must never be paid.
         try:
             stripe().cancel_payment_intent(
                 intent["id"], idempotency_key=idempotency_key("cancel", intent["id"])
