@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import re
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
@@ -26,6 +25,7 @@ from marketplace.core.errors import (
     handle_domain_error,
     register_error_handlers,
 )
+from marketplace.core.frontdoor import REQUEST_ID
 from marketplace.core.ratelimit import init_rate_limits
 from marketplace.core.redis import init_redis
 from marketplace.providers.notifier import init_notifier
@@ -34,7 +34,6 @@ from marketplace.providers.storage import init_storage
 from marketplace.providers.stripe import init_payments
 
 MIGRATIONS_DIR = str(settings.PROJECT_ROOT / "migrations")
-_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 migrate = Migrate(compare_type=True, render_as_batch=True)
 
 
@@ -143,7 +142,7 @@ def _register_request_id(app: Flask) -> None:
     @app.before_request
     def _assign_request_id() -> None:
         incoming = request.headers.get("X-Request-ID", "")
-        g.request_id = incoming if _REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
+        g.request_id = incoming if REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
 
     @app.after_request
     def _echo_request_id(response):

@@ -33,6 +33,7 @@ from typing import Any
 
 from flask import Response, current_app, request
 from redis.exceptions import RedisError
+from werkzeug.http import parse_etags
 
 from marketplace.core.clock import now
 from marketplace.core.db import on_commit
@@ -67,13 +68,19 @@ class CachedJSON:
         body = json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
         return cls(body, hashlib.blake2b(body, digest_size=12).hexdigest())
 
+    def held_by(self, if_none_match: str | None) -> bool:
+        """The client already holds these bytes: its ``If-None-Match`` names the ETag,
+        compared weakly as RFC 9110 says (then the answer is a 304 without the body)."""
+        return bool(if_none_match) and parse_etags(if_none_match).contains_weak(self.etag)
+
+    def headers(self) -> dict[str, str]:
+        return {"ETag": f'"{self.etag}"', "Cache-Control": CACHE_CONTROL}
+
     def response(self) -> Response:
-        """The answer to the current request: 200 with the bytes, or 304 when the client
-        already holds them (``If-None-Match``, compared weakly as RFC 9110 says)."""
-        headers = {"ETag": f'"{self.etag}"', "Cache-Control": CACHE_CONTROL}
-        if "If-None-Match" in request.headers and request.if_none_match.contains_weak(self.etag):
-            return Response(status=304, headers=headers)
-        return Response(self.body, mimetype="application/json", headers=headers)
+        """The answer to the current request: 200 with the bytes, or 304 (``held_by``)."""
+        if self.held_by(request.headers.get("If-None-Match")):
+            return Response(status=304, headers=self.headers())
+        return Response(self.body, mimetype="application/json", headers=self.headers())
 
 
 def catalog_changed() -> None:

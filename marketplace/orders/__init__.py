@@ -15,6 +15,6 @@ def init_app(app: Flask, api: Api) -> None:
     from marketplace.orders.cli import flash_cli, orders_cli
 
     api.register_blueprint(blp)
-    door.install(app)  # the flash crowd's refusals, answered before Flask (see door.py)
+    door.install(app)  # the flash crowd's refusals, answered before Flask (door.py)
     app.cli.add_command(orders_cli)
     app.cli.add_command(flash_cli)

@@ -1,11 +1,12 @@
-"""The front door of checkout: at a flash opening, the crowd turned away before Flask.
+"""The checkout's lane at the front door (``core.frontdoor``): a flash crowd turned away
+before Flask.
 
 Thousands of shoppers tap "buy" on a deal with 200 units; all but 200 are told "sold out"
 (or "not open yet", "limit reached"). That answer needs one Redis round trip — the token's
 cached principal, the deal's sale state and the flash gate's view of the shopper, read
 together — yet on the full path it also costs routing, two webargs schemas, the view's
 decorators and an exception through Flask's error handlers, which is most of a refused
-tap's time. This WSGI middleware answers exactly those taps itself:
+tap's time. This lane answers exactly those taps itself:
 
 - ``POST /api/v1/orders`` with a bearer token, a JSON body of only ``deal_id`` and
   ``quantity`` that the API's schema would accept, and a valid ``Idempotency-Key`` or none;
@@ -17,7 +18,7 @@ tap's time. This WSGI middleware answers exactly those taps itself:
 
 Everything else — a buyer the screen lets through, any doubt, any error, Redis
 unavailable — goes on to the app unchanged, body included, and is decided there as
-before. So the door never answers differently from the app, only sooner; the refusal has
+before. So the lane never answers differently from the app, only sooner: the refusal has
 the API's error shape, status, request id and headers (tests compare the two).
 """
 
@@ -25,82 +26,46 @@ from __future__ import annotations
 
 import io
 import json
-import logging
-import re
-import uuid
-from collections.abc import Callable, Iterable
-from typing import Any
 
-from flask import Flask
+from flask import Flask, current_app
 
 from marketplace.accounts import service as accounts
 from marketplace.accounts.models import Role
 from marketplace.core.api import IDEMPOTENCY_KEY_LENGTH, INTERNAL_KEY_PREFIX
 from marketplace.core.clock import now
 from marketplace.core.errors import DomainError
+from marketplace.core.frontdoor import REQUEST_ID_KEY, Answer, front_door
 from marketplace.deals import sale_state
 from marketplace.orders import service, stock
 
-log = logging.getLogger(__name__)
 PATH = "/api/v1/orders"
 MAX_BODY = 512  # bytes; a real tap's body is ~30, anything larger takes the full path
-_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 _STATUS = {409: "409 CONFLICT"}
-
-StartResponse = Callable[..., Any]
-WsgiApp = Callable[[dict, StartResponse], Iterable[bytes]]
-
-
-class FrontDoor:
-    """WSGI middleware around the app (``install``): answers the final refusals of
-    ``POST /api/v1/orders`` from Redis, passes every other request through."""
-
-    def __init__(self, app: Flask, inner: WsgiApp) -> None:
-        self.app = app
-        self.inner = inner
-
-    def __call__(self, environ: dict, start_response: StartResponse) -> Iterable[bytes]:
-        if environ.get("PATH_INFO") == PATH and environ.get("REQUEST_METHOD") == "POST":
-            answer = self._refusal(environ)
-            if answer is not None:
-                status, headers, body = answer
-                start_response(status, headers)
-                return [body]
-        return self.inner(environ, start_response)
-
-    def _refusal(self, environ: dict) -> tuple[str, list[tuple[str, str]], bytes] | None:
-        """The refusal the app would give, or None (the app decides). Reads the body, and
-        puts it back for the app when it passes the request on."""
-        token = _bearer(environ.get("HTTP_AUTHORIZATION", ""))
-        if token is None:
-            return None
-        if not environ.get("CONTENT_TYPE", "").startswith("application/json"):
-            return None
-        try:
-            length = int(environ.get("CONTENT_LENGTH") or -1)
-        except ValueError:
-            return None
-        if not 0 < length <= MAX_BODY:
-            return None
-        raw = environ["wsgi.input"].read(length)
-        environ["wsgi.input"] = io.BytesIO(raw)  # the app reads the same body
-        tap = _tap(raw, environ.get("HTTP_IDEMPOTENCY_KEY"))
-        if tap is None:
-            return None
-        deal_id, quantity, key = tap
-        try:
-            with self.app.app_context():
-                error = _turned_away(token, deal_id, quantity, key)
-                if error is None:
-                    return None
-                return _response(self.app, error, environ.get("HTTP_X_REQUEST_ID", ""))
-        except Exception:  # the app answers whatever went wrong here, as it always would
-            log.exception("the checkout door passed a tap on after an error")
-            return None
 
 
 def install(app: Flask) -> None:
-    app.wsgi_app = FrontDoor(app, app.wsgi_app)  # type: ignore[method-assign]
+    front_door(app).add("POST", PATH, refused_tap)
+
+
+def refused_tap(environ: dict) -> Answer | None:
+    """The refusal the app would give this tap, or None (the app decides). Reads the body,
+    and puts it back for the app."""
+    token = _bearer(environ.get("HTTP_AUTHORIZATION", ""))
+    if token is None or not environ.get("CONTENT_TYPE", "").startswith("application/json"):
+        return None
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or -1)
+    except ValueError:
+        return None
+    if not 0 < length <= MAX_BODY:
+        return None
+    raw = environ["wsgi.input"].read(length)
+    environ["wsgi.input"] = io.BytesIO(raw)  # the app reads the same body
+    tap = _tap(raw, environ.get("HTTP_IDEMPOTENCY_KEY"))
+    if tap is None:
+        return None
+    error = _turned_away(token, *tap)
+    return None if error is None else _answer(error, environ[REQUEST_ID_KEY])
 
 
 def _bearer(header: str) -> str | None:
@@ -145,23 +110,11 @@ def _turned_away(token: str, deal_id: int, quantity: int, key: str | None) -> Do
     return stock.turned_away(state, view, quantity, key, now())
 
 
-def _response(
-    app: Flask, error: DomainError, incoming_id: str
-) -> tuple[str, list[tuple[str, str]], bytes] | None:
-    """What ``core.errors.handle_domain_error`` and the app's after-request hooks send."""
+def _answer(error: DomainError, request_id: str) -> Answer | None:
+    """What ``core.errors.handle_domain_error`` sends (``jsonify``'s compact JSON)."""
     status = _STATUS.get(error.status)
-    if status is None or error.fields or error.headers or app.debug:
+    if status is None or error.fields or error.headers or current_app.debug:
         return None  # (in debug mode the app indents its JSON)
-    request_id = incoming_id if _REQUEST_ID.fullmatch(incoming_id) else uuid.uuid4().hex
     payload = {"error": {"code": error.code, "message": error.message, "request_id": request_id}}
-    body = f"{app.json.dumps(payload, separators=(',', ':'))}\n".encode()  # as jsonify
-    return (
-        status,
-        [
-            ("Content-Type", "application/json"),
-            ("Content-Length", str(len(body))),
-            ("X-Request-ID", request_id),
-            ("X-Content-Type-Options", "nosniff"),
-        ],
-        body,
-    )
+    body = f"{current_app.json.dumps(payload, separators=(',', ':'))}\n".encode()
+    return Answer(status, [("Content-Type", "application/json")], body)

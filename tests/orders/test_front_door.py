@@ -10,8 +10,8 @@ from werkzeug.test import Client
 from marketplace.accounts import service as accounts
 from marketplace.accounts.models import Role, User
 from marketplace.core.db import db
+from marketplace.core.frontdoor import FrontDoor
 from marketplace.orders import actions
-from marketplace.orders.door import FrontDoor
 from marketplace.orders.models import Order
 from tests.dbtouch import database_touches
 from tests.factories import buy, quick_shopper, staff
