@@ -6,7 +6,7 @@ trip, yet on Flask's path it also pays for routing, the request context, flask-s
 decorators, before/after-request hooks and a ``Response`` object — most of its time.
 
 This WSGI middleware runs first. A domain registers a *lane* for one method and path
-(``add``): a function of the WSGI environ that returns a finished answer or None. A lane
+(``route``): a function of the WSGI environ that returns a finished answer or None. A lane
 answers only what it can answer exactly as the app would (the same status, body and
 headers; each lane's tests compare the two); anything else — an answer it is unsure of,
 Redis unavailable, an unexpected error — returns None and the request goes on to the app
@@ -57,7 +57,7 @@ class FrontDoor:
         self.exact: dict[tuple[str, str], Lane] = {}
         self.numbered: dict[tuple[str, str], Lane] = {}  # "/prefix/" + digits
 
-    def add(self, method: str, path: str, lane: Lane) -> None:
+    def route(self, method: str, path: str, lane: Lane) -> None:
         """Offer ``method path`` to ``lane``; a path ending in ``/<int>`` takes any positive
         decimal number there (the lane reads it from ``PATH_INFO``)."""
         if path.endswith("/<int>"):

@@ -22,6 +22,7 @@ from marketplace.core.fields import ReasonSchema
 from marketplace.core.pagination import PageArgsSchema, page_of, paginate
 from marketplace.deals import catalog, publishing, service, weekly
 from marketplace.deals.schemas import (
+    CATALOG_PARAMS,
     CatalogArgsSchema,
     CatalogPageSchema,
     DealCreateSchema,
@@ -53,7 +54,6 @@ EDITORS = (Role.BD, Role.EDITOR)
 # One instance for every request: webargs would otherwise build the schema (and copy its
 # fields) on each catalog read that misses the cache.
 CATALOG_ARGS = CatalogArgsSchema()
-CATALOG_PARAMS = frozenset(CATALOG_ARGS.fields)
 NOT_MODIFIED = "the client's copy is current (If-None-Match with the ETag it holds)"
 
 

@@ -18,14 +18,14 @@ from flask import Flask
 from marketplace.core import cache
 from marketplace.core.clock import local_today
 from marketplace.core.frontdoor import Answer, front_door
-from marketplace.deals.api import CATALOG_PARAMS
+from marketplace.deals.schemas import CATALOG_PARAMS
 
 
 def install(app: Flask) -> None:
     door = front_door(app)
-    door.add("GET", "/api/v1/deals", deals_list)
-    door.add("GET", "/api/v1/deals/<int>", deal_page)
-    door.add("GET", "/api/v1/home", home)
+    door.route("GET", "/api/v1/deals", deals_list)
+    door.route("GET", "/api/v1/deals/<int>", deal_page)
+    door.route("GET", "/api/v1/home", home)
 
 
 def deals_list(environ: dict) -> Answer | None:

@@ -277,6 +277,11 @@ class CatalogArgsSchema(ma.Schema):
             raise ma.ValidationError("Sorting by distance needs near=lat,lng.", "sort")
 
 
+# The catalog's parameters: what the list's cache key is made of (``deals.api``, and the
+# catalog's lane at the front door, ``deals.door``, which must agree with it).
+CATALOG_PARAMS = frozenset(CatalogArgsSchema().fields)
+
+
 class CatalogItemSchema(ma.Schema):
     id = ma.fields.Integer(attribute="deal.id")
     type = ma.fields.String(attribute="deal.type")

@@ -44,7 +44,7 @@ _STATUS = {409: "409 CONFLICT"}
 
 
 def install(app: Flask) -> None:
-    front_door(app).add("POST", PATH, refused_tap)
+    front_door(app).route("POST", PATH, refused_tap)
 
 
 def refused_tap(environ: dict) -> Answer | None:
