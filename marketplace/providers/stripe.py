@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import os
 import secrets
 import time
 from collections.abc import Mapping
@@ -165,6 +166,15 @@ class StripeClient:
         self.session.mount("https://", HTTPAdapter(max_retries=retry))
         self.session.headers["Authorization"] = f"Bearer {self.secret_key}"
         self.session.headers["Stripe-Version"] = "2024-06-20"
+        # The environment's proxy and CA settings (HTTPS_PROXY, NO_PROXY, REQUESTS_CA_BUNDLE)
+        # are read once, here: requests would otherwise scan the whole environment on every
+        # call (a flash winner's call included), and could let a ~/.netrc entry replace
+        # the Authorization header above.
+        self.session.proxies.update(requests.utils.get_environ_proxies(self.base_url))
+        self.session.verify = (
+            os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+        )
+        self.session.trust_env = False
 
     def _call(
         self,
