@@ -107,3 +107,19 @@ def test_with_the_cache_off_everything_goes_to_the_views(app, client, city):
         assert reached.count == len(PATHS)
     finally:
         app.config["LINLI_CATALOG_CACHE"] = True
+
+
+def test_a_query_that_is_not_utf8_is_keyed_as_the_view_keys_it(app, client, city):
+    """``request.args`` keeps invalid UTF-8 percent-encoded (``q=%FF`` is the text "%FF"),
+    so the door must not read it as U+FFFD and send the entry of another query."""
+    bd, _, shops = city
+    from tests.factories import live_deal
+
+    live_deal(app, client, bd, shops["tea"]["id"], "small_set", title="奶茶%FF特价")
+    replaced = client.get("/api/v1/deals?q=%EF%BF%BD")  # U+FFFD itself: its entry is stored
+    assert replaced.status_code == 200 and replaced.get_json()["items"] == []
+
+    at_the_door = Client(app.wsgi_app).get("/api/v1/deals?q=%FF", headers={"X-Request-ID": "r"})
+    inside = Client(inner(app)).get("/api/v1/deals?q=%FF", headers={"X-Request-ID": "r"})
+    assert [d["title"] for d in inside.get_json()["items"]] == ["奶茶%FF特价"]
+    assert at_the_door.get_data() == inside.get_data()
