@@ -222,3 +222,19 @@ def test_a_chunked_body_is_read_by_the_app_only(app, client, bd, merchant):
             )
         assert answer.status_code == status, answer.get_json()
         assert reached.count == 1
+
+
+@pytest.mark.parametrize("key", ["tap-{user_id}", "tap-{token_id}", "tap-{nothing}"])
+def test_a_repeat_is_its_order_whatever_its_key_spells(app, client, bd, merchant, key):
+    """An Idempotency-Key is the client's text: braces in it are not placeholders of the
+    screen's Redis read, so the repeat of a purchase made with it still finds its order
+    after the sell-out (at the door and inside)."""
+    deal = flash_deal(app, client, bd, merchant, stock=1)
+    shopper = quick_shopper(app)
+    first = buy(client, shopper, deal["id"], key=key)
+    assert first.status_code == 201, first.get_json()
+
+    for wsgi in (the_app_without_its_door(app), app.wsgi_app):
+        again = tap(wsgi, shopper, deal["id"], key=key)
+        assert again.status_code == 200, (wsgi, again.get_json())
+        assert again.get_json()["order"]["id"] == first.get_json()["order"]["id"]
