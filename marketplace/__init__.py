@@ -55,9 +55,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     # UTC timestamps with a Z, in every process (marketplace/core/logs.py).
     logging.basicConfig(level=app.config["LINLI_LOG_LEVEL"], handlers=[logs.handler()])
-    if app.config["LINLI_TRUST_PROXY"]:
-        n = app.config["LINLI_TRUST_PROXY"]
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
     app.extensions["linli.settings"] = values
 
     db.init_app(app)
@@ -135,6 +132,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from seed.cli import seed_command  # the composition root wires `flask seed` too
 
     app.cli.add_command(seed_command)
+    if app.config["LINLI_TRUST_PROXY"]:
+        # Outermost, around the domains' front door (core.frontdoor) as well: a request
+        # answered there has its client's address and scheme too (the server's access log
+        # reads REMOTE_ADDR from the environ ProxyFix rewrites).
+        n = app.config["LINLI_TRUST_PROXY"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
     return app
 
 

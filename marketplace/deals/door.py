@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from urllib.parse import parse_qsl
 
+import werkzeug.urls  # noqa: F401 - registers the "werkzeug.url_quote" codec error handler
 from flask import Flask
 
 from marketplace.core import cache
@@ -31,9 +32,14 @@ def install(app: Flask) -> None:
 def deals_list(environ: dict) -> Answer | None:
     query = environ.get("QUERY_STRING", "")
     try:
-        # as werkzeug parses ``request.args`` (invalid UTF-8 stays percent-encoded there;
-        # here it goes to the view)
-        pairs = parse_qsl(query.encode("latin-1").decode(), keep_blank_values=True)
+        # exactly as werkzeug parses ``request.args``: invalid UTF-8 stays percent-encoded
+        # (its codec error handler), so ``q=%FF`` is the text "%FF", as the view keys it,
+        # not U+FFFD (another query's entry)
+        pairs = parse_qsl(
+            query.encode("latin-1").decode(),
+            keep_blank_values=True,
+            errors="werkzeug.url_quote",
+        )
     except (UnicodeError, ValueError):
         return None
     params: dict[str, list[str]] = {}

@@ -157,6 +157,14 @@ def keys_key(deal_id: int) -> str:
 
 
 def key_field(shopper_id: int | str, key: str) -> str:
+    """The field of a shopper's Idempotency-Key in ``keys_key``. The screen reads it with
+    ``shopper_id`` as the ``{user_id}`` placeholder (``core.tagged.read_many``), and that
+    read fills every ``{name}`` of the field: a key holding a brace (the client's text)
+    is written hex-encoded, behind ``#`` instead of ``:`` so no two keys share a field,
+    else its record would be read under another field and a repeat of its purchase
+    turned away as sold out instead of answered with its order."""
+    if "{" in key:
+        return f"{shopper_id}#{key.encode().hex()}"
     return f"{shopper_id}:{key}"
 
 

@@ -51,16 +51,23 @@ def refused_tap(environ: dict) -> Answer | None:
     """The refusal the app would give this tap, or None (the app decides). Reads the body,
     and puts it back for the app."""
     token = _bearer(environ.get("HTTP_AUTHORIZATION", ""))
-    if token is None or not environ.get("CONTENT_TYPE", "").startswith("application/json"):
+    # The media type exactly (``core.api._is_json`` refuses application/jsonx with a 415);
+    # the app also takes application/*+json, which goes to it.
+    mimetype = environ.get("CONTENT_TYPE", "").partition(";")[0].strip(" \t").lower()
+    if token is None or mimetype != "application/json":
         return None
-    try:
-        length = int(environ.get("CONTENT_LENGTH") or -1)
-    except ValueError:
+    # A plain Content-Length (as werkzeug reads it), no Transfer-Encoding: werkzeug would
+    # read a chunked body to its end, not to a length beside it.
+    length_text = environ.get("CONTENT_LENGTH", "").strip(" \t")
+    if "HTTP_TRANSFER_ENCODING" in environ or not (length_text.isascii() and length_text.isdigit()):
         return None
+    length = int(length_text)
     if not 0 < length <= MAX_BODY:
         return None
     raw = environ["wsgi.input"].read(length)
     environ["wsgi.input"] = io.BytesIO(raw)  # the app reads the same body
+    if len(raw) != length:  # the client went away: the app answers that
+        return None
     tap = _tap(raw, environ.get("HTTP_IDEMPOTENCY_KEY"))
     if tap is None:
         return None
@@ -83,8 +90,10 @@ def _tap(raw: bytes, key: str | None) -> tuple[int, int, str | None] | None:
     ):
         return None
     try:
-        body = json.loads(raw)
-    except ValueError:
+        # as webargs reads it (``core.parse_json``): strict UTF-8, so a BOM or UTF-16 is the
+        # app's 400, not a body this lane reads
+        body = json.loads(raw.decode("utf-8"))
+    except ValueError:  # UnicodeDecodeError included
         return None
     if type(body) is not dict or not body.keys() <= {"deal_id", "quantity"}:
         return None

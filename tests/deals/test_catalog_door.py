@@ -107,3 +107,43 @@ def test_with_the_cache_off_everything_goes_to_the_views(app, client, city):
         assert reached.count == len(PATHS)
     finally:
         app.config["LINLI_CATALOG_CACHE"] = True
+
+
+def test_a_query_that_is_not_utf8_is_keyed_as_the_view_keys_it(app, client, city):
+    """``request.args`` keeps invalid UTF-8 percent-encoded (``q=%FF`` is the text "%FF"),
+    so the door must not read it as U+FFFD and send the entry of another query."""
+    bd, _, shops = city
+    from tests.factories import live_deal
+
+    live_deal(app, client, bd, shops["tea"]["id"], "small_set", title="奶茶%FF特价")
+    replaced = client.get("/api/v1/deals?q=%EF%BF%BD")  # U+FFFD itself: its entry is stored
+    assert replaced.status_code == 200 and replaced.get_json()["items"] == []
+
+    at_the_door = Client(app.wsgi_app).get("/api/v1/deals?q=%FF", headers={"X-Request-ID": "r"})
+    inside = Client(inner(app)).get("/api/v1/deals?q=%FF", headers={"X-Request-ID": "r"})
+    assert [d["title"] for d in inside.get_json()["items"]] == ["奶茶%FF特价"]
+    assert at_the_door.get_data() == inside.get_data()
+
+
+def test_behind_a_proxy_the_door_sees_the_client_the_app_sees(app, client, city):
+    """ProxyFix goes around the door too: a request answered at the door has its client's
+    address where the server's access log reads it (``REMOTE_ADDR``), like one answered
+    by the app."""
+    from werkzeug.test import EnvironBuilder
+
+    from marketplace import create_app
+
+    proxied = create_app({**app.extensions["linli.settings"], "LINLI_TRUST_PROXY": 1})
+    proxied.extensions["linli.clock"] = app.extensions["linli.clock"]
+    assert client.get("/api/v1/home").status_code == 200  # the entry is stored
+    for path, answered_at_the_door in (("/api/v1/home", True), ("/api/v1/home?x=1", False)):
+        environ = EnvironBuilder(
+            path,
+            headers={"X-Forwarded-For": "203.0.113.7", "X-Forwarded-Proto": "https"},
+            environ_base={"REMOTE_ADDR": "10.0.0.1"},
+        ).get_environ()
+        with Reached(proxied) as reached:
+            body = b"".join(proxied.wsgi_app(environ, lambda *args: None))
+        assert body and reached.count == (0 if answered_at_the_door else 1)
+        assert environ["REMOTE_ADDR"] == "203.0.113.7", path
+        assert environ["wsgi.url_scheme"] == "https", path

@@ -325,3 +325,78 @@ def test_repeating_the_key_of_an_expired_order_hands_out_no_client_secret(app, c
     assert first["payment"]["client_secret"]
     assert repeat.status_code == 200 and repeat.get_json()["order"]["status"] == "expired"
     assert repeat.get_json()["payment"]["client_secret"] is None
+
+
+class _Meanwhile:
+    """The payment provider, with something happening elsewhere while it is asked for an
+    intent (another process's transaction, committed before the intent comes back)."""
+
+    def __init__(self, app, real: StripeClient, meanwhile) -> None:
+        self.app, self.real, self.meanwhile = app, real, meanwhile
+        self.made: list[str] = []
+
+    def __getattr__(self, name: str):
+        return getattr(self.real, name)
+
+    def create_payment_intent(self, **kwargs):
+        intent = self.real.create_payment_intent(**kwargs)
+        self.made.append(intent["id"])
+        with self.app.app_context():  # another session: another request, a job
+            self.meanwhile()
+            db.session.commit()
+        return intent
+
+
+def _pending_without_intent(app, client, shop, shopper) -> int:
+    real = app.extensions["linli.stripe"]
+    app.extensions["linli.stripe"] = StripeClient("http://127.0.0.1:1", "sk_test", retries=1)
+    try:
+        assert buy(client, shopper, shop["deal"]["id"], 1, key="k1").status_code == 503
+    finally:
+        app.extensions["linli.stripe"] = real
+    with app.app_context():
+        return db.session.scalars(sa.select(Order.id)).one()
+
+
+@pytest.mark.parametrize("meanwhile", ["expired", "another_intent"])
+def test_a_payment_started_while_the_order_changed_is_never_recorded(app, client, shop, meanwhile):
+    """``attach_payment`` records its intent only on a pending order without one: an order
+    that expired while the provider was asked, or that a concurrent retry gave another
+    intent, keeps its state, and the surplus intent is cancelled (it must never be paid)."""
+    from marketplace.orders import actions
+
+    shopper = quick_shopper(app)
+    order_id = _pending_without_intent(app, client, shop, shopper)
+    real = app.extensions["linli.stripe"]
+    other: list[str] = []
+
+    def change() -> None:
+        order = db.session.get(Order, order_id)
+        if meanwhile == "expired":
+            assert actions.close_unpaid(order, "expired_unpaid")
+        else:
+            intent = real.create_payment_intent(
+                amount=order.amount, currency=order.currency, metadata={}, idempotency_key="x"
+            )
+            other.append(intent["id"])
+            order.payment_intent_id = intent["id"]
+            order.client_secret = intent["client_secret"]
+
+    app.extensions["linli.stripe"] = provider = _Meanwhile(app, real, change)
+    try:
+        retried = buy(client, shopper, shop["deal"]["id"], 1, key="k1")
+    finally:
+        app.extensions["linli.stripe"] = real
+
+    assert retried.status_code == 200, retried.get_json()
+    (ours,) = provider.made
+    with app.app_context():
+        order = db.session.get(Order, order_id)
+        surplus = real.retrieve_payment_intent(ours)
+    assert surplus["status"] == "canceled"
+    if meanwhile == "expired":
+        assert (order.status, order.payment_intent_id) == ("expired", None)
+        assert retried.get_json()["order"]["status"] == "expired"
+    else:
+        assert (order.status, order.payment_intent_id) == ("pending_payment", other[0])
+        assert retried.get_json()["payment"]["payment_intent"] == other[0]

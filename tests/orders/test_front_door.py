@@ -3,6 +3,8 @@ before Flask, exactly as the app would answer it; everything else reaches the ap
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from flask import request_started
 from werkzeug.test import Client
@@ -163,3 +165,76 @@ def test_units_given_back_are_sold_through_the_door_at_once(app, client, bd, mer
     with Reached(app) as reached:
         bought = tap(app.wsgi_app, late, deal["id"])
     assert bought.status_code == 201 and reached.count == 1
+
+
+def _raw_tap(wsgi, shopper, body: bytes, content_type: str):
+    return Client(wsgi).post(
+        "/api/v1/orders",
+        data=body,
+        headers={**shopper.headers, "Content-Type": content_type, "X-Request-ID": "req-r"},
+    )
+
+
+@pytest.mark.parametrize(
+    ("content_type", "encode"),
+    [
+        # not JSON to the app (``core.api._is_json``): a 415, never "sold out"
+        ("application/jsonx", lambda text: text.encode()),
+        ("application/json-patch", lambda text: text.encode()),
+        # JSON the app's parser (webargs: strict UTF-8) cannot read: a 400
+        ("application/json", lambda text: b"\xef\xbb\xbf" + text.encode()),
+        ("application/json", lambda text: text.encode("utf-16")),
+    ],
+)
+def test_the_door_refuses_only_a_body_the_app_would_read(
+    app, client, bd, merchant, content_type, encode
+):
+    deal, shopper, _ = refusal_kind("sold_out", app, client, bd, merchant)
+    assert buy(client, shopper, deal["id"]).status_code == 409  # caches warm
+    body = encode(json.dumps({"deal_id": deal["id"], "quantity": 1}))
+
+    inside = _raw_tap(the_app_without_its_door(app), shopper, body, content_type)
+    assert inside.status_code in (400, 415), inside.get_json()
+    with Reached(app) as reached:
+        at_the_door = _raw_tap(app.wsgi_app, shopper, body, content_type)
+    assert at_the_door.status_code == inside.status_code, at_the_door.get_json()
+    assert at_the_door.get_json() == inside.get_json()
+    assert reached.count == 1
+
+
+def test_a_chunked_body_is_read_by_the_app_only(app, client, bd, merchant):
+    """With Transfer-Encoding the app (werkzeug) reads the whole stream, whatever a
+    Content-Length beside it says: the door reads nothing, and the app answers."""
+    deal, shopper, _ = refusal_kind("sold_out", app, client, bd, merchant)
+    assert buy(client, shopper, deal["id"]).status_code == 409  # caches warm
+    head = b'{"deal_id": %d, "quantity": 1}' % deal["id"]
+    for body, status in ((head, 409), (head + b" trailing", 400)):
+        with Reached(app) as reached:
+            answer = Client(app.wsgi_app).post(
+                "/api/v1/orders",
+                data=body,
+                headers={**shopper.headers, "Content-Type": "application/json"},
+                environ_overrides={
+                    "CONTENT_LENGTH": str(len(head)),
+                    "HTTP_TRANSFER_ENCODING": "chunked",
+                    "wsgi.input_terminated": True,
+                },
+            )
+        assert answer.status_code == status, answer.get_json()
+        assert reached.count == 1
+
+
+@pytest.mark.parametrize("key", ["tap-{user_id}", "tap-{token_id}", "tap-{nothing}"])
+def test_a_repeat_is_its_order_whatever_its_key_spells(app, client, bd, merchant, key):
+    """An Idempotency-Key is the client's text: braces in it are not placeholders of the
+    screen's Redis read, so the repeat of a purchase made with it still finds its order
+    after the sell-out (at the door and inside)."""
+    deal = flash_deal(app, client, bd, merchant, stock=1)
+    shopper = quick_shopper(app)
+    first = buy(client, shopper, deal["id"], key=key)
+    assert first.status_code == 201, first.get_json()
+
+    for wsgi in (the_app_without_its_door(app), app.wsgi_app):
+        again = tap(wsgi, shopper, deal["id"], key=key)
+        assert again.status_code == 200, (wsgi, again.get_json())
+        assert again.get_json()["order"]["id"] == first.get_json()["order"]["id"]
