@@ -4,8 +4,11 @@ SQL statements each request sends, by route, in every worker, and leave the coun
 
 This is the statement-count half of "why is this route slow" measured under the real load,
 without touching the application: the hooks attach an SQLAlchemy listener and two Flask
-request hooks to the app gunicorn loaded, before its first request. The other half, where
-the time goes inside one request, is the replay's ``--profile`` (cProfile, in process).
+request hooks to the app gunicorn loaded, before its first request, and wrap its WSGI app
+so that a request answered at the front door (``core.frontdoor``: refused flash taps,
+catalog hits), which never reaches Flask, is counted too, under its route. The other half,
+where the time goes inside one request, is the replay's ``--profile`` (cProfile, in
+process).
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ def post_worker_init(worker) -> None:
     @app.before_request
     def start() -> None:
         _local.n = 0
+        _local.flask = True
 
     @app.teardown_request
     def done(exc: BaseException | None) -> None:
@@ -55,6 +59,27 @@ def post_worker_init(worker) -> None:
         del _local.n
         rule = request.url_rule.rule if request.url_rule is not None else "(unmatched)"
         _counts[_template(request.method, rule)][n] += 1
+
+    routes = app.url_map.bind("")
+    inner = app.wsgi_app
+
+    def counted(environ, start_response):
+        _local.n, _local.flask = 0, False
+        try:
+            return inner(environ, start_response)
+        finally:
+            if not _local.flask and hasattr(_local, "n"):  # answered at the front door
+                method = environ.get("REQUEST_METHOD", "")
+                try:
+                    rule, _ = routes.match(environ.get("PATH_INFO", ""), method, return_rule=True)
+                    template = _template(method, rule.rule)
+                except Exception:
+                    template = "(unmatched)"
+                _counts[template][_local.n] += 1
+            if hasattr(_local, "n"):
+                del _local.n
+
+    app.wsgi_app = counted
 
 
 def worker_exit(server, worker) -> None:
