@@ -1,7 +1,12 @@
-"""Count the SQL statements a block of code sends, to keep queries per request constant."""
+"""Count the SQL statements a block of code sends, to keep queries per request constant.
+
+Only the block's own thread is counted (the test client runs the app in it): a statement
+of another thread at the same moment — a payment webhook from an earlier test still being
+delivered to a live server of this process, a job — is not the block's cost."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -22,8 +27,11 @@ def count_queries(app: Flask) -> Iterator[QueryLog]:
     log = QueryLog()
     with app.app_context():
         engine = db.engine
+    mine = threading.get_ident()
 
     def before(conn, cursor, statement, parameters, context, executemany):
+        if threading.get_ident() != mine:
+            return
         if not statement.lstrip().upper().startswith(("BEGIN", "SAVEPOINT", "RELEASE", "PRAGMA")):
             log.append(statement)
 

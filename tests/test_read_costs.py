@@ -11,19 +11,16 @@ cache) is not pinned here: only that it costs the same at both sizes and little.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import event
 
-from marketplace.core.db import db
 from tests.bulk import World, cast, empty, grow
+from tests.querycount import count_queries
 
 # (who asks, what): {placeholders} are the world's ids.
 AUTHENTICATED = [
@@ -103,29 +100,6 @@ DASHBOARD_MOST = 12
 DASHBOARDS = {"shopper /api/v1/distributors/me", "cs /api/v1/distributors/{distributor_id}"}
 
 
-@contextmanager
-def statements_of_this_thread(app: Flask) -> Iterator[list[str]]:
-    """The SQL statements this thread sends (the test client serves a request in the
-    caller's thread), leaving out those of the live server's threads: a payment webhook from
-    an earlier test may arrive during a measurement."""
-    sent: list[str] = []
-    me = threading.get_ident()
-    with app.app_context():
-        engine = db.engine
-
-    def before(conn, cursor, statement, parameters, context, executemany) -> None:
-        if threading.get_ident() == me and not statement.lstrip().upper().startswith(
-            ("BEGIN", "SAVEPOINT", "RELEASE", "PRAGMA")
-        ):
-            sent.append(statement)
-
-    event.listen(engine, "before_cursor_execute", before)
-    try:
-        yield sent
-    finally:
-        event.remove(engine, "before_cursor_execute", before)
-
-
 @dataclass
 class Cost:
     statements: int
@@ -163,7 +137,7 @@ def measure(app: Flask, client: FlaskClient, world: World) -> dict[str, Cost]:
             assert client.get(path, headers=headers).status_code == 200, path
         else:
             redis.delete(*redis.keys("linli:catalog:*") or ["none"])  # measure the database
-        with statements_of_this_thread(app) as sent:
+        with count_queries(app) as sent:
             response = client.get(path, headers=headers)
         assert response.status_code == 200, (path, response.get_json())
         costs[name] = Cost(len(sent), shown(response.get_json()))

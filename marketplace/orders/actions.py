@@ -291,8 +291,10 @@ def order_paid(order: Order, *, source: str) -> None:
     ledger.order_paid(order)
     issued = vouchers.issue_for(order)
     commission.on_order_paid(order, issued)
-    deals.record_sale(order.deal, order.quantity)
     follow_vouchers(order)
+    # Last: the sale counters are the deal's hot rows (every payment of an opening updates
+    # them), locked from here to the commit, so payments queue on them for as short as can be.
+    deals.record_sale(order.deal, order.quantity)
 
 
 # -- order expired ---------------------------------------------------------------------------

@@ -5,8 +5,6 @@ exactly once (the job run twice; a crash after the provider paid)."""
 
 from __future__ import annotations
 
-import threading
-from contextlib import contextmanager
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -30,6 +28,7 @@ from tests.factories import (
     quick_shopper,
     staff,
 )
+from tests.querycount import count_queries
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 T0 = datetime(2026, 11, 23, 10, 0, tzinfo=SHANGHAI)  # the clock fixture's moment
@@ -308,27 +307,6 @@ def test_a_crash_before_paying_is_finished_by_the_next_run(
     assert provider_refunds(app, expiring["intent"]) == [expiring["auto"]["order"]["amount"]]
 
 
-@contextmanager
-def mine(app):
-    """The statements this thread sends (the payment server's webhooks, answered by the
-    live server's threads meanwhile, are not the page's)."""
-    found, me = [], threading.get_ident()
-    with app.app_context():
-        engine = db.engine
-
-    def before(conn, cursor, statement, *args):
-        if threading.get_ident() == me and not statement.lstrip().upper().startswith(
-            ("BEGIN", "SAVEPOINT", "RELEASE", "PRAGMA")
-        ):
-            found.append(statement)
-
-    sa.event.listen(engine, "before_cursor_execute", before)
-    try:
-        yield found
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", before)
-
-
 def test_the_lists_are_a_constant_number_of_statements(app, client, clock, shop):
     from tests.web.test_staff_cs_roles import as_role
 
@@ -346,7 +324,7 @@ def test_the_lists_are_a_constant_number_of_statements(app, client, clock, shop)
         counts = []
         for who, path, headers in paths:
             assert who.get(path, headers=headers).status_code == 200  # warm: sign-in, roles
-            with mine(app) as counted:
+            with count_queries(app) as counted:
                 assert who.get(path, headers=headers).status_code == 200
             counts.append(len(counted))
         return counts
