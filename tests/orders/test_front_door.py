@@ -4,6 +4,7 @@ before Flask, exactly as the app would answer it; everything else reaches the ap
 from __future__ import annotations
 
 import json
+import threading
 
 import pytest
 from flask import request_started
@@ -33,11 +34,14 @@ def merchant(client, bd):
 
 
 class Reached:
-    """Counts the requests that reached Flask (its ``request_started`` signal)."""
+    """Counts the requests of this thread that reached Flask (its ``request_started``
+    signal; werkzeug's test client serves them in the caller's thread). A live server's
+    threads — a payment webhook from an earlier test still arriving — are not counted."""
 
     def __init__(self, app) -> None:
         self.count = 0
         self.app = app
+        self.thread = threading.get_ident()
 
     def __enter__(self) -> Reached:
         request_started.connect(self._seen, self.app)
@@ -47,7 +51,8 @@ class Reached:
         request_started.disconnect(self._seen, self.app)
 
     def _seen(self, sender, **extra) -> None:
-        self.count += 1
+        if threading.get_ident() == self.thread:
+            self.count += 1
 
 
 def tap(wsgi, shopper, deal_id, *, key=None, body=None, request_id=None):
