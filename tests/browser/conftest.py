@@ -191,6 +191,16 @@ class Problems:
             self.found.append(f"HTTP {response.status}: {response.url}")
 
 
+def loaded_size(image: Any) -> list[int]:
+    """An <img>'s natural [width, height] once the browser has loaded it (a test reads
+    the page as soon as its text is there; an image can still be on its way)."""
+    image.scroll_into_view_if_needed()
+    image.page.wait_for_function(
+        "img => img.complete && img.naturalWidth > 0", arg=image.element_handle()
+    )
+    return image.evaluate("img => [img.naturalWidth, img.naturalHeight]")
+
+
 @pytest.fixture
 def browser_problems() -> Problems:
     return Problems()

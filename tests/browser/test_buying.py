@@ -18,6 +18,7 @@ from marketplace.orders.models import Order
 from tests.browser.conftest import (
     LARGE_PHONE,
     PHONE,
+    loaded_size,
     log_in_with_code,
     new_context,
     paid_order,
@@ -87,7 +88,7 @@ def test_a_share_link_visitor_logs_in_buys_the_popup_pays_and_sees_the_voucher(p
     groups = page.locator(".voucher-code span").all_inner_texts()
     assert len(groups) == 3 and all(re.fullmatch(r"\d{4}", g) for g in groups)
     qr = page.get_by_role("img", name=re.compile("^券码 .* 的二维码$"))
-    assert qr.evaluate("img => img.complete && img.naturalWidth") > 100
+    assert loaded_size(qr)[0] > 100
     assert page.get_by_text("老昭通炭火烧烤").first.is_visible()
     assert page.get_by_text("可使用").first.is_visible()
 

@@ -15,7 +15,7 @@ from marketplace.core.db import db
 from marketplace.deals.models import Deal
 from marketplace.distribution import distributors, links
 from marketplace.distribution.models import Distributor
-from tests.browser.conftest import World, _photo, log_in_with_code
+from tests.browser.conftest import World, _photo, loaded_size, log_in_with_code
 from tests.browser.test_shop import OVERFLOW, SMALL_TARGETS
 from tests.factories import pay, quick_shopper
 
@@ -99,11 +99,7 @@ def test_a_shopper_joins_with_an_invite_code_and_shares_a_deal_with_its_poster(p
     link = page.get_by_role("textbox", name="分享链接")
     assert link.input_value() == f"{world.url}/s/{code}"
     poster = page.get_by_role("img", name=re.compile("的分享海报$"))
-    poster.scroll_into_view_if_needed()
-    page.wait_for_function(
-        "img => img.complete && img.naturalWidth > 0", arg=poster.element_handle()
-    )
-    assert poster.evaluate("img => [img.naturalWidth, img.naturalHeight]") == [750, 1334]
+    assert loaded_size(poster) == [750, 1334]
     saved = page.request.get(page.get_by_role("link", name="保存海报").get_attribute("href"))
     assert saved.ok and saved.headers["content-type"] == "image/png"
     assert saved.body().startswith(b"\x89PNG\r\n\x1a\n")

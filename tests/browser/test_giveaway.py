@@ -21,7 +21,7 @@ from marketplace.core.db import db
 from marketplace.deals.models import Deal
 from marketplace.giveaway import service
 from seed.giveaway import screenshot
-from tests.browser.conftest import log_in_with_code, new_context, sign_in_as, watch
+from tests.browser.conftest import loaded_size, log_in_with_code, new_context, sign_in_as, watch
 from tests.browser.test_staff_ops import console, log_in, shot
 from tests.factories import quick_shopper
 
@@ -78,7 +78,7 @@ def test_a_shopper_enters_the_giveaway_from_the_home_page(
     page.get_by_text("报名成功").wait_for()
     assert page.get_by_text("我报的点赞数：52").is_visible()
     assert page.get_by_text("已提交，等客服核对").is_visible()
-    assert page.get_by_role("img", name="我提交的朋友圈截图").evaluate("i => i.naturalWidth") > 0
+    assert loaded_size(page.get_by_role("img", name="我提交的朋友圈截图"))[0] > 0
     assert page.get_by_role("link", name="上传截图报名").count() == 0  # once
     context.close()
 
@@ -101,7 +101,7 @@ def test_customer_service_verifies_entries_and_closes_the_giveaway(
 
     for entry_id, likes in ((entries[0], "28"), (entries[1], "45")):
         card = page.locator(f'[data-entry="{entry_id}"]')
-        assert card.get_by_role("img").evaluate("i => i.naturalWidth") > 0
+        assert loaded_size(card.get_by_role("img"))[0] > 0
         card.get_by_label("点赞数").fill(likes)
         card.get_by_role("button", name="核实").click()
         page.get_by_text(f"报名 #{entry_id} 已核实。").wait_for()

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.conftest import PHONE, _photo, new_context, watch
+from tests.browser.conftest import PHONE, _photo, loaded_size, new_context, watch
 from tests.factories import last_code
 
 OUT = os.environ.get("LINLI_SCREENSHOTS")
@@ -105,9 +105,7 @@ def test_screenshots_of_the_distributor_pages(browser, world, browser_problems):
     page.goto(f"/deals/{world.photo_deal_id}")
     page.get_by_role("button", name="分享赚佣金").click()
     poster_img = page.get_by_role("img", name=re.compile("的分享海报$"))
-    page.wait_for_function(
-        "img => img.complete && img.naturalWidth > 0", arg=poster_img.element_handle()
-    )
+    loaded_size(poster_img)
     page.screenshot(path=out / "distributor-share.png")
     poster = page.get_by_role("link", name="保存海报").get_attribute("href")
     (out / "distributor-poster.png").write_bytes(page.request.get(poster).body())

@@ -6,7 +6,14 @@ import re
 
 import pytest
 
-from tests.browser.conftest import LARGE_PHONE, PHONE, SOLD_OUT_TITLE, new_context, watch
+from tests.browser.conftest import (
+    LARGE_PHONE,
+    PHONE,
+    SOLD_OUT_TITLE,
+    loaded_size,
+    new_context,
+    watch,
+)
 
 # Interactive elements smaller than a fingertip, and anything wider than the screen.
 SMALL_TARGETS = """() => [...document.querySelectorAll('a, button, input, select, textarea')]
@@ -62,7 +69,7 @@ def test_the_popup_link_opens_the_deal_and_counts_as_seen(page, world):
 
     assert page.url.endswith(f"/deals/{world.popup_deal_id}")
     photo = page.locator(".gallery-track img").first
-    assert photo.evaluate("img => img.complete && img.naturalWidth") == 640
+    assert loaded_size(photo)[0] == 640
     page.go_back()
     assert page.get_by_role("dialog").is_hidden()
 
