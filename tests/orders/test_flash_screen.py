@@ -11,7 +11,7 @@ import time
 import pytest
 from redis import Redis
 
-from marketplace.accounts.models import Role, User
+from marketplace.accounts.models import User
 from marketplace.core import tagged
 from marketplace.core.db import db
 from marketplace.deals import sale_state
@@ -20,25 +20,13 @@ from tests.dbtouch import database_touches
 from tests.factories import (
     buy,
     live_deal,
-    live_merchant,
     move,
     quick_shopper,
     quick_shoppers,
-    staff,
 )
 from tests.orders.test_flash_sale import crowd, holdings
 
 LATER_TODAY = "2026-11-23T12:00:00+08:00"  # the frozen clock says 10:00 that day
-
-
-@pytest.fixture
-def bd(app, client, clock):
-    return staff(app, client, Role.BD)
-
-
-@pytest.fixture
-def merchant(client, bd):
-    return live_merchant(client, bd)
 
 
 def flash_deal(app, client, bd, merchant, **overrides) -> dict:

@@ -11,26 +11,14 @@ from flask import request_started
 from werkzeug.test import Client
 
 from marketplace.accounts import service as accounts
-from marketplace.accounts.models import Role, User
+from marketplace.accounts.models import User
 from marketplace.core.db import db
 from marketplace.core.frontdoor import FrontDoor
 from marketplace.orders import actions
 from marketplace.orders.models import Order
 from tests.dbtouch import database_touches
-from tests.factories import buy, quick_shopper, staff
+from tests.factories import buy, quick_shopper
 from tests.orders.test_flash_screen import flash_deal, refusal_kind
-
-
-@pytest.fixture
-def bd(app, client, clock):
-    return staff(app, client, Role.BD)
-
-
-@pytest.fixture
-def merchant(client, bd):
-    from tests.factories import live_merchant
-
-    return live_merchant(client, bd)
 
 
 class Reached:
