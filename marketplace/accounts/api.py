@@ -79,7 +79,7 @@ def revoke_token() -> None:
     db.session.commit()
 
 
-ME_READS = principals.Reads(entries=(principals.PROFILE_KEY,))
+ME_READS = principals.ME_READS
 USER_SCHEMA = UserSchema()
 
 

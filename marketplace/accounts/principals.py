@@ -109,6 +109,10 @@ class Reads:
     also: tuple[tuple[str, str | None], ...] = ()
 
 
+# What ``GET /me`` reads with the principal (its view, and its lane at the front door).
+ME_READS = Reads(entries=(PROFILE_KEY,))
+
+
 def principal_with(
     hashed: str, reads: Reads
 ) -> tuple[Principal | None, list[dict[str, str] | None], list[bytes | None]]:

@@ -30,6 +30,7 @@ import json
 from flask import Flask, current_app
 
 from marketplace.accounts import service as accounts
+from marketplace.accounts.auth import bearer_of
 from marketplace.accounts.models import Role
 from marketplace.core.api import IDEMPOTENCY_KEY_LENGTH, INTERNAL_KEY_PREFIX
 from marketplace.core.clock import now
@@ -50,7 +51,7 @@ def install(app: Flask) -> None:
 def refused_tap(environ: dict) -> Answer | None:
     """The refusal the app would give this tap, or None (the app decides). Reads the body,
     and puts it back for the app."""
-    token = _bearer(environ.get("HTTP_AUTHORIZATION", ""))
+    token = bearer_of(environ.get("HTTP_AUTHORIZATION", ""))
     # The media type exactly (``core.api._is_json`` refuses application/jsonx with a 415);
     # the app also takes application/*+json, which goes to it.
     mimetype = environ.get("CONTENT_TYPE", "").partition(";")[0].strip(" \t").lower()
@@ -73,12 +74,6 @@ def refused_tap(environ: dict) -> Answer | None:
         return None
     error = _turned_away(token, *tap)
     return None if error is None else _answer(error, environ[REQUEST_ID_KEY])
-
-
-def _bearer(header: str) -> str | None:
-    scheme, _, value = header.partition(" ")
-    value = value.strip()
-    return value if scheme.lower() == "bearer" and value else None
 
 
 def _tap(raw: bytes, key: str | None) -> tuple[int, int, str | None] | None:
