@@ -1,9 +1,10 @@
 """The front door: the hottest answers, given before Flask.
 
-Two kinds of request dominate the busiest moments: a flash crowd's taps that are turned
-away, and the public catalog read from its cache. Each is answered from one Redis round
-trip, yet on Flask's path it also pays for routing, the request context, flask-smorest's
-decorators, before/after-request hooks and a ``Response`` object — most of its time.
+A few requests dominate the busiest moments: a flash crowd's taps that are turned away,
+the public catalog read from its cache, and ``GET /me``, the app's first call. Each is
+answered from one Redis round trip, yet on Flask's path it also pays for routing, the
+request context, flask-smorest's decorators, before/after-request hooks and a
+``Response`` object — most of its time.
 
 This WSGI middleware runs first. A domain registers a *lane* for one method and path
 (``route``): a function of the WSGI environ that returns a finished answer or None. A lane
