@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from flask_sqlalchemy import SQLAlchemy
@@ -12,6 +12,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from marketplace.core.clock import now
+
+T = TypeVar("T")
 
 # Deterministic constraint names, so migrations are the same on SQLite and PostgreSQL.
 NAMING_CONVENTION = {
@@ -99,6 +101,18 @@ def _sqlite_begin(conn: sa.Connection) -> None:
         # IMMEDIATE takes the write lock up front: two writers queue on busy_timeout instead
         # of one failing with "database is locked" when it upgrades a read lock.
         conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def locked(model: type[T], row_id: Any) -> T | None:
+    """The row ``row_id`` of ``model``, locked until the transaction ends (``FOR UPDATE``
+    on PostgreSQL; SQLite's writer lock is taken at BEGIN), read afresh rather than from the
+    session, so what another transaction committed meanwhile is seen. None if absent."""
+    return db.session.scalars(
+        sa.select(model)
+        .where(model.id == row_id)
+        .with_for_update(of=model)
+        .execution_options(populate_existing=True)
+    ).first()
 
 
 def on_commit(callback: Any, session: sa.orm.Session | None = None) -> None:

@@ -33,7 +33,7 @@ from marketplace.accounts.models import User
 from marketplace.core import audit
 from marketplace.core.api import INTERNAL_KEY_PREFIX
 from marketplace.core.clock import now
-from marketplace.core.db import db
+from marketplace.core.db import db, locked
 from marketplace.core.errors import InvalidInput
 from marketplace.core.files import image_extension
 from marketplace.deals.models import Deal, DealStatus
@@ -323,12 +323,7 @@ def masked_name(user: User) -> str:
 
 
 def _lock(campaign_id: int) -> Campaign:
-    campaign = db.session.scalars(
-        sa.select(Campaign)
-        .where(Campaign.id == campaign_id)
-        .with_for_update(of=Campaign)
-        .execution_options(populate_existing=True)
-    ).first()
+    campaign = locked(Campaign, campaign_id)
     if campaign is None:
         raise CampaignNotFound()
     return campaign

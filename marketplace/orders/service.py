@@ -16,7 +16,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from marketplace.accounts.models import User
 from marketplace.core import audit
 from marketplace.core.clock import now
-from marketplace.core.db import db
+from marketplace.core.db import db, locked
 from marketplace.core.errors import Conflict, NotFound
 from marketplace.orders.access import can_see_order
 from marketplace.orders.models import Order, OrderStatus
@@ -135,12 +135,7 @@ def lock_order(order_id: int) -> Order | None:
     """The order, its row locked until the transaction ends: one piece of news about an
     order at a time (payment, redemption, refund). Read afresh once locked (not from the
     session), so what another transaction committed meanwhile is seen."""
-    return db.session.scalars(
-        sa.select(Order)
-        .where(Order.id == order_id)
-        .with_for_update(of=Order)
-        .execution_options(populate_existing=True)
-    ).first()
+    return locked(Order, order_id)
 
 
 def payable_order(order_id: int, shopper: User) -> Order:

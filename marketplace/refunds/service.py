@@ -37,7 +37,7 @@ from sqlalchemy.orm import joinedload, lazyload
 from marketplace.accounts.models import User
 from marketplace.core import audit
 from marketplace.core.clock import local_today, now
-from marketplace.core.db import db, on_rollback
+from marketplace.core.db import db, locked, on_rollback
 from marketplace.core.errors import Conflict, InvalidInput, NotFound
 from marketplace.ledger import service as ledger
 from marketplace.orders import actions
@@ -290,12 +290,7 @@ def _lock_mine(request_id: int) -> RefundRequest | None:
     if order_id is None:
         return None
     orders.lock_order(order_id)
-    return db.session.scalars(
-        sa.select(RefundRequest)
-        .where(RefundRequest.id == request_id)
-        .with_for_update(of=RefundRequest)
-        .execution_options(populate_existing=True)
-    ).first()
+    return locked(RefundRequest, request_id)
 
 
 # -- carrying out an approved refund -------------------------------------------------------

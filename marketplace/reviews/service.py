@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from marketplace.accounts.models import User
 from marketplace.core import audit
 from marketplace.core.clock import now
-from marketplace.core.db import db
+from marketplace.core.db import db, locked
 from marketplace.core.errors import InvalidInput
 from marketplace.core.files import image_extension
 from marketplace.providers.storage import save_upload
@@ -167,12 +167,7 @@ def hide(review_id: int, actor: User, reason: str) -> Review:
 
 
 def _locked(review_id: int) -> Review:
-    review = db.session.scalars(
-        sa.select(Review)
-        .where(Review.id == review_id)
-        .with_for_update(of=Review)
-        .execution_options(populate_existing=True)
-    ).first()
+    review = locked(Review, review_id)
     if review is None:
         raise ReviewNotFound()
     return review
