@@ -146,6 +146,9 @@ def test_the_shop_replies_once_from_the_merchant_portal(app, client, visit):
         session[TOKEN_KEY] = owner.token
     page = client.get("/merchant/reviews").get_data(as_text=True)
     assert "不错" in page and "平均 4.0 分，共 1 条" in page
+    for crafted in ("²", "9" * 5000, "0"):  # the first page, never a 500
+        again = client.get("/merchant/reviews", query_string={"page": crafted})
+        assert again.status_code == 200 and "不错" in again.get_data(as_text=True)
     token = page_csrf_token(client)
     first = client.post(
         f"/merchant/reviews/{review_id}/reply", data={"csrf_token": token, "text": "谢谢"}

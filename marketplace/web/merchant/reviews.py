@@ -4,8 +4,6 @@ public reply to each (``reviews.service.for_my_shop`` and ``reply``, what
 
 from __future__ import annotations
 
-import math
-
 from flask import Response as FlaskResponse
 from flask import flash, redirect, render_template, request, url_for
 
@@ -15,20 +13,19 @@ from marketplace.core.errors import DomainError
 from marketplace.core.pagination import paginate
 from marketplace.reviews import service as reviews
 from marketplace.web.merchant import bp
-from marketplace.web.merchant.common import member, portal_page
+from marketplace.web.merchant.common import member, pages, portal_page
+from marketplace.web.routing import page_number
 from marketplace.web.texts import error_sentence, t
 
 PAGE_SIZE = 20
 
 
 def _page(problem: str | None = None, status: int = 200) -> FlaskResponse:
-    raw = request.args.get("page", "")
-    page = min(int(raw), 10_000) if raw.isdigit() and int(raw) > 0 else 1
-    result = paginate(reviews.for_my_shop(current_user()), page, PAGE_SIZE)
+    result = paginate(reviews.for_my_shop(current_user()), page_number(), PAGE_SIZE)
     html = render_template(
         "merchant/reviews/list.html",
         result=result,
-        pages=max(1, math.ceil(result["total"] / PAGE_SIZE)),
+        pages=pages(result["total"], PAGE_SIZE),
         summary=reviews.summary(merchant_id=reviews.my_shop_id(current_user())),
         problem=problem,
         place=member(),

@@ -17,6 +17,7 @@ from marketplace.care import service as care
 from marketplace.care.models import Channel, Outcome
 from marketplace.care.schemas import CareContactCreateSchema
 from marketplace.refunds import service as refunds
+from marketplace.web.routing import is_number
 from marketplace.web.session import page_login_required
 from marketplace.web.staff import bp, menu_item
 from marketplace.web.staff.ops import PAGE_SIZE, act, choice, load, page_number, page_of, render
@@ -88,4 +89,4 @@ def log_care_contact():
 
 
 def _int(raw: str) -> int | str:
-    return int(raw) if raw.isdigit() and len(raw) < 10 else raw
+    return int(raw) if is_number(raw) else raw
