@@ -479,10 +479,18 @@ def change_own_password(
     revoke_all_tokens(user, actor_id=user.id, reason="password changed", keep=session)
 
 
+class OwnAccountUnchanged(Conflict):
+    code = "own_account_unchanged"
+    message = "Not your own account."
+
+
 def set_active(user: User, active: bool, *, actor_id: int | None, reason: str) -> bool:
     """Suspend (``active`` False) or restore an account; False if it already was. Every
     token of a suspended account is refused from its next request on (``principals``);
-    the tokens themselves are kept, so restoring the account restores them."""
+    the tokens themselves are kept, so restoring the account restores them. Nobody
+    suspends or restores their own account (409 ``own_account_unchanged``)."""
+    if actor_id == user.id:
+        raise OwnAccountUnchanged()
     if user.is_active == active:
         return False
     user.is_active = active
@@ -493,10 +501,14 @@ def set_active(user: User, active: bool, *, actor_id: int | None, reason: str) -
 
 def set_roles(user: User, roles: Iterable[Role], *, actor_id: int | None) -> None:
     """Give ``user`` exactly ``roles``; a role taken away stops working from the user's next
-    request on (``principals``). Tokens keep the lifetime they were issued with."""
+    request on (``principals``). Tokens keep the lifetime they were issued with. An admin
+    cannot take the admin role from themselves (409 ``own_account_unchanged``): the
+    platform would be left without anyone to give it back."""
     wanted = {Role(r) for r in roles}
     if not wanted:
         raise InvalidInput(fields={"roles": ["Give the account at least one role."]})
+    if actor_id == user.id and Role.ADMIN in user.roles and Role.ADMIN not in wanted:
+        raise OwnAccountUnchanged()
     before = sorted(r.value for r in user.roles)
     user.role_rows = [row for row in user.role_rows if Role(row.role) in wanted]
     for role in sorted(wanted):

@@ -136,7 +136,7 @@ def test_disabling_an_account_ends_its_sessions_and_nobody_disables_themselves(a
     assert roles.status_code == 303
     assert other.get("/api/v1/me", headers=headers).get_json()["roles"] == ["cs"]
 
-    myself = post(client, f"/staff/admin/staff/{manager_id}/disable", reason="")
+    myself = post(client, f"/staff/admin/staff/{manager_id}/disable", reason="交接")
     assert myself.status_code == 409 and "不能在这里停用自己" in myself.get_data(as_text=True)
     demote = post(client, f"/staff/admin/staff/{manager_id}/roles", roles=["cs"])
     assert demote.status_code == 409

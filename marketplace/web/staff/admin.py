@@ -20,7 +20,7 @@ from marketplace.accounts import service as accounts
 from marketplace.accounts import staff as staff_accounts
 from marketplace.accounts.auth import current_user
 from marketplace.accounts.models import STAFF_ROLES, Role
-from marketplace.core.errors import Conflict, InvalidInput, NotFound
+from marketplace.core.errors import InvalidInput, NotFound
 from marketplace.core.fields import ReasonSchema
 from marketplace.distribution import distributors, settings
 from marketplace.distribution.schemas import SettingsSchema, TierSchema
@@ -148,8 +148,6 @@ def create_staff_account():
     def create() -> Any:
         form = request.form
         roles = [r for r in form.getlist("roles") if r in ROLE_NAMES]
-        if not roles:
-            raise InvalidInput(fields={"roles": ["Give the account at least one role."]})
         return accounts.create_user_with_password(
             form.get("username", ""),
             form.get("password", ""),
@@ -179,8 +177,6 @@ def set_staff_account_active(user_id: int, change: str):
 
     def apply() -> Any:
         user = _account(user_id)
-        if user.id == current_user().id:
-            raise Conflict("Not your own account.", code="own_account_unchanged")
         reason = load(ReasonSchema(), {"reason": request.form.get("reason", "").strip()})
         return accounts.set_active(
             user, change == "enable", actor_id=current_user().id, reason=reason["reason"]
@@ -197,8 +193,6 @@ def set_staff_roles(user_id: int):
     def apply() -> Any:
         user = _account(user_id)
         roles = [Role(r) for r in request.form.getlist("roles") if r in ROLE_NAMES]
-        if user.id == current_user().id and Role.ADMIN not in roles:
-            raise Conflict("Not your own account.", code="own_account_unchanged")
         accounts.set_roles(user, roles, actor_id=current_user().id)
         return user
 
