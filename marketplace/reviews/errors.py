@@ -15,11 +15,6 @@ class VoucherNotReviewable(Conflict):
     message = "Only a redeemed voucher can be reviewed."
 
 
-class NotYourVoucher(PermissionDenied):
-    code = "voucher_not_yours"
-    message = "Only the voucher's shopper can review the visit."
-
-
 class AlreadyReviewed(Conflict):
     code = "review_exists"
     message = "This visit has been reviewed already."

@@ -31,13 +31,13 @@ from marketplace.reviews.errors import (
     AlreadyReplied,
     AlreadyReviewed,
     NotYourReview,
-    NotYourVoucher,
     ReviewNotFound,
     VoucherNotReviewable,
 )
 from marketplace.reviews.models import LOW_STARS, MAX_PHOTOS, MAX_REPLY, MAX_TEXT, Review
 from marketplace.tickets import service as tickets
-from marketplace.vouchers.models import Voucher, VoucherStatus
+from marketplace.vouchers import service as vouchers
+from marketplace.vouchers.models import VoucherStatus
 from merchants.service import my_merchant
 
 PHOTO_MAX_BYTES = 2 * 1024 * 1024
@@ -51,22 +51,6 @@ def get_review(review_id: int) -> Review:
     return review
 
 
-def _voucher(code: str) -> Voucher:
-    voucher = db.session.scalars(sa.select(Voucher).where(Voucher.code == code)).first()
-    if voucher is None:
-        raise ReviewNotFound("No such voucher.", code="voucher_not_found")
-    return voucher
-
-
-def can_review(voucher: Voucher, shopper: User) -> bool:
-    """A page asks before offering "rate this visit" (never raises)."""
-    return (
-        voucher.shopper_id == shopper.id
-        and voucher.status == VoucherStatus.REDEEMED.value
-        and for_voucher(voucher.id) is None
-    )
-
-
 def for_voucher(voucher_id: int) -> Review | None:
     return db.session.scalars(sa.select(Review).where(Review.voucher_id == voucher_id)).first()
 
@@ -75,9 +59,8 @@ def create_review(
     shopper: User, code: str, *, stars: int, text: str = "", photos: list[bytes] | None = None
 ) -> Review:
     """The shopper rates the visit of their redeemed voucher ``code``; flushes."""
-    voucher = _voucher(code)
-    if voucher.shopper_id != shopper.id:
-        raise NotYourVoucher()
+    # another shopper's code is a 404 like an unknown one: a code is what the shop redeems
+    voucher = vouchers.shoppers_voucher(code, shopper)
     if voucher.status != VoucherStatus.REDEEMED.value:
         raise VoucherNotReviewable()
     photos = photos or []
