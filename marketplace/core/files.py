@@ -5,6 +5,13 @@ from __future__ import annotations
 from marketplace.core.errors import InvalidInput, PayloadTooLarge
 
 IMAGE_MAX_BYTES = 5 * 1024 * 1024
+_MIMETYPES = {"jpg": "image/jpeg", "png": "image/png", "webp": "image/webp"}
+
+
+def image_mimetype(name: str) -> str:
+    """The content type of an image stored under ``name`` (its extension is the one
+    ``image_extension`` gave it)."""
+    return _MIMETYPES.get(name.rsplit(".", 1)[-1], "application/octet-stream")
 
 
 def image_extension(data: bytes, *, max_bytes: int = IMAGE_MAX_BYTES) -> str:

@@ -9,7 +9,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import flask_smorest
-from flask import Response, current_app, request
+from flask import current_app, request
 
 from marketplace.accounts.auth import auth_required, current_user
 from marketplace.accounts.models import Role
@@ -41,7 +41,7 @@ from marketplace.deals.schemas import (
     WeeklyPageSchema,
 )
 from marketplace.distribution import distributors
-from marketplace.providers.storage import file_storage
+from marketplace.providers.storage import public_image
 
 blp = Blueprint("deals", __name__, description="Deals, publishing slots, popup days, catalog")
 # At the root like /healthz: images are linked from pages, not part of the JSON API.
@@ -316,18 +316,7 @@ def home():
 @documents_errors(404)
 def deal_image(deal_id: int, name: str):
     """A deal picture uploaded by staff"""
-    key = f"deals/{deal_id}/{name}"
-    try:
-        data = file_storage().read(key)
-    except (FileNotFoundError, ValueError) as exc:
-        raise NotFound("No such image.") from exc
-    mimetype = {"jpg": "image/jpeg", "png": "image/png", "webp": "image/webp"}.get(
-        name.rsplit(".", 1)[-1], "application/octet-stream"
-    )
-    response = Response(data, mimetype=mimetype)
-    response.headers["Cache-Control"] = "public, max-age=604800, immutable"
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    return response
+    return public_image(f"deals/{deal_id}/{name}")
 
 
 @blp.get("/weekly-hot")

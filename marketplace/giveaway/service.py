@@ -35,7 +35,7 @@ from marketplace.core.api import INTERNAL_KEY_PREFIX
 from marketplace.core.clock import now
 from marketplace.core.db import db, locked
 from marketplace.core.errors import InvalidInput
-from marketplace.core.files import image_extension
+from marketplace.core.files import image_extension, image_mimetype
 from marketplace.deals.models import Deal, DealStatus
 from marketplace.giveaway.errors import (
     AlreadyDecided,
@@ -244,10 +244,7 @@ def screenshot(entry_id: int, viewer: User, *, staff: bool) -> tuple[Entry, byte
 
 
 def mimetype_of(entry: Entry) -> str:
-    kind = entry.file_key.rsplit(".", 1)[-1]
-    return {"jpg": "image/jpeg", "png": "image/png", "webp": "image/webp"}.get(
-        kind, "application/octet-stream"
-    )
+    return image_mimetype(entry.file_key)
 
 
 def entries(campaign_id: int, status: str | None = None) -> sa.Select:

@@ -8,9 +8,11 @@ import tempfile
 from pathlib import Path
 from typing import Protocol
 
-from flask import Flask, current_app
+from flask import Flask, Response, current_app
 
 from marketplace.core.db import on_rollback
+from marketplace.core.errors import NotFound
+from marketplace.core.files import image_mimetype
 
 
 class FileStorage(Protocol):
@@ -55,6 +57,19 @@ def init_storage(app: Flask) -> None:
 
 def file_storage() -> FileStorage:
     return current_app.extensions["linli.storage"]
+
+
+def public_image(key: str) -> Response:
+    """A stored image for anyone to see (a deal's photo, a review's): its bytes, its type,
+    cached for a week (a key is never reused for other bytes); 404 if it is not there."""
+    try:
+        data = file_storage().read(key)
+    except (FileNotFoundError, ValueError) as exc:
+        raise NotFound("No such image.") from exc
+    response = Response(data, mimetype=image_mimetype(key))
+    response.headers["Cache-Control"] = "public, max-age=604800, immutable"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
 
 
 def save_upload(key: str, data: bytes) -> None:

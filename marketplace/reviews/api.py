@@ -4,7 +4,7 @@ merchant's reviews, the shop replies once, staff hide."""
 from __future__ import annotations
 
 import flask_smorest
-from flask import Response, request
+from flask import request
 
 from marketplace.accounts.auth import auth_required, current_user
 from marketplace.accounts.models import Role
@@ -12,7 +12,7 @@ from marketplace.core.api import Blueprint, documents_errors
 from marketplace.core.db import db
 from marketplace.core.errors import NotFound
 from marketplace.core.pagination import PageArgsSchema, page_of, paginate
-from marketplace.providers.storage import file_storage
+from marketplace.providers.storage import public_image
 from marketplace.reviews import service
 from marketplace.reviews.models import Review
 from marketplace.reviews.schemas import (
@@ -108,14 +108,4 @@ def photo(review_id: int, name: str):
     review = db.session.get(Review, review_id)
     if review is None or review.hidden_at is not None:
         raise NotFound("No such image.")
-    try:
-        data = file_storage().read(f"reviews/{review_id}/{name}")
-    except (FileNotFoundError, ValueError) as exc:
-        raise NotFound("No such image.") from exc
-    mimetype = {"jpg": "image/jpeg", "png": "image/png", "webp": "image/webp"}.get(
-        name.rsplit(".", 1)[-1], "application/octet-stream"
-    )
-    response = Response(data, mimetype=mimetype)
-    response.headers["Cache-Control"] = "public, max-age=604800, immutable"
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    return response
+    return public_image(f"reviews/{review_id}/{name}")

@@ -25,6 +25,7 @@ from marketplace.accounts.auth import current_user
 from marketplace.accounts.models import Role
 from marketplace.core.clock import local_zone, now
 from marketplace.core.fields import ReasonSchema
+from marketplace.core.files import image_mimetype
 from marketplace.core.pagination import paginate
 from marketplace.distribution import distributors, streaks
 from marketplace.distribution.models import DistributorStatus, ProofStatus
@@ -298,9 +299,7 @@ def moments():
 @page_login_required(CS)
 def moments_screenshot(proof_id: int):
     proof, data = streaks.proof_screenshot(proof_id)
-    kind = proof.file_key.rsplit(".", 1)[-1]
-    mimetype = {"jpg": "image/jpeg", "png": "image/png", "webp": "image/webp"}.get(kind)
-    response = FlaskResponse(data, mimetype=mimetype or "application/octet-stream")
+    response = FlaskResponse(data, mimetype=image_mimetype(proof.file_key))
     response.headers["Cache-Control"] = "private, max-age=300"
     return response
 
