@@ -11,7 +11,7 @@ import pytest
 
 from tests.factories import quick_shopper
 from tests.giveaway.conftest import build_world, enter, open_campaign, screenshot
-from tests.web.test_staff_cs_roles import as_role, forbidden, page_csrf_token
+from tests.web.test_staff_cs_roles import as_role, forbidden, page_csrf_token, page_text
 
 pytestmark = pytest.mark.usefixtures("clock")
 
@@ -207,7 +207,7 @@ def test_bd_may_not_review_or_close_and_cs_may_not_create(app, client, world):
     as_role(app, client, "cs")
     token = page_csrf_token(client)
     assert client.post("/staff/giveaways", data={"csrf_token": token}).status_code == 403
-    assert "发起霸王餐" not in text(client.get("/staff/giveaways"))
+    assert "发起霸王餐" not in page_text(client, "/staff/giveaways")
 
 
 def test_the_menu_shows_the_giveaway_to_cs_bd_and_the_manager_only(app, client):

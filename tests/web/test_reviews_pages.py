@@ -22,7 +22,13 @@ from tests.factories import (
     staff,
 )
 from tests.reviews import test_reviews
-from tests.web.test_staff_cs_roles import as_role, forbidden, forbidden_posts, page_csrf_token
+from tests.web.test_staff_cs_roles import (
+    as_role,
+    forbidden,
+    forbidden_posts,
+    page_csrf_token,
+    page_text,
+)
 
 # the rated visit and the photo of the reviews' own tests
 png = test_reviews.png
@@ -129,7 +135,7 @@ def test_the_menu_shows_reviews_to_customer_service_only(app, client):
     as_role(app, client, "cs")
     assert "/staff/reviews" in client.get("/staff/").get_data(as_text=True)
     as_role(app, client, "bd")
-    assert "/staff/reviews" not in client.get("/staff/").get_data(as_text=True)
+    assert "/staff/reviews" not in page_text(client, "/staff/")
 
 
 def test_the_shop_replies_once_from_the_merchant_portal(app, client, visit):
@@ -164,7 +170,7 @@ def test_the_shop_replies_once_from_the_merchant_portal(app, client, visit):
     outsider = portal_account(app, client, visit["bd"], other_shop["id"], "owner")
     with client.session_transaction() as session:
         session[TOKEN_KEY] = outsider.token
-    assert "不错" not in client.get("/merchant/reviews").get_data(as_text=True)
+    assert "不错" not in page_text(client, "/merchant/reviews")
     refused = client.post(
         f"/merchant/reviews/{review_id}/reply",
         data={"csrf_token": page_csrf_token(client), "text": "x"},

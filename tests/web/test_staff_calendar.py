@@ -12,6 +12,7 @@ from marketplace.deals import popup, weekly
 from marketplace.deals.models import Deal
 from tests.factories import live_deal, live_merchant, make_deal, make_merchant, move, staff
 from tests.web.test_staff_bd import html, outsiders, signed_in
+from tests.web.test_staff_cs_roles import page_text
 from tests.web.test_staff_deals import deal_actions
 
 
@@ -109,7 +110,7 @@ def test_a_deal_is_put_into_an_empty_slot_and_taken_out(app, client, clock):
     # a deal of a merchant not yet live is not offered, and is refused if sent anyway
     assert move(client, bd, lead["id"], "negotiating").status_code == 200
     early = make_deal(client, bd, lead["id"], title="还没上线的店的套餐")
-    assert "还没上线的店的套餐" not in html(client.get("/staff/calendar"))
+    assert "还没上线的店的套餐" not in page_text(client, "/staff/calendar")
     refused = client.post(
         "/staff/calendar/slots",
         data={"csrf_token": token, "deal_id": early["id"], "date": "2026-11-25", "slot": "10:00"},
@@ -167,7 +168,7 @@ def test_popup_days_bookings_and_picks(app, client, clock):
         f"/staff/calendar/popup/{booking_id}/cancel", data={"csrf_token": token}
     )
     assert cancelled.status_code == 303
-    assert "答应周三弹窗" not in html(client.get("/staff/calendar/popup"))
+    assert "答应周三弹窗" not in page_text(client, "/staff/calendar/popup")
     assert deal_actions(app, second["id"])[-2:] == ["deal.popup_booked", "deal.popup_cancelled"]
 
 

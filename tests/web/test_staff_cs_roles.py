@@ -75,6 +75,14 @@ def as_role(app, client, who: str):
     return client
 
 
+def page_text(client, path: str) -> str:
+    """The page at ``path`` as text, once it is known to be the page (200), so what a test
+    says is *not* on it cannot pass on an error page or a redirect."""
+    response = client.get(path)
+    assert response.status_code == 200, (path, response.status_code)
+    return response.get_data(as_text=True)
+
+
 def page_csrf_token(client) -> str:
     """The session's CSRF token, as every page carries it for htmx (``hx-headers``)."""
     html = client.get("/deals").get_data(as_text=True)
