@@ -114,10 +114,6 @@ def segments_for(shopper_ids: list[int]) -> dict[int, str]:
     return {i: found.get(i, "C") for i in shopper_ids}
 
 
-def segment_of(shopper_id: int) -> str:
-    return segments_for([shopper_id])[shopper_id]
-
-
 def segment_counts(*, distributor_id: int | None = None) -> dict[str, int]:
     """How many shoppers in each segment (one statement)."""
     rows = _segment_rows(distributor_id)

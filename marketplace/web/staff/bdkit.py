@@ -9,8 +9,7 @@ import re
 from typing import Any
 
 import marshmallow as ma
-from flask import Response as FlaskResponse
-from flask import render_template, request
+from flask import request
 
 from marketplace.core.errors import DomainError, InvalidInput
 from marketplace.web.routing import is_number
@@ -91,17 +90,6 @@ def sentence(error: DomainError) -> str:
     if error.code in ("validation_error",) and error.fields:
         return t("forms.fix_fields")
     return error_sentence(error.code, error.status)
-
-
-def page_again(template: str, error: DomainError, **context: Any) -> FlaskResponse:
-    """The page again with the refusal, at the API's status."""
-    html = render_template(
-        template,
-        problem=sentence(error),
-        problems=field_problems(error),
-        **context,
-    )
-    return FlaskResponse(html, status=error.status, mimetype="text/html")
 
 
 @bp.app_template_global()
