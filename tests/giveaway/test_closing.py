@@ -317,3 +317,40 @@ def test_a_shoppers_own_key_cannot_stand_in_for_a_prize(app, client, world, shop
         headers={**shopper.headers, "Idempotency-Key": "giveaway:1"},
     )
     assert fine.status_code == 201
+
+
+def test_two_closing_runs_at_once_hand_out_each_prize_once(app, client, clock, world, shoppers):
+    """The job (every minute) and customer service's "close now" at the same moment: one
+    run decides and hands out the prizes, the other finds them handed out; each entrant is
+    told once."""
+    import threading
+
+    people = shoppers(7)
+    campaign, _ = entered(client, world, people, [40, 70, 40, 10, 5, 90, None])
+    clock.advance(hours=24)
+    start = threading.Barrier(2)
+    failures: list[BaseException] = []
+
+    def run() -> None:
+        with app.app_context():
+            start.wait()
+            try:
+                service.close_campaign(campaign["id"])
+            except BaseException as exc:  # reported below, not lost in the thread
+                failures.append(exc)
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    assert failures == []
+    done = outcome(app, campaign["id"])
+    assert done["status"] == "closed"
+    assert len(done["won"]) == 5 and len(done["orders"]) == 5
+    assert done["vouchers"] == sorted(done["won"])
+    sent = messages(app)
+    assert sorted(channel for channel, _ in sent) == sorted(f"shopper:{p.id}" for p in people)
