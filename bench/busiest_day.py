@@ -17,8 +17,9 @@ scheduled jobs (popup, publishing, expiry, reconciliation, ...) in a process of 
 the replay's clock. Only 127.0.0.1 is contacted.
 
 The load generator is several client processes (``--processes``), each with ``--threads``
-threads and a ``requests.Session`` per thread, playing open-loop journeys (replay_support.py
-says why not wrk: the journeys are stateful and talk to two servers). The report prints the
+threads and a keep-alive connection per thread (bench/lean_http.py), playing open-loop
+journeys (replay_support.py says why not wrk: the journeys are stateful and talk to two
+servers). The report prints the
 generator's CPU use and how late it started its steps, so a client bottleneck is visible.
 
 The day (Asia/Shanghai, virtual clock; ``--speed 10`` plays 24 h in 2 h 24 min). What the
@@ -103,6 +104,7 @@ from bench.replay_support import (
     ROOT,
     VENV_BIN,
     Context,
+    CpuMeter,
     Journey,
     Real,
     Sample,
@@ -190,6 +192,7 @@ PAST_REFUNDS_PER_ORDER, SAME_DAY_REFUND = 0.006, 0.004
 CS_APPROVES = 0.85
 DASHBOARDS_PER_ORDER = 0.03
 NEAR_ME = 0.25
+RUSH_SECONDS = 10  # real seconds of each opening the report shows one by one
 TAP_MEAN = 15.0  # seconds: the crowd's taps after an opening
 # The crowd opens the app before the opening (its countdown), 1-8 minutes before it
 # (assumed; the same waiting room bench/flash_opening.py plays): their tokens are used then.
@@ -672,7 +675,7 @@ def _arrive(ctx: Context, spec: dict[str, Any], rng: random.Random) -> Journey:
     ref, link = None, None
     if spec.get("link"):
         link = rng.choice(ctx.world["share_links"])
-        ctx.get("GET /s/{code}", f"/s/{link['code']}", allow_redirects=False)
+        ctx.get("GET /s/{code}", f"/s/{link['code']}")
         ref = link["code"]
         yield _think(rng, 2, 6)
     if spec.get("login"):
@@ -1286,6 +1289,7 @@ def main() -> int:
                 log(f"the day starts at {hhmm(w0)} (in 10 s, {datetime.now(UTC):%H:%M:%S}Z + 10 s)")
                 progress = Progress(app, clock, w1)
                 probe = HealthzProbe(base)
+                cpu = CpuMeter().start()
                 try:
                     results = run_workers(
                         "bench.busiest_day",
@@ -1300,6 +1304,7 @@ def main() -> int:
                         on_wait=progress.tick,
                     )
                 finally:
+                    cpu.stop()
                     probe.stop()
                     stop_jobs.set()
                     jobs.join(60)
@@ -1311,6 +1316,7 @@ def main() -> int:
             log(f"the day ended at {hhmm(min(ended_v, w1 + grace))}; checking")
             samples = [s for r in results for s in r.samples]
             report = Report(app, args, plan, world, results, samples, instance, clock)
+            report.cpu = cpu
             failed = report.print_all(jobs_out, statements_dir, access_log)
             log(probe.summary())
             if args.profile:
@@ -1441,6 +1447,7 @@ class Report:
         self.missed: list[str] = []
         self.missed_routes: list[str] = []
         self.json: dict[str, Any] = {}
+        self.cpu: CpuMeter | None = None
 
     def print_all(self, jobs_out: Path, statements_dir: Path, access_log: Path) -> bool:
         server = access_log_samples(access_log, self._server_template())
@@ -1653,6 +1660,60 @@ class Report:
                 f"({len(ms) / (600 / self.args.speed):6.1f}/s)  p50 {_ms(percentile(ms, 50))}"
                 f"  p99 {_ms(percentile(ms, 99))}  max {_ms(ms[-1])}"
             )
+        self.rush()
+
+    def rush(self) -> None:
+        """Each opening's first real seconds, one line a second: what the crowd asked of the
+        server (requests started in that second), how long they took, the taps that won,
+        and where the machine's CPU went in that second (cores kept busy: 2.00 is both) —
+        the web server, the database, the payment server, the replay's own clients and
+        jobs. Requests queue when the asked work is more than the cores can do."""
+        for opening in self.plan["openings"]:
+            seconds: defaultdict[int, list[float]] = defaultdict(list)
+            won: defaultdict[int, list[float]] = defaultdict(list)
+            tap = f"flash opening {opening['slot']}"
+            for s in self.samples:
+                real = (s.v - opening["v"]) / self.args.speed
+                if 0 <= real < RUSH_SECONDS:
+                    seconds[int(real)].append(s.ms)
+                    if s.variant == tap and s.status in (200, 201):
+                        won[int(real)].append(s.ms)
+            if not seconds:
+                continue
+            log(
+                f"The {opening['slot']} opening, real second by second (all routes; 'won': "
+                "the taps that got an order, their p50; cores: how many the web server, "
+                "database, payment server and the replay's clients+jobs kept busy):"
+            )
+            rows = []
+            start = self.clock.real(opening["v"])
+            for second in range(RUSH_SECONDS):
+                ms = sorted(seconds.get(second, []))
+                wins = sorted(won[second])
+                used = self.cpu.cores(start + second, start + second + 1) if self.cpu else {}
+                line = f"  +{second}s  requests {len(ms):>5}"
+                if ms:
+                    line += f"  p50 {_ms(percentile(ms, 50))}  p99 {_ms(percentile(ms, 99))}"
+                    line += f"  max {_ms(ms[-1])}"
+                if wins:
+                    line += f"  won {len(wins):>3} p50 {_ms(percentile(wins, 50))}"
+                if used:
+                    line += (
+                        f"  cores web {used['web']:.2f} db {used['database']:.2f}"
+                        f" pay {used['payment server']:.2f} replay {used['replay']:.2f}"
+                        f" (all {sum(used.values()):.2f})"
+                    )
+                log(line)
+                rows.append(
+                    {
+                        "second": second,
+                        "requests": len(ms),
+                        "p99": percentile(ms, 99) if ms else None,
+                        "won": len(wins),
+                        "cpu": used,
+                    }
+                )
+            self.json.setdefault("rush", {})[opening["slot"]] = rows
 
     def business(self) -> bool:
         import sqlalchemy as sa

@@ -8,20 +8,24 @@ its PaymentIntent at the payment server, waits for the webhook, reads the vouche
 hours later a clerk redeems one of them; a login reads the one-time code from the SMS log.
 wrk's Lua cannot talk to two servers or carry state across processes, and locust is not a
 dependency. Instead: ``processes`` spawned Python processes, each with ``threads`` threads
-and one keep-alive ``requests.Session`` per thread, run journeys written as generators
-(each ``yield`` is a think time). Arrivals are open-loop: every journey starts at its
-scheduled instant whatever the server does, and the report says how late the generator
-started its steps (``lag``) and how much CPU it used, so a client bottleneck shows.
+and one keep-alive connection per thread and server (``bench/lean_http.py``: ``requests``
+cost the client four times the CPU, taken from the server it measures on two cores), run
+journeys written as generators (each ``yield`` is a think time). Arrivals are open-loop:
+every journey starts at its scheduled instant whatever the server does, and the report says
+how late the generator started its steps (``lag``) and how much CPU it used, so a client
+bottleneck shows.
 """
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import heapq
 import importlib
 import itertools
 import math
 import multiprocessing
+import os
 import pickle
 import random
 import re
@@ -37,6 +41,7 @@ from typing import Any
 
 import requests
 
+from bench import lean_http
 from bench.processes import (  # noqa: F401 - busiest_day takes them from here too
     ROOT,
     VENV_BIN,
@@ -146,12 +151,18 @@ class Context:
         self.facts.append((what, value))
 
     # HTTP
-    def _session(self) -> requests.Session:
+    def _session(self) -> lean_http.Session:
         session = getattr(self._local, "session", None)
         if session is None:
-            session = self._local.session = requests.Session()
-            session.headers["User-Agent"] = "linli-busiest-day/1 (bench)"
+            session = self._local.session = lean_http.Session(
+                {"User-Agent": "linli-busiest-day/1 (bench)"}
+            )
         return session
+
+    def _resent(self) -> None:
+        # The server closed an idle keep-alive connection as the request went out on it; a
+        # browser sends it again on a new connection, and so does lean_http.
+        self.note("requests sent again on a new connection (keep-alive race)")
 
     def call(
         self,
@@ -163,9 +174,10 @@ class Context:
         token: str | None = None,
         ip: str | None = None,
         headers: dict[str, str] | None = None,
-        **kwargs: Any,
-    ) -> requests.Response | None:
-        """One request to the app, timed and recorded under its route ``template``."""
+        json: Any = None,
+    ) -> lean_http.Response | None:
+        """One request to the app, timed and recorded under its route ``template``.
+        Redirects are not followed (a share link's 302 is the answer measured)."""
         sent = dict(headers or {})
         if token:
             sent["Authorization"] = f"Bearer {token}"
@@ -176,23 +188,14 @@ class Context:
         late_ms = getattr(self.runner.local, "late", 0.0) * 1000
         self.runner.local.late = 0.0  # only a step's first request waited for the step
         v, start = self.v(), time.perf_counter()
-        for attempt in (1, 2):
-            try:
-                response = self._session().request(
-                    method, self.base + path, headers=sent, timeout=30, **kwargs
-                )
-                break
-            except requests.RequestException as exc:
-                if attempt == 1 and _keepalive_race(exc):
-                    # The server closed an idle keep-alive connection as the request went
-                    # out on it; a browser sends it again on a new connection, so do we.
-                    self.note("requests sent again on a new connection (keep-alive race)")
-                    continue
-                ms = (time.perf_counter() - start) * 1000
-                self.samples.append(
-                    Sample(template, variant, 0, type(exc).__name__, ms, v, late_ms)
-                )
-                return None
+        try:
+            response = self._session().request(
+                method, self.base + path, headers=sent, json=json, on_resend=self._resent
+            )
+        except lean_http.HTTPError as exc:
+            ms = (time.perf_counter() - start) * 1000
+            self.samples.append(Sample(template, variant, 0, exc.kind, ms, v, late_ms))
+            return None
         ms = (time.perf_counter() - start) * 1000
         code = ""
         if response.status_code >= 400:
@@ -203,10 +206,10 @@ class Context:
         self.samples.append(Sample(template, variant, response.status_code, code, ms, v, late_ms))
         return response
 
-    def get(self, template: str, path: str, **kwargs: Any) -> requests.Response | None:
+    def get(self, template: str, path: str, **kwargs: Any) -> lean_http.Response | None:
         return self.call("GET", template, path, **kwargs)
 
-    def post(self, template: str, path: str, **kwargs: Any) -> requests.Response | None:
+    def post(self, template: str, path: str, **kwargs: Any) -> lean_http.Response | None:
         return self.call("POST", template, path, **kwargs)
 
     def stripe(self, template: str, path: str, data: dict[str, Any]) -> dict[str, Any] | None:
@@ -218,11 +221,11 @@ class Context:
                 self.stripe_base + path,
                 data=data,
                 headers={"Authorization": f"Bearer {self.world['stripe_key']}"},
-                timeout=30,
+                on_resend=self._resent,
             )
-        except requests.RequestException as exc:
+        except lean_http.HTTPError as exc:
             ms = (time.perf_counter() - start) * 1000
-            self.provider.append(Sample(template, "", 0, type(exc).__name__, ms, v))
+            self.provider.append(Sample(template, "", 0, exc.kind, ms, v))
             return None
         ms = (time.perf_counter() - start) * 1000
         body = response.json() if response.content else {}
@@ -232,13 +235,6 @@ class Context:
 
     def sms_code(self, phone: str, timeout: float = 10) -> str | None:
         return self._sms.code_for(phone, timeout)
-
-
-def _keepalive_race(exc: requests.RequestException) -> bool:
-    text = repr(exc)
-    return isinstance(exc, requests.ConnectionError) and (
-        "RemoteDisconnected" in text or "Connection aborted" in text
-    )
 
 
 class SmsInbox:
@@ -464,6 +460,80 @@ def run_workers(
         with out.open("rb") as f:
             results.append(pickle.load(f))  # noqa: S301 - written by our own child
     return results
+
+
+# -- where the CPU goes -------------------------------------------------------------------
+
+
+class CpuMeter:
+    """Samples every process's CPU time from /proc (Linux) four times a second, in groups
+    (the web server, the database, the payment server, Redis, the replay itself: this
+    process, its clients and its jobs), so a report can say which of them the two cores went
+    to in a given real second: whether a slow second was the server short of CPU, or
+    waiting with CPU to spare."""
+
+    INTERVAL = 0.25
+    GROUPS = ("web", "database", "payment server", "redis", "replay", "other")
+
+    def __init__(self) -> None:
+        self._me = os.getpid()
+        self._hz = os.sysconf("SC_CLK_TCK")
+        self.samples: list[tuple[float, dict[str, float]]] = []  # (time, CPU s by group)
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self) -> CpuMeter:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._done.set()
+        self._thread.join(5)
+
+    def _group(self, pid: int, parent: int, command: str) -> str:
+        if "gunicorn" in command:
+            return "web"
+        if command.startswith("postgres"):
+            return "database"
+        if "localstripe" in command:
+            return "payment server"
+        if "redis-server" in command:
+            return "redis"
+        if self._me in (pid, parent):
+            return "replay"
+        return "other"
+
+    def _read(self) -> dict[str, float]:
+        totals = dict.fromkeys(self.GROUPS, 0.0)
+        for entry in os.scandir("/proc"):
+            if not entry.name.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry.name}/cmdline", "rb") as f:
+                    command = f.read().replace(b"\0", b" ").decode(errors="replace")
+                with open(f"/proc/{entry.name}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:  # gone meanwhile
+                continue
+            ticks = int(fields[11]) + int(fields[12])  # utime + stime
+            group = self._group(int(entry.name), int(fields[1]), command)
+            totals[group] += ticks / self._hz
+        return totals
+
+    def _run(self) -> None:
+        while not self._done.wait(self.INTERVAL):
+            self.samples.append((time.time(), self._read()))
+
+    def cores(self, start: float, end: float) -> dict[str, float]:
+        """How many cores each group kept busy on average from ``start`` to ``end`` (real,
+        epoch seconds): CPU seconds over wall seconds between the samples nearest inside
+        that span; empty if fewer than two samples fall in it."""
+        times = [t for t, _ in self.samples]
+        i, j = bisect.bisect_left(times, start), bisect.bisect_right(times, end) - 1
+        if j <= i:
+            return {}
+        (t0, first), (t1, last) = self.samples[i], self.samples[j]
+        return {g: max(0.0, last[g] - first[g]) / (t1 - t0) for g in self.GROUPS}
 
 
 # -- numbers -------------------------------------------------------------------------------
