@@ -1,16 +1,18 @@
 """A small keep-alive HTTP/1.1 client for the replay's load generator, on ``http.client``.
 
 The replay's client processes run on the same two cores as the server they measure, so what
-each request costs the client is taken from the server. ``requests`` spends about 0.3-0.5 ms
-of CPU a request (prepared requests, hooks, cookie jars, urllib3's pool and retries);
+each request costs the client is taken from the server. ``requests`` spends about half a
+millisecond of CPU a request (prepared requests, hooks, cookie jars, urllib3's pool);
 ``http.client`` on a connection kept per thread and per server spends a fraction of that
 (``.venv/bin/python bench/lean_http.py`` measures both against the same gunicorn). The replay
 needs little of requests: GET and POST with JSON or a form, no redirects followed, no cookies
 (the API takes a bearer token), a timeout, and a response with ``status_code``, ``content``,
 ``headers`` and ``json()``.
 
-A server may close a keep-alive connection that sat idle as a request goes out on it (the
-keep-alive race); a browser sends such a request again on a new connection and so does
+A server closes a keep-alive connection that sat idle too long (gunicorn after 2 s): like
+urllib3, ``Session`` looks before reusing one (a zero-timeout poll) and opens a new one if
+the server has closed it. If the close crosses the request on the wire (the keep-alive
+race), a browser sends the request again on a new connection and so does
 ``Session.request`` (once, and only when nothing of an answer arrived), reporting it through
 ``on_resend`` so the replay can count it.
 """
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import http.client
 import json as jsonlib
+import select
 import socket
 from collections.abc import Callable
 from typing import Any
@@ -62,6 +65,14 @@ _STALE = (
 )
 
 
+def _closed_by_peer(sock: socket.socket) -> bool:
+    """An idle keep-alive socket that is readable has nothing to read but the peer's close
+    (or, wrongly, stray bytes): either way it must not carry the next request."""
+    poller = select.poll()
+    poller.register(sock, select.POLLIN)
+    return bool(poller.poll(0))
+
+
 class Session:
     """One thread's connections, one per server (scheme://host:port). Not thread-safe: keep
     one per thread, as with ``requests.Session``."""
@@ -80,7 +91,13 @@ class Session:
             self._connections[origin] = connection
         connection.timeout = timeout
         if connection.sock is not None:
-            connection.sock.settimeout(timeout)
+            if _closed_by_peer(connection.sock):
+                # The server closed it while it sat idle (gunicorn after its keep-alive
+                # seconds): open a new one now rather than lose a request on it, as
+                # urllib3 does before reusing a connection.
+                connection.close()
+            else:
+                connection.sock.settimeout(timeout)
         return connection
 
     def _drop(self, origin: str) -> None:
