@@ -31,7 +31,7 @@ from marketplace.core import audit
 from marketplace.core.clock import day_start, local_today, now
 from marketplace.core.db import db
 from marketplace.core.errors import InvalidInput, NotFound
-from marketplace.deals.models import Deal
+from marketplace.deals.models import Deal, ExpiryPolicy
 from marketplace.distribution.models import CustomerBinding
 from marketplace.orders.models import PAID_STATUSES, Order
 from marketplace.refunds import service as refunds
@@ -43,7 +43,7 @@ LAPSED_DAYS = 30
 WON_BACK_DAYS = 14
 CS_CALL_DAYS = 7  # expired vouchers stay on customer service's list for a week
 SEGMENTS = ("A", "B", "C")
-CS_CALL, AUTO_REFUND = "cs_call", "auto_refund"
+CS_CALL, AUTO_REFUND = ExpiryPolicy.CS_CALL.value, ExpiryPolicy.AUTO_REFUND.value
 
 
 def bought() -> sa.ColumnElement[bool]:

@@ -31,6 +31,13 @@ class DealStatus(enum.StrEnum):
     ENDED = "ended"
 
 
+class ExpiryPolicy(enum.StrEnum):
+    """What happens to a deal's vouchers left unused at expiry."""
+
+    CS_CALL = "cs_call"  # customer service calls the shopper (care's list, a week)
+    AUTO_REFUND = "auto_refund"  # refunded the day after expiry (过期自动退, a job)
+
+
 # Statuses a shopper can see (a deal page stays reachable after it sells out or ends).
 VISIBLE_STATUSES = (DealStatus.LIVE, DealStatus.PAUSED, DealStatus.SOLD_OUT, DealStatus.ENDED)
 PRICE_FIELDS = (
@@ -45,6 +52,7 @@ class Deal(TimestampMixin, db.Model):
     __table_args__ = (
         enum_check("type", DealType, "known_type"),
         enum_check("status", DealStatus, "known_status"),
+        enum_check("expiry_policy", ExpiryPolicy, "known_expiry_policy"),
         sa.CheckConstraint("stock_left >= 0", name="stock_left_not_negative"),
         sa.CheckConstraint("stock_left <= stock", name="stock_left_within_stock"),
         sa.CheckConstraint("sale_price > 0 AND settlement_price >= 0", name="prices"),
@@ -87,7 +95,9 @@ class Deal(TimestampMixin, db.Model):
     # [care] What happens to vouchers left unused at expiry: customer service calls
     # (``cs_call``) or they are refunded the day after (``auto_refund``, 过期自动退).
     expiry_policy: Mapped[str] = mapped_column(
-        sa.String(12), default="cs_call", server_default="cs_call"
+        sa.String(12),
+        default=ExpiryPolicy.CS_CALL.value,
+        server_default=ExpiryPolicy.CS_CALL.value,
     )
     status: Mapped[str] = mapped_column(sa.String(20), default=DealStatus.DRAFT.value)
     # The publishing slot (10:00 or 15:00 Asia/Shanghai); one deal per slot.

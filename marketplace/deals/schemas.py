@@ -10,7 +10,7 @@ from marshmallow import validate
 
 from marketplace.core.fields import HHMM, MAX_INT, Day, Id, LocalDateTime, UserRefSchema
 from marketplace.core.pagination import PageArgsSchema
-from marketplace.deals.models import DealStatus, DealType
+from marketplace.deals.models import DealStatus, DealType, ExpiryPolicy
 
 FEN = {"description": "integer fen (3990 = ¥39.90)"}
 MAX_FEN = 10_000_000  # ¥100,000: nothing on a local deal platform costs more per unit
@@ -73,7 +73,7 @@ class DealFieldsSchema(ma.Schema):
         metadata={"description": "promoted by street teams within 2 km; needs ≥ ¥9.90 margin"}
     )
     # [care] unused vouchers at expiry: customer service calls, or refunded the day after
-    expiry_policy = ma.fields.String(validate=validate.OneOf(["cs_call", "auto_refund"]))
+    expiry_policy = ma.fields.String(validate=validate.OneOf([p.value for p in ExpiryPolicy]))
 
     @ma.post_load
     def dates_as_text(self, data: dict, **kwargs: object) -> dict:

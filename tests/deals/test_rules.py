@@ -362,3 +362,24 @@ def test_an_edit_below_the_minimum_charge_is_refused_and_the_minimum_is_a_settin
     assert lowered.get_json()["error"]["code"] == "sale_price_below_minimum_charge"
     assert under_ten.status_code == 422
     assert "¥10.00" in under_ten.get_json()["error"]["message"]
+
+
+def test_an_unknown_expiry_policy_is_refused_by_the_api_and_by_the_database(app, client, setup):
+    bd, merchant_id = setup
+    refused = create(client, bd, merchant_id, "small_set", expiry_policy="never")
+    assert refused.status_code == 422
+    assert "expiry_policy" in refused.get_json()["error"]["fields"]
+
+    made = create(client, bd, merchant_id, "small_set", expiry_policy="auto_refund")
+    assert made.status_code == 201
+    with app.app_context():
+        deals = Deal.__table__
+        with pytest.raises(sa.exc.IntegrityError):
+            db.session.execute(
+                sa.update(deals)
+                .where(deals.c.id == made.get_json()["id"])
+                .values(expiry_policy="never")
+            )
+            db.session.flush()
+        db.session.rollback()
+        assert db.session.get(Deal, made.get_json()["id"]).expiry_policy == "auto_refund"
