@@ -64,6 +64,14 @@ class User(TimestampMixin, db.Model):
     def is_staff(self) -> bool:
         return bool(self.roles & STAFF_ROLES)
 
+    @property
+    def masked_name(self) -> str:
+        """How a public page names a shopper (a review's author, a giveaway's winner): the
+        first character of their display name and two stars, 张**; 用户** without a name.
+        Never any part of their phone number."""
+        name = (self.display_name or "").strip()
+        return f"{name[0] if name else '用户'}**"
+
     def grant(self, role: Role) -> None:
         if role not in self.roles:
             self.role_rows.append(UserRole(role=role.value))

@@ -49,7 +49,7 @@ class GiveawayCampaignSchema(ma.Schema):
 
 class GiveawayWinnerSchema(ma.Schema):
     rank = ma.fields.Integer()
-    name = ma.fields.Function(lambda e: service.masked_name(e.shopper))
+    name = ma.fields.Function(lambda e: e.shopper.masked_name)
     verified_likes = ma.fields.Integer()
 
 

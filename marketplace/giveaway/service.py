@@ -310,12 +310,6 @@ def winners(campaign_id: int) -> list[Entry]:
     )
 
 
-def masked_name(user: User) -> str:
-    """A winner as the public page shows them: the first character of their name."""
-    name = (user.display_name or "").strip() or (user.phone or "")[-4:] or "用户"
-    return name[0] + "**"
-
-
 # -- closing ---------------------------------------------------------------------------------
 
 

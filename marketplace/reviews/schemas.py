@@ -38,7 +38,7 @@ class PublicReviewSchema(ma.Schema):
     created_at = ma.fields.DateTime()
     reply = ma.fields.String(allow_none=True)
     replied_at = ma.fields.DateTime(allow_none=True)
-    shopper = ma.fields.Function(lambda r: (r.shopper.display_name or "*")[:1] + "**")
+    shopper = ma.fields.Function(lambda r: r.shopper.masked_name)
 
 
 class ReviewSchema(PublicReviewSchema):

@@ -48,7 +48,6 @@ def giveaway(campaign_id: int):
         taking=service.taking_entries(campaign),
         seconds_left=service.seconds_left(campaign),
         winners=service.winners(campaign.id),
-        masked=service.masked_name,
     )
 
 
