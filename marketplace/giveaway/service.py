@@ -200,7 +200,9 @@ def submit_entry(campaign_id: int, shopper: User, screenshot: bytes, likes: int)
         with db.session.begin_nested():
             db.session.add(entry)
             db.session.flush()
-    except IntegrityError:  # a concurrent entry won the unique constraint: say which
+    except IntegrityError:
+        # Not reached while the campaign's lock serialises entries (the repeat is refused
+        # above); the unique constraints are the guard behind it: say which one held.
         _refuse_repeat(campaign.id, shopper.id, digest)
         raise
     save_upload(key, screenshot)

@@ -247,8 +247,9 @@ def test_the_ranking_is_by_verified_likes_ties_by_the_earlier_entry(client, cloc
 
 
 def test_two_entries_of_one_shopper_at_the_same_moment_make_one(app, client, world, shoppers):
-    """The unique constraint, not the check before it, decides a race: one entry, and the
-    other request is told why (not a 500)."""
+    """The campaign's row lock (taken first by ``submit_entry``) serialises the two: the
+    second sees the first's entry and is told why (409, not a 500); one entry is stored.
+    The unique constraints are the last guard behind the lock (tested above)."""
     import threading
 
     campaign = open_campaign(client, world)
