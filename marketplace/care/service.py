@@ -35,7 +35,8 @@ from marketplace.deals.models import Deal, ExpiryPolicy
 from marketplace.distribution.models import CustomerBinding
 from marketplace.orders.models import PAID_STATUSES, Order
 from marketplace.refunds import service as refunds
-from marketplace.vouchers.models import Voucher, VoucherStatus
+from marketplace.vouchers import service as vouchers
+from marketplace.vouchers.models import Voucher
 
 SEGMENT_DAYS = 90
 A_PURCHASES = 3
@@ -243,13 +244,6 @@ def won_back_summary(days: int = 30) -> dict[str, int]:
 # -- expired unused vouchers ---------------------------------------------------------------
 
 
-def _expired_unused() -> sa.ColumnElement[bool]:
-    return sa.or_(
-        Voucher.status == VoucherStatus.EXPIRED.value,
-        sa.and_(Voucher.status == VoucherStatus.ACTIVE.value, Voucher.valid_until < local_today()),
-    )
-
-
 def to_call() -> sa.Select:
     """Today's list for customer service: unused vouchers of ``cs_call`` deals that
     expired within the last ``CS_CALL_DAYS`` days, the most recent first (with their deal)."""
@@ -258,7 +252,7 @@ def to_call() -> sa.Select:
         .join(Deal, Deal.id == Voucher.deal_id)
         .where(
             Deal.expiry_policy == CS_CALL,
-            _expired_unused(),
+            vouchers.unused_at_expiry(),
             Voucher.valid_until >= local_today() - timedelta(days=CS_CALL_DAYS),
         )
         .order_by(Voucher.valid_until.desc(), Voucher.id)
@@ -276,7 +270,7 @@ def auto_refund_expired() -> dict[str, int]:
             .join(Order, Order.id == Voucher.order_id)
             .where(
                 Deal.expiry_policy == AUTO_REFUND,
-                _expired_unused(),
+                vouchers.unused_at_expiry(),
                 Order.status.in_([s.value for s in PAID_STATUSES]),
                 Order.amount > 0,  # a giveaway prize: nothing to refund
             )

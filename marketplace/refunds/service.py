@@ -36,7 +36,7 @@ from sqlalchemy.orm import joinedload, lazyload
 
 from marketplace.accounts.models import User
 from marketplace.core import audit
-from marketplace.core.clock import local_today, now
+from marketplace.core.clock import now
 from marketplace.core.db import db, locked, on_rollback
 from marketplace.core.errors import Conflict, InvalidInput, NotFound
 from marketplace.ledger import service as ledger
@@ -847,14 +847,13 @@ def open_expired_refund(order_id: int) -> RefundRequest | None:
         return None
     if order.amount == 0:
         return None  # a giveaway prize: no money came in, none goes back
-    vouchers = [
-        v
-        for v in db.session.scalars(
-            sa.select(Voucher).where(Voucher.order_id == order.id).order_by(Voucher.id)
+    vouchers = list(
+        db.session.scalars(
+            sa.select(Voucher)
+            .where(Voucher.order_id == order.id, vouchers_service.unused_at_expiry())
+            .order_by(Voucher.id)
         )
-        if v.status == VoucherStatus.EXPIRED.value
-        or (v.status == VoucherStatus.ACTIVE.value and v.valid_until < local_today())
-    ]
+    )
     if not vouchers:
         return None
     try:
@@ -950,15 +949,7 @@ def expired_unused() -> sa.Select:
     """Vouchers never used before they expired: customer service calls the shopper."""
     return (
         sa.select(Voucher)
-        .where(
-            sa.or_(
-                Voucher.status == VoucherStatus.EXPIRED.value,
-                sa.and_(
-                    Voucher.status == VoucherStatus.ACTIVE.value,
-                    Voucher.valid_until < local_today(),
-                ),
-            )
-        )
+        .where(vouchers_service.unused_at_expiry())
         .order_by(Voucher.valid_until, Voucher.id)
     )
 

@@ -314,18 +314,30 @@ def shoppers_voucher(code: str, shopper: User) -> Voucher:
     return voucher
 
 
+# -- validity ---------------------------------------------------------------------------------
+# The one statement of "past validity" and "unused at expiry": the expiry job, customer
+# service's lists (care, refunds) and the automatic expiry refund all use these.
+
+
+def past_validity() -> sa.ColumnElement[bool]:
+    """Still active on a day after its last valid day (Asia/Shanghai): due to expire."""
+    return sa.and_(
+        Voucher.status == VoucherStatus.ACTIVE.value, Voucher.valid_until < local_today()
+    )
+
+
+def unused_at_expiry() -> sa.ColumnElement[bool]:
+    """Never used before its validity ran out: expired already, or still active past its
+    last day because the expiry job has not reached it yet."""
+    return sa.or_(Voucher.status == VoucherStatus.EXPIRED.value, past_validity())
+
+
 def orders_with_vouchers_past_validity() -> list[int]:
     """The orders that still have an active voucher past its last valid day (Asia/Shanghai),
     oldest first: what the expiry job visits, one order at a time."""
     return list(
         db.session.scalars(
-            sa.select(Voucher.order_id)
-            .where(
-                Voucher.status == VoucherStatus.ACTIVE.value,
-                Voucher.valid_until < local_today(),
-            )
-            .distinct()
-            .order_by(Voucher.order_id)
+            sa.select(Voucher.order_id).where(past_validity()).distinct().order_by(Voucher.order_id)
         )
     )
 
@@ -337,13 +349,7 @@ def expire_past_validity(order_id: int) -> list[Voucher]:
     ``orders.actions.vouchers_expired``, which holds the order's lock."""
     table = Voucher.__table__
     due = db.session.scalars(
-        sa.select(Voucher)
-        .where(
-            Voucher.order_id == order_id,
-            Voucher.status == VoucherStatus.ACTIVE.value,
-            Voucher.valid_until < local_today(),
-        )
-        .order_by(Voucher.id)
+        sa.select(Voucher).where(Voucher.order_id == order_id, past_validity()).order_by(Voucher.id)
     ).all()
     expired = []
     for voucher in due:
