@@ -284,8 +284,6 @@ def auto_refund_expired() -> dict[str, int]:
         if refunds.open_expired_refund(order_id) is not None:
             opened += 1
         db.session.commit()  # approved before any money moves
-    outcomes: dict[str, int] = {"opened": opened}
-    for request_id in refunds.open_expired_refunds():  # this run's, and any a crash left
-        status = refunds.execute(request_id).status
-        outcomes[status] = outcomes.get(status, 0) + 1
-    return outcomes
+    # pay this run's, and any a crash left approved but unpaid
+    paid = refunds.retry_approved(limit=None, reason_text=refunds.AUTO_EXPIRED)
+    return {"opened": opened, **paid}

@@ -814,14 +814,19 @@ def dispute_closed(order_id: int, dispute: dict[str, Any]) -> str:
     return "dispute_won"
 
 
-def retry_approved(*, limit: int = 100) -> dict[str, int]:
-    """Job: carry out every approved refund not yet paid (provider down, a crash)."""
-    ids = db.session.scalars(
+def retry_approved(*, limit: int | None = 100, reason_text: str | None = None) -> dict[str, int]:
+    """Job: carry out every approved refund not yet paid (provider down, a crash), oldest
+    first, ``limit`` a run (None: all); ``reason_text``: only those opened with it (the
+    automatic expiry refunds, ``AUTO_EXPIRED``). Returns how many ended in each status."""
+    query = (
         sa.select(RefundRequest.id)
         .where(RefundRequest.status == RefundStatus.APPROVED_PENDING_REFUND.value)
         .order_by(RefundRequest.id)
         .limit(limit)
-    ).all()
+    )
+    if reason_text is not None:
+        query = query.where(RefundRequest.reason_text == reason_text)
+    ids = db.session.scalars(query).all()
     db.session.commit()
     outcomes: dict[str, int] = {}
     for request_id in ids:
@@ -868,20 +873,6 @@ def open_expired_refund(order_id: int) -> RefundRequest | None:
         )
     except Conflict:
         return None  # an open request (ours from an earlier run, or the shopper's) pays it
-
-
-def open_expired_refunds() -> list[int]:
-    """Automatic expiry refunds approved but not yet paid back (a run died midway)."""
-    return list(
-        db.session.scalars(
-            sa.select(RefundRequest.id)
-            .where(
-                RefundRequest.status == RefundStatus.APPROVED_PENDING_REFUND.value,
-                RefundRequest.reason_text == AUTO_EXPIRED,
-            )
-            .order_by(RefundRequest.id)
-        )
-    )
 
 
 # -- [/care] ----------------------------------------------------------------------------------
