@@ -21,6 +21,7 @@ from marketplace.reviews.schemas import (
     ReviewsAnswerSchema,
     ReviewSchema,
     ReviewStaffArgsSchema,
+    ReviewUploadSchema,
     load_review_form,
 )
 
@@ -33,6 +34,13 @@ STAFF = (Role.CS, Role.BD, Role.EDITOR)
 
 @blp.post("/vouchers/<string:code>/review")
 @auth_required(Role.SHOPPER)
+# Read by load_review_form (shared with the shop's page); documented here as the body it is.
+@blp.doc(
+    requestBody={
+        "required": True,
+        "content": {"multipart/form-data": {"schema": ReviewUploadSchema}},
+    }
+)
 @blp.response(201, ReviewSchema)
 @documents_errors(403, 404, 409, 413, 422)
 def create(code: str):

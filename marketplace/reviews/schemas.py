@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import marshmallow as ma
+from flask_smorest.fields import Upload
 from marshmallow import validate
 
 from marketplace.core.errors import InvalidInput
 from marketplace.core.pagination import PageArgsSchema
-from marketplace.reviews.models import MAX_REPLY, MAX_TEXT
+from marketplace.reviews.models import MAX_PHOTOS, MAX_REPLY, MAX_TEXT
 
 
 class ReviewCreateSchema(ma.Schema):
@@ -20,6 +21,17 @@ class ReviewCreateSchema(ma.Schema):
 
     stars = ma.fields.Integer(required=True, strict=False, validate=validate.Range(1, 5))
     text = ma.fields.String(load_default="", validate=validate.Length(max=MAX_TEXT))
+
+
+class ReviewUploadSchema(ReviewCreateSchema):
+    """The whole multipart body as the API documents it: the form's fields and the photos
+    (read by ``load_review_form``, which the shop's page uses too)."""
+
+    photos = ma.fields.List(
+        Upload(),
+        load_default=list,
+        metadata={"description": f"up to {MAX_PHOTOS} photos (JPEG/PNG/WebP, 2 MiB each)"},
+    )
 
 
 class ReviewReplySchema(ma.Schema):

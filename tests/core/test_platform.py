@@ -104,3 +104,15 @@ def test_openapi_documents_multipart_uploads_whole(client):
     schema = spec["components"]["schemas"][schema_ref.rsplit("/", 1)[-1]]
     assert set(schema["properties"]) == {"kind", "signatory", "signed_on", "file"}
     assert schema["properties"]["file"]["format"] == "binary"
+
+
+def test_openapi_documents_the_review_form_with_its_photos(client):
+    spec = client.get("/api/v1/openapi.json").get_json()
+    body = spec["paths"]["/api/v1/vouchers/{code}/review"]["post"]["requestBody"]
+
+    schema_ref = body["content"]["multipart/form-data"]["schema"]["$ref"]
+    schema = spec["components"]["schemas"][schema_ref.rsplit("/", 1)[-1]]
+    assert body["required"] is True
+    assert set(schema["properties"]) == {"stars", "text", "photos"}
+    assert schema["required"] == ["stars"]
+    assert schema["properties"]["photos"]["items"]["format"] == "binary"
