@@ -45,7 +45,7 @@ TABS = """nav => { const box = nav.getBoundingClientRect();
             seen: inside && hit !== null && a.contains(hit)}; }); }"""
 # How far the menu's content reaches beyond its box (0: nothing hidden in a scroll).
 HIDDEN_BEYOND = "nav => nav.scrollWidth - nav.clientWidth"
-# The strip's cues, [start, end]: a gradient drawn by ::before / ::after.
+# The strip's cues, [start, end]: a shadow (a gradient) drawn by ::before / ::after.
 CUES = """nav => ['::before', '::after'].map(p => { const s = getComputedStyle(nav, p);
   return s.content !== 'none' && s.content !== 'normal' && parseFloat(s.width) > 0
     && s.backgroundImage.includes('gradient'); })"""

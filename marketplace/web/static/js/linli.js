@@ -118,7 +118,7 @@
   }
 
   // A sideways strip of chips (the categories): the current chip scrolled into view, and the
-  // sides where more chips lie marked (data-more-start, data-more-end) so a gradient shows
+  // sides where more chips lie marked (data-more-start, data-more-end) so a shadow shows
   // there is more. Without JavaScript the strip still scrolls.
   function setUpStrips() {
     document.querySelectorAll(".chips").forEach(function (strip) {
