@@ -19,6 +19,14 @@ from tests.factories import quick_shopper
 
 OUT = os.environ.get("LINLI_SCREENSHOTS")
 DEAL_TITLE = "羊肉火锅三人餐"  # the seed's customers reviewed it already
+# Where each part of the review form's content starts (its box's left edge inside its
+# border and padding), in CSS pixels from the screen's left.
+FORM_PARTS = ["legend", "label[for=review-text]", "#review-text", "label[for=review-photos]",
+              "#review-photos"]  # fmt: skip
+CONTENT_LEFTS = """parts => Object.fromEntries(parts.map(sel => {
+  const el = document.querySelector(sel), s = getComputedStyle(el);
+  return [sel, Math.round(el.getBoundingClientRect().left + parseFloat(s.borderLeftWidth)
+                          + parseFloat(s.paddingLeft))]; }))"""
 
 
 def shot(page, name: str, **options) -> None:
@@ -62,6 +70,8 @@ def test_a_shopper_rates_a_redeemed_visit(browser, world, browser_problems, tmp_
     page.locator("label[for=star-4]").click()
     page.get_by_label(re.compile("说说感受")).fill("羊肉很新鲜，服务热情。")
     page.get_by_label(re.compile("晒图")).set_input_files(str(photo))
+    # the titles and the fields start on one line at the left, as in the shop's other forms
+    assert page.evaluate(CONTENT_LEFTS, FORM_PARTS) == dict.fromkeys(FORM_PARTS, 16)
     shot(page, "shop-review-form.png", full_page=True)
     page.get_by_role("button", name="提交评价").click()
 

@@ -3,6 +3,7 @@
 // - The login form's resend countdown; the checkout's quantity and total.
 // - "Use my location": asks the browser (with the shopper's consent), then submits the
 //   location form with the position; refused or unavailable, the centre stays.
+// - The category chips: the current one in view, a cue where more lie.
 (function () {
   "use strict";
 
@@ -116,10 +117,34 @@
     field.addEventListener("input", show);
   }
 
+  // A sideways strip of chips (the categories): the current chip scrolled into view, and the
+  // sides where more chips lie marked (data-more-start, data-more-end) so a shadow shows
+  // there is more. Without JavaScript the strip still scrolls.
+  function setUpStrips() {
+    document.querySelectorAll(".chips").forEach(function (strip) {
+      var current = strip.querySelector("[aria-current]");
+      if (current) {
+        var s = strip.getBoundingClientRect(), c = current.getBoundingClientRect();
+        if (c.left < s.left || c.right > s.right) {
+          strip.scrollLeft += c.left + c.width / 2 - (s.left + s.width / 2);
+        }
+      }
+      function mark() {
+        var left = strip.scrollLeft, room = strip.scrollWidth - strip.clientWidth;
+        strip.toggleAttribute("data-more-start", left > 1);
+        strip.toggleAttribute("data-more-end", left < room - 1);
+      }
+      mark();
+      strip.addEventListener("scroll", mark, { passive: true });
+      window.addEventListener("resize", mark);
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     setUpPopup();
     setUpLocate();
     setUpCountdown();
     setUpCheckout();
+    setUpStrips();
   });
 })();
