@@ -27,7 +27,7 @@ from flask.testing import FlaskClient
 
 from marketplace.accounts.models import Role, User, UserRole
 from marketplace.core.audit import AuditEvent
-from marketplace.core.clock import local_today, local_zone, now
+from marketplace.core.clock import local_today, local_zone, month_bounds, now
 from marketplace.core.db import db
 from marketplace.deals.models import Deal, DealDailySales, DealPriceChange, PopupBooking
 from marketplace.distribution.models import (
@@ -699,3 +699,57 @@ def _free_slots(start: date, count: int) -> list[datetime]:
         for hour in (10, 15)
     )
     return list(itertools.islice((s for s in slots if s not in taken), count))
+
+
+def busy_statement(merchant_id: int, shopper_id: int, lines: int, *, period: str) -> int:
+    """A statement of ``merchant_id``'s for ``period`` with ``lines`` redemption lines,
+    each on its own deal, order and redeemed voucher, with amounts 10000, 10001, … fen
+    (so a sum over part of them is never the total); its id. Inserted at once, like the
+    rest of this module: the pages that read statements are measured, not settlement."""
+    start, _ = month_bounds(period)
+    deals = insert(
+        Deal,
+        [deal_row(merchant_id, n, title=f"明细团购 {n:04d}", status="ended") for n in range(lines)],
+    )
+    orders = insert(Order, [_order_row(shopper_id, d, merchant_id) for d in deals])
+    vouchers = insert(
+        Voucher,
+        [
+            _voucher_row(
+                o,
+                d,
+                merchant_id,
+                shopper_id,
+                status="redeemed",
+                redeemed_at=start + timedelta(minutes=n),
+            )
+            for n, (o, d) in enumerate(zip(orders, deals, strict=True))
+        ],
+    )
+    amounts = [10_000 + n for n in range(lines)]
+    (statement,) = insert(
+        Statement,
+        [
+            {
+                "period": period,
+                "party_type": "merchant",
+                "party_id": merchant_id,
+                "total": sum(amounts),
+            }
+        ],
+    )
+    insert(
+        StatementLine,
+        [
+            {
+                "statement_id": statement,
+                "kind": "redemption",
+                "amount": amount,
+                "order_id": o,
+                "voucher_id": v,
+            }
+            for amount, o, v in zip(amounts, orders, vouchers, strict=True)
+        ],
+        ids=False,
+    )
+    return statement

@@ -215,6 +215,8 @@ def _put_on_sale(deal: Deal) -> None:
 
 
 def ensure_merchant_live(deal: Deal) -> None:
+    """Only a live merchant's deals are scheduled, go live or get the popup; the same rule
+    in SQL for lists of them is ``merchant_is_live``."""
     if deal.merchant.stage != Stage.LIVE.value:
         raise MerchantNotLive(
             f"{deal.merchant.name} is {deal.merchant.stage}; only a live merchant's deals "
@@ -302,6 +304,20 @@ def manage_query(filters: dict[str, Any]) -> sa.Select:
     if "type" in filters:
         query = query.where(Deal.type == filters["type"])
     return query.order_by(Deal.id.desc())
+
+
+def merchant_is_live() -> sa.ColumnElement[bool]:
+    """``ensure_merchant_live`` as a condition on ``Deal``: its merchant is live."""
+    return Deal.merchant.has(Merchant.stage == Stage.LIVE.value)
+
+
+def of_live_merchants(status: DealStatus, limit: int) -> list[Deal]:
+    """The newest ``limit`` deals in ``status`` whose merchant is live, with their merchant
+    (one statement): what a publishing slot or a popup day can take, offered by the staff
+    console's calendar. The merchant condition is in the query, so however many newer
+    deals of shops not (or no longer) live there are, they take no place in the list."""
+    query = manage_query({"status": status.value}).where(merchant_is_live())
+    return list(db.session.scalars(query.limit(limit)).unique())
 
 
 # -- images --------------------------------------------------------------------------------

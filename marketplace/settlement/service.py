@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import lazyload
 
 from marketplace.accounts.models import User
 from marketplace.core import audit
@@ -185,8 +187,14 @@ def _carried_lines(period: str, party_type: str, party_id: int) -> list[Statemen
     ]
 
 
+# A statement is read without its lines, which a busy shop's month has thousands of: a
+# page reads one page of them (``statement_lines``), the API and the CSV all of them
+# (``statement.lines``, then loaded in one statement).
+_WITHOUT_LINES = (lazyload(Statement.lines),)
+
+
 def get_statement(statement_id: int) -> Statement:
-    statement = db.session.get(Statement, statement_id)
+    statement = db.session.get(Statement, statement_id, options=_WITHOUT_LINES)
     if statement is None:
         raise NotFound("No such statement.", code="statement_not_found")
     return statement
@@ -523,7 +531,7 @@ def to_csv(statement: Statement) -> str:
 def merchant_statement(statement_id: int, user: User) -> Statement:
     """A statement of the user's own shop; any other (another shop's, a distributor's) is a
     404 like one that does not exist, so a clerk cannot learn which ids are taken."""
-    statement = db.session.get(Statement, statement_id)
+    statement = db.session.get(Statement, statement_id, options=_WITHOUT_LINES)
     member = membership(user)
     if (
         statement is None
@@ -535,18 +543,33 @@ def merchant_statement(statement_id: int, user: User) -> Statement:
     return statement
 
 
-def statement_rows(statement: Statement) -> list[dict[str, Any]]:
-    """The statement's lines as the shop reads them: kind, voucher code, order, the day
-    the voucher was used (an aware UTC instant; pages and the CSV show Asia/Shanghai), the
-    deal and the amount in fen."""
-    voucher_ids = [line.voucher_id for line in statement.lines if line.voucher_id]
+def statement_lines(statement: Statement) -> sa.Select:
+    """The statement's lines in order, for a page of them (the caller paginates); the
+    statement's ``total`` is the sum of all of them, whichever page is shown."""
+    return (
+        sa.select(StatementLine)
+        .where(StatementLine.statement_id == statement.id)
+        .order_by(StatementLine.id)
+    )
+
+
+def statement_rows(
+    statement: Statement, lines: Sequence[StatementLine] | None = None
+) -> list[dict[str, Any]]:
+    """The statement's lines (all of them, or the page of ``statement_lines`` given) as the
+    shop reads them: kind, voucher code, order, the day the voucher was used (an aware UTC
+    instant; pages and the CSV show Asia/Shanghai), the deal and the amount in fen. Their
+    vouchers and deals are read in one statement."""
+    if lines is None:
+        lines = statement.lines
+    voucher_ids = [line.voucher_id for line in lines if line.voucher_id]
     vouchers_by_id = (
         {v.id: v for v in db.session.scalars(sa.select(Voucher).where(Voucher.id.in_(voucher_ids)))}
         if voucher_ids
         else {}
     )
     rows = []
-    for line in statement.lines:
+    for line in lines:
         voucher = vouchers_by_id.get(line.voucher_id) if line.voucher_id else None
         rows.append(
             {

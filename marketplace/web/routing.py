@@ -5,9 +5,14 @@ an HTML error page, the security headers and CSRF checks."""
 
 from __future__ import annotations
 
+import math
+from typing import Any
+
+import sqlalchemy as sa
 from flask import request
 
 from marketplace.core.api import API_PREFIX
+from marketplace.core.pagination import paginate
 
 # Answered as JSON (or bytes) for programs: the API, deal images, the probes. The share
 # link (/s/{code}) is a page: people follow it, and an unknown one is the 404 page.
@@ -49,3 +54,20 @@ def page_number() -> int:
     """The list page asked for (``?page=``): 1 to 10,000, anything else the first page."""
     raw = request.args.get("page", "")
     return min(int(raw), 10_000) if is_number(raw) and int(raw) > 0 else 1
+
+
+PAGE_SIZE = 20
+
+
+def page_of(query: sa.Select, page_size: int = PAGE_SIZE) -> dict[str, Any]:
+    """One page of ``query`` (``core.pagination.paginate``) with what a pager needs: the
+    page asked for (past the end, as a stale or hand-typed link may be: the last page),
+    how many pages, and the query's other arguments to keep in the pager's links."""
+    page = page_number()
+    result = paginate(query, page, page_size)
+    pages = max(1, math.ceil(result["total"] / page_size))
+    if page > pages:
+        page = pages
+        result = paginate(query, page, page_size)
+    kept = {k: v for k, v in request.args.items() if k != "page" and v}
+    return {**result, "page": page, "pages": pages, "kept": kept}

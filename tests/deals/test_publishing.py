@@ -8,8 +8,18 @@ import pytest
 
 from marketplace.accounts.models import Role
 from marketplace.core.db import db
-from marketplace.deals import publishing
-from tests.factories import live_deal, live_merchant, make_deal, make_merchant, move, staff
+from marketplace.deals import publishing, service
+from marketplace.deals.errors import MerchantNotLive
+from marketplace.deals.models import Deal, DealStatus
+from tests.factories import (
+    live_deal,
+    live_merchant,
+    make_deal,
+    make_merchant,
+    move,
+    serving,
+    staff,
+)
 
 
 @pytest.fixture
@@ -237,3 +247,26 @@ def test_a_sold_out_deal_is_not_on_sale_and_leaves_the_popup(app, client, shop):
         assert on_sale_ids == [second["id"]]
         assert popup.ensure().deal_id == second["id"]
         db.session.rollback()
+
+
+def test_the_sql_twin_of_the_live_merchant_rule_says_what_the_rule_says(app, client, clock):
+    """``service.of_live_merchants`` (the calendar's choices) offers exactly the deals
+    ``ensure_merchant_live`` would let into a slot, whatever the merchant's stage."""
+    bd = staff(app, client, Role.BD)
+    merchant = live_merchant(client, bd)
+    deal = make_deal(client, bd, merchant["id"])
+    seen = {}
+    for stage in ("live", "suspended", "live", "churned"):
+        if stage != "live" or seen:
+            assert move(client, bd, merchant["id"], stage).status_code == 200, stage
+        with serving(app):
+            found = db.session.get(Deal, deal["id"])
+            try:
+                service.ensure_merchant_live(found)
+                allowed = True
+            except MerchantNotLive:
+                allowed = False
+            offered = found in service.of_live_merchants(DealStatus.DRAFT, 10)
+            seen[stage] = (allowed, offered)
+            assert allowed == offered, stage
+    assert seen == {"live": (True, True), "suspended": (False, False), "churned": (False, False)}

@@ -6,11 +6,25 @@ from __future__ import annotations
 
 import re
 
+import sqlalchemy as sa
+
 from marketplace.accounts.models import Role
 from marketplace.core.db import db
 from marketplace.deals import popup, weekly
 from marketplace.deals.models import Deal
-from tests.factories import live_deal, live_merchant, make_deal, make_merchant, move, staff
+from marketplace.web.staff.calendar import CHOICES
+from merchants.models import Category, Merchant
+from tests.bulk import deal_row, insert
+from tests.factories import (
+    live_deal,
+    live_merchant,
+    make_deal,
+    make_merchant,
+    move,
+    serving,
+    staff,
+)
+from tests.querycount import count_queries
 from tests.web.test_staff_bd import html, outsiders, signed_in
 from tests.web.test_staff_cs_roles import page_text
 from tests.web.test_staff_deals import deal_actions
@@ -184,3 +198,89 @@ def test_the_weekly_page_preview(app, client, clock):
     page = html(client.get("/staff/calendar/weekly"))
     assert "爆品" in page and "高佣金" in page and page.count("周榜团购") == 2
     assert "¥10.00" in page
+
+
+def _bulk_deals(app, merchant_ids: list[int], count: int, **overrides) -> None:
+    """``count`` deals (newer than any made so far) spread over ``merchant_ids``, inserted
+    at once (``tests.bulk``): the calendar reads them, no rule needs to have made them."""
+    with serving(app):
+        insert(
+            Deal,
+            [deal_row(merchant_ids[n % len(merchant_ids)], n, **overrides) for n in range(count)],
+        )
+        db.session.commit()
+
+
+def _bulk_live_merchants(app, count: int) -> list[int]:
+    with serving(app):
+        category = db.session.scalars(sa.select(Category.id).order_by(Category.id)).first()
+        made = insert(
+            Merchant,
+            [
+                {"name": f"批量上线店 {n}", "category_id": category, "stage": "live"}
+                for n in range(count)
+            ],
+        )
+        db.session.commit()
+        return made
+
+
+def test_a_live_merchants_draft_is_offered_behind_many_newer_drafts_of_shops_not_live(
+    app, client, clock
+):
+    """The choice is the newest drafts *of live merchants*: drafts of shops still in the
+    pipeline, however many and however new, do not push a live shop's draft out of it."""
+    bd = staff(app, client, Role.BD)
+    merchant = live_merchant(client, bd)
+    make_deal(client, bd, merchant["id"], title="上线店的老草稿")
+    lead = make_merchant(client, bd)
+    assert move(client, bd, lead["id"], "negotiating").status_code == 200
+    _bulk_deals(
+        app, [lead["id"]], CHOICES + 5, status="draft", published_at=None, title="未上线店草稿"
+    )
+    signed_in(client, staff(app, client, Role.EDITOR))
+    page = page_text(client, "/staff/calendar")
+    assert "上线店的老草稿" in slot_cell(page, "2026-11-24 10:00")
+    assert "未上线店草稿" not in page
+
+
+def test_a_live_merchants_deal_is_a_popup_candidate_behind_many_of_a_suspended_shop(
+    app, client, clock
+):
+    """The popup's choice (live, then scheduled deals) is also of live merchants only: a
+    suspended shop's many newer live deals leave room for a live shop's."""
+    bd = staff(app, client, Role.BD)
+    merchant = live_merchant(client, bd)
+    live_deal(app, client, bd, merchant["id"], title="上线店的在售团购")
+    suspended = live_merchant(client, bd)
+    assert move(client, bd, suspended["id"], "suspended").status_code == 200
+    _bulk_deals(app, [suspended["id"]], CHOICES + 5, title="暂停店团购")
+    signed_in(client, bd)
+    page = page_text(client, "/staff/calendar/popup")
+    choice = re.search(r'<select id="popup-deal".*?</select>', page, re.S).group(0)
+    assert "上线店的在售团购" in choice and "暂停店团购" not in choice
+
+
+def test_the_calendars_statements_do_not_grow_with_the_deals_offered(app, client, clock):
+    """The choices come with their merchants in the same statement: a hundred drafts,
+    live and scheduled deals of a hundred shops cost what one of each costs."""
+    bd = staff(app, client, Role.BD)
+    merchant = live_merchant(client, bd)
+    make_deal(client, bd, merchant["id"])
+    live_deal(app, client, bd, merchant["id"])
+    signed_in(client, bd)
+
+    def cost(path: str) -> int:
+        assert client.get(path).status_code == 200
+        with count_queries(app) as sent:
+            assert client.get(path).status_code == 200
+        return sent.count
+
+    small = {path: cost(path) for path in ("/staff/calendar", "/staff/calendar/popup")}
+    shops = _bulk_live_merchants(app, CHOICES)
+    _bulk_deals(app, shops, CHOICES, status="draft", published_at=None)
+    _bulk_deals(app, shops, CHOICES)
+    page = page_text(client, "/staff/calendar")
+    assert page.count("批量上线店") >= CHOICES  # the choice is full: each deal, its shop
+    large = {path: cost(path) for path in small}
+    assert large == small

@@ -21,7 +21,7 @@ from marketplace.settlement import service as settlement
 from marketplace.web.filters import local_datetime, yuan
 from marketplace.web.merchant import bp
 from marketplace.web.merchant.common import PAGE_SIZE, member, pages, portal_page
-from marketplace.web.routing import page_number
+from marketplace.web.routing import page_number, page_of
 from marketplace.web.texts import t
 
 BOM = "\ufeff"
@@ -46,14 +46,17 @@ def statements():
 @bp.get("/statements/<int:statement_id>")
 @portal_page
 def statement(statement_id: int):
-    """One statement (another shop's: the 404 page)."""
+    """One statement (another shop's: the 404 page), its lines a page at a time (a busy
+    shop has thousands a month; the CSV has them all); the total is the statement's."""
     place = member()
     found = settlement.merchant_statement(statement_id, current_user())
+    lines = page_of(settlement.statement_lines(found), PAGE_SIZE)
     return render_template(
         "merchant/statement.html",
         place=place,
         statement=found,
-        rows=settlement.statement_rows(found),
+        rows=settlement.statement_rows(found, lines["items"]),
+        lines=lines,
         active="statements",
     )
 

@@ -46,8 +46,7 @@ menu_item("staff.weekly_page", "staff_calendar.menu_weekly", *EDITORS, order=34)
 def _deal_choices(status: DealStatus) -> list[Any]:
     """Deals in ``status`` of live merchants (only theirs can be slotted or promised the
     popup: ``deals.service.ensure_merchant_live``), newest first."""
-    found = paginate(service.manage_query({"status": status.value}), 1, CHOICES)["items"]
-    return [deal for deal in found if deal.merchant.stage == "live"]
+    return service.of_live_merchants(status, CHOICES)
 
 
 def _calendar_context(**extra: Any) -> dict[str, Any]:

@@ -209,11 +209,14 @@ def run_settlement():
 
 def _statement_page(statement_id: int, problem: str | None = None, status: int = 200):
     statement = settlement.get_statement(statement_id)
+    lines = page_of(settlement.statement_lines(statement))
+    lines["kept"]["statement_id"] = statement.id  # the pager's links name the statement
     return render(
         "staff/money/statement.html",
         status=status,
         problem=problem,
         statement=statement,
+        lines=lines,
         party=settlement.party_names([statement]).get((statement.party_type, statement.party_id)),
         today=now(),
         form=request.form,
@@ -223,7 +226,8 @@ def _statement_page(statement_id: int, problem: str | None = None, status: int =
 @bp.get("/money/statements/<int:statement_id>")
 @page_login_required(ADMIN)
 def statement(statement_id: int):
-    """One statement with its lines, its CSV, and the payout (reference and date)."""
+    """One statement with its lines (a page at a time; the total is the statement's), its
+    CSV (every line), and the payout (reference and date)."""
     return _statement_page(statement_id)
 
 

@@ -3,12 +3,11 @@
 API's own schemas, and a refused action shown on its page with the API's status and the
 code's sentence.
 
-A list is a page of a domain query (``core.pagination.paginate``, 20 rows); its filters
-stay in the query string, so the pager keeps them."""
+A list is a page of a domain query (``web.routing.page_of``, 20 rows, which the portal's
+pages use too); its filters stay in the query string, so the pager keeps them."""
 
 from __future__ import annotations
 
-import math
 import secrets
 from collections.abc import Callable
 from typing import Any
@@ -19,11 +18,8 @@ from flask import render_template, request
 
 from marketplace.core.db import db
 from marketplace.core.errors import DomainError, InvalidInput
-from marketplace.core.pagination import paginate
-from marketplace.web.routing import page_number
+from marketplace.web.routing import PAGE_SIZE, page_number, page_of  # noqa: F401 (re-exported)
 from marketplace.web.texts import error_sentence, t, texts
-
-PAGE_SIZE = 20
 
 
 def choice(name: str, allowed: list[str] | tuple[str, ...], default: str | None = None) -> Any:
@@ -31,18 +27,6 @@ def choice(name: str, allowed: list[str] | tuple[str, ...], default: str | None 
     ignored, as the API ignores unknown query parameters)."""
     value = request.args.get(name, "")
     return value if value in allowed else default
-
-
-def page_of(query: Any, page_size: int = PAGE_SIZE) -> dict[str, Any]:
-    """One page of ``query`` with what the pager needs: its filters kept in its links."""
-    page = page_number()
-    result = paginate(query, page, page_size)
-    pages = max(1, math.ceil(result["total"] / page_size))
-    if page > pages:  # past the end (a row went meanwhile): the last page instead
-        page = pages
-        result = paginate(query, page, page_size)
-    kept = {k: v for k, v in request.args.items() if k != "page" and v}
-    return {**result, "page": page, "pages": pages, "kept": kept}
 
 
 def load(schema: ma.Schema, data: dict[str, Any]) -> dict[str, Any]:
