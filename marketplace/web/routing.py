@@ -59,15 +59,21 @@ def page_number() -> int:
 PAGE_SIZE = 20
 
 
-def page_of(query: sa.Select, page_size: int = PAGE_SIZE) -> dict[str, Any]:
+def page_of(
+    query: sa.Select, page_size: int = PAGE_SIZE, *, path: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """One page of ``query`` (``core.pagination.paginate``) with what a pager needs: the
     page asked for (past the end, as a stale or hand-typed link may be: the last page),
-    how many pages, and the query's other arguments to keep in the pager's links."""
+    how many pages, and what the pager's links must keep: the page's path arguments (a
+    campaign's or a statement's id: ``path``, by default this request's, which a form's
+    POST showing the page again does not have) and its query's other arguments."""
     page = page_number()
     result = paginate(query, page, page_size)
     pages = max(1, math.ceil(result["total"] / page_size))
     if page > pages:
         page = pages
         result = paginate(query, page, page_size)
-    kept = {k: v for k, v in request.args.items() if k != "page" and v}
+    # The page's own path (a campaign's, a statement's id) and its query, but the page.
+    kept = dict(path if path is not None else request.view_args or {})
+    kept.update((k, v) for k, v in request.args.items() if k != "page" and v)
     return {**result, "page": page, "pages": pages, "kept": kept}

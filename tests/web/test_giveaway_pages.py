@@ -170,6 +170,33 @@ def test_customer_service_verifies_rejects_and_closes_in_the_console(app, client
     assert "中奖名单" in public and "9 赞" in public
 
 
+def test_a_campaign_with_more_entries_than_a_page_pages_them(app, client, world):
+    """The pager's links name the campaign (they did not: a 21st entry made the page a 500),
+    also on the page a refused review shows again."""
+    from marketplace.web.routing import PAGE_SIZE
+
+    campaign = open_campaign(client, world, meals=5)
+    people = [quick_shopper(app) for _ in range(PAGE_SIZE + 1)]
+    ids = [enter(client, p, campaign["id"], likes=5).get_json()["id"] for p in people]
+    as_role(app, client, "cs")
+    detail = f"/staff/giveaways/{campaign['id']}"
+
+    first = client.get(detail)
+    assert first.status_code == 200
+    assert text(first).count("data-entry=") == PAGE_SIZE
+    following = re.search(r'href="([^"]*page=2[^"]*)"', text(first)).group(1).replace("&amp;", "&")
+    assert following.startswith(detail)
+    second = client.get(following)
+    assert second.status_code == 200 and text(second).count("data-entry=") == 1
+
+    refused = client.post(
+        f"/staff/giveaways/entries/{ids[0]}/review",
+        data={"csrf_token": page_csrf_token(client), "verified": "false", "reason": ""},
+    )
+    assert refused.status_code == 422
+    assert f'href="{detail}?page=2' in text(refused)
+
+
 PAGES = ["/staff/giveaways", "/staff/giveaways/1", "/staff/giveaways/entries/1/screenshot"]
 ACTIONS = [
     "/staff/giveaways",

@@ -81,7 +81,7 @@ def _detail(campaign_id: int, problem: str | None = None, status: int = 200) -> 
         status=status,
         problem=problem,
         campaign=campaign,
-        result=page_of(service.entries(campaign.id, wanted)),
+        result=page_of(service.entries(campaign.id, wanted), path={"campaign_id": campaign.id}),
         ranking=page_of(service.ranking(campaign.id), page_size=campaign.meals + 10),
         wanted=wanted,
         statuses=ENTRY_FILTERS,

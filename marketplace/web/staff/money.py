@@ -209,8 +209,7 @@ def run_settlement():
 
 def _statement_page(statement_id: int, problem: str | None = None, status: int = 200):
     statement = settlement.get_statement(statement_id)
-    lines = page_of(settlement.statement_lines(statement))
-    lines["kept"]["statement_id"] = statement.id  # the pager's links name the statement
+    lines = page_of(settlement.statement_lines(statement), path={"statement_id": statement.id})
     return render(
         "staff/money/statement.html",
         status=status,
