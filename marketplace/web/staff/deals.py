@@ -26,7 +26,7 @@ from marketplace.core.errors import DomainError, InvalidInput
 from marketplace.core.fields import ReasonSchema
 from marketplace.core.pagination import paginate
 from marketplace.deals import rules, service
-from marketplace.deals.models import Deal, DealStatus, DealType
+from marketplace.deals.models import Deal, DealStatus, DealType, ExpiryPolicy
 from marketplace.deals.schemas import (
     DealCreateSchema,
     DealUpdateSchema,
@@ -259,6 +259,7 @@ def _editor_context(deal: Deal | None, **extra: Any) -> dict[str, Any]:
         "values": _values_of(deal, form),
         "merchants": merchants.deal_ready_merchants() if deal is None else [],
         "types": [k.value for k in DealType],
+        "expiry_policies": [p.value for p in ExpiryPolicy],
         "history": service.price_history(deal) if deal is not None else [],
         "checked": checked,
         "stock_cap": _flash_cap(),
