@@ -96,6 +96,51 @@ def test_migrations_keep_every_check_constraint_of_the_models(app):
                 assert "ck_deals_known_expiry_policy" in found
 
 
+def test_migrating_a_filled_sqlite_database_down_and_up_keeps_every_row(
+    tmp_path, redis_url, stripe_url
+):
+    """0014 rebuilds ``deals`` on SQLite (batch mode: copy, DROP, rename). With foreign keys
+    enforced that DROP failed on a deal with orders and cascaded away the price history,
+    daily sales and popup bookings of a deal without; migrations/env.py turns them off while
+    migrating and checks every reference after."""
+    from flask_migrate import downgrade, upgrade
+
+    app = build_app(
+        f"sqlite:///{tmp_path / 'filled.sqlite3'}",
+        redis_url,
+        str(tmp_path),
+        LINLI_STRIPE_API_BASE=stripe_url,
+    )
+    with app.app_context():
+        upgrade()
+    seeded = app.test_cli_runner().invoke(args=["seed"])
+    assert seeded.exit_code == 0, seeded.output
+
+    def counts() -> dict[str, int]:
+        with app.app_context():
+            pointing = [
+                t.name
+                for t in db.metadata.sorted_tables
+                if any(fk.column.table.name == "deals" for fk in t.foreign_keys)
+            ]
+            found = {
+                name: db.session.scalar(sa.select(sa.func.count()).select_from(sa.table(name)))
+                for name in ["deals", *pointing]
+            }
+            db.session.remove()
+            return found
+
+    before = counts()
+    assert before["deals"] and before["orders"] and before["vouchers"]
+    with app.app_context():
+        downgrade(revision="0013_reviews_care")
+        assert counts() == before
+        upgrade()
+    assert counts() == before
+    with app.app_context(), db.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+
+
 def test_openapi_documents_multipart_uploads_whole(client):
     spec = client.get("/api/v1/openapi.json").get_json()
     body = spec["paths"]["/api/v1/merchants/{merchant_id}/contracts"]["post"]["requestBody"]
