@@ -65,15 +65,19 @@ def page_of(
     """One page of ``query`` (``core.pagination.paginate``) with what a pager needs: the
     page asked for (past the end, as a stale or hand-typed link may be: the last page),
     how many pages, and what the pager's links must keep: the page's path arguments (a
-    campaign's or a statement's id: ``path``, by default this request's, which a form's
-    POST showing the page again does not have) and its query's other arguments."""
+    campaign's or a statement's id: ``path``, by default a GET request's own) and its
+    query's other arguments."""
     page = page_number()
     result = paginate(query, page, page_size)
     pages = max(1, math.ceil(result["total"] / page_size))
     if page > pages:
         page = pages
         result = paginate(query, page, page_size)
-    # The page's own path (a campaign's, a statement's id) and its query, but the page.
-    kept = dict(path if path is not None else request.view_args or {})
-    kept.update((k, v) for k, v in request.args.items() if k != "page" and v)
+    # The page's query but the page, then its own path (a campaign's, a statement's id),
+    # which a query argument of the same name must not replace. A form's POST that shows
+    # the page again has the action's path, not the page's: it names the page's.
+    if path is None:
+        path = (request.view_args or {}) if request.method == "GET" else {}
+    kept = {k: v for k, v in request.args.items() if k != "page" and v and k not in path}
+    kept.update(path)
     return {**result, "page": page, "pages": pages, "kept": kept}

@@ -18,9 +18,7 @@ from marketplace.accounts.models import User
         (None, "13800001234", "用户**"),
     ],
 )
-def test_a_shopper_is_named_by_the_first_character_of_their_name_only(
-    display_name, phone, shown
-):
+def test_a_shopper_is_named_by_the_first_character_of_their_name_only(display_name, phone, shown):
     user = User(display_name=display_name, phone=phone)
 
     assert user.masked_name == shown

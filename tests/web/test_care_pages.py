@@ -38,6 +38,9 @@ def test_customer_service_logs_a_call_from_todays_list(app, client, lapsed):
     as_role(app, client, "cs")
     page = client.get("/staff/care").get_data(as_text=True)
     assert f"顾客 #{lapsed['shopper'].id}" in page and "2026年11月23日" not in page
+    # a page past the end (a stale or hand-typed link) is the last page, not an empty one
+    past = client.get("/staff/care?page=99").get_data(as_text=True)
+    assert f"顾客 #{lapsed['shopper'].id}" in past
     assert "2026-11-23" in page  # the last purchase, a Shanghai date
 
     logged = client.post(

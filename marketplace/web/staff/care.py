@@ -30,10 +30,14 @@ menu_item("staff.care_page", "staff_care.menu", CS, order=85)
 
 
 def _rows(query) -> dict:
-    """A page of a multi-column query, with what the pager needs."""
-    result = care.page_rows(query, page_number(), PAGE_SIZE)
-    kept = {k: v for k, v in request.args.items() if k != "page" and v}
+    """A page of a multi-column query, with what the pager needs (as ``page_of``: a page
+    past the end is the last one)."""
+    page = page_number()
+    result = care.page_rows(query, page, PAGE_SIZE)
     pages = max(1, math.ceil(result["total"] / PAGE_SIZE))
+    if page > pages:
+        result = care.page_rows(query, pages, PAGE_SIZE)
+    kept = {k: v for k, v in request.args.items() if k != "page" and v}
     return {**result, "pages": pages, "kept": kept}
 
 
