@@ -478,11 +478,17 @@ class CpuMeter:
     def __init__(self) -> None:
         self._me = os.getpid()
         self._hz = os.sysconf("SC_CLK_TCK")
-        self.samples: list[tuple[float, dict[str, float]]] = []  # (time, CPU s by group)
+        # (time, CPU seconds by group since the meter started): summed from each process's
+        # own growth between two samples, so a process that ends (a database connection
+        # closed, a job done) takes nothing away from its group's total.
+        self.samples: list[tuple[float, dict[str, float]]] = []
+        self._last: dict[int, tuple[str, int]] = {}  # pid: (group, CPU ticks) last seen
+        self._totals = dict.fromkeys(self.GROUPS, 0.0)
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def start(self) -> CpuMeter:
+        self._last = self._read()
         self._thread.start()
         return self
 
@@ -503,8 +509,8 @@ class CpuMeter:
             return "replay"
         return "other"
 
-    def _read(self) -> dict[str, float]:
-        totals = dict.fromkeys(self.GROUPS, 0.0)
+    def _read(self) -> dict[int, tuple[str, int]]:
+        seen = {}
         for entry in os.scandir("/proc"):
             if not entry.name.isdigit():
                 continue
@@ -515,14 +521,20 @@ class CpuMeter:
                     fields = f.read().rsplit(")", 1)[1].split()
             except OSError:  # gone meanwhile
                 continue
+            pid = int(entry.name)
             ticks = int(fields[11]) + int(fields[12])  # utime + stime
-            group = self._group(int(entry.name), int(fields[1]), command)
-            totals[group] += ticks / self._hz
-        return totals
+            seen[pid] = (self._group(pid, int(fields[1]), command), ticks)
+        return seen
 
     def _run(self) -> None:
         while not self._done.wait(self.INTERVAL):
-            self.samples.append((time.time(), self._read()))
+            now = self._read()
+            for pid, (group, ticks) in now.items():
+                before = self._last.get(pid)
+                grown = ticks - before[1] if before else ticks  # a new process: all of it
+                self._totals[group] += max(0, grown) / self._hz
+            self._last = now
+            self.samples.append((time.time(), dict(self._totals)))
 
     def cores(self, start: float, end: float) -> dict[str, float]:
         """How many cores each group kept busy on average from ``start`` to ``end`` (real,
