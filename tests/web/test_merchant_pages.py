@@ -152,6 +152,9 @@ def test_the_shops_vouchers_are_masked_and_only_its_own(app, shops):
             assert f"**** **** {code[-4:]}" not in page
     assert shops.b_deal["title"] not in page
     assert clerk.get("/merchant/vouchers?status=bogus").status_code == 200
+    # a page past the end (a stale or hand-typed link) is the last page, not an empty one
+    past = text(clerk.get("/merchant/vouchers?status=active&page=99"))
+    assert "共 3 张" in past and shops.codes[0][-4:] in past
 
 
 @pytest.fixture
@@ -186,6 +189,7 @@ def test_statements_list_detail_and_csv(app, shops, settled):
     owner = log_in(app, shops.a_owner)
     listed = text(owner.get("/merchant/statements"))
     assert "2026-11 结算单" in listed and "¥256.00" in listed and "已付款" in listed
+    assert "2026-11 结算单" in text(owner.get("/merchant/statements?page=99"))
 
     page = text(owner.get(f"/merchant/statements/{settled['a']}"))
     assert "ICBC-20261205-001" in page and "2026年12月5日" in page

@@ -3,7 +3,6 @@ menu, and a refusal shown as a page with the API's status."""
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import marshmallow as ma
@@ -29,10 +28,6 @@ def member() -> MerchantStaff:
 
 def is_owner(place: MerchantStaff) -> bool:
     return place.role == StaffRole.OWNER
-
-
-def pages(total: int, size: int = PAGE_SIZE) -> int:
-    return max(1, math.ceil(total / size))
 
 
 def load(schema: ma.Schema, data: dict[str, Any]) -> dict[str, Any]:

@@ -16,12 +16,11 @@ from flask import Response, render_template
 
 from marketplace.accounts.auth import current_user
 from marketplace.core.clock import to_local
-from marketplace.core.pagination import paginate
 from marketplace.settlement import service as settlement
 from marketplace.web.filters import local_datetime, yuan
 from marketplace.web.merchant import bp
-from marketplace.web.merchant.common import PAGE_SIZE, member, pages, portal_page
-from marketplace.web.routing import page_number, page_of
+from marketplace.web.merchant.common import PAGE_SIZE, member, portal_page
+from marketplace.web.routing import page_of
 from marketplace.web.texts import t
 
 BOM = "\ufeff"
@@ -31,14 +30,13 @@ BOM = "\ufeff"
 @portal_page
 def statements():
     place = member()
-    page = page_number()
-    listed = paginate(settlement.my_statements(current_user(), "merchant"), page, PAGE_SIZE)
+    listed = page_of(settlement.my_statements(current_user(), "merchant"), PAGE_SIZE)
     return render_template(
         "merchant/statements.html",
         place=place,
         items=listed["items"],
-        page=page,
-        pages=pages(listed["total"]),
+        page=listed["page"],
+        pages=listed["pages"],
         active="statements",
     )
 

@@ -10,22 +10,21 @@ from flask import flash, redirect, render_template, request, url_for
 from marketplace.accounts.auth import current_user
 from marketplace.core.db import db
 from marketplace.core.errors import DomainError
-from marketplace.core.pagination import paginate
 from marketplace.reviews import service as reviews
 from marketplace.web.merchant import bp
-from marketplace.web.merchant.common import member, pages, portal_page
-from marketplace.web.routing import page_number
+from marketplace.web.merchant.common import member, portal_page
+from marketplace.web.routing import page_of
 from marketplace.web.texts import error_sentence, t
 
 PAGE_SIZE = 20
 
 
 def _page(problem: str | None = None, status: int = 200) -> FlaskResponse:
-    result = paginate(reviews.for_my_shop(current_user()), page_number(), PAGE_SIZE)
+    result = page_of(reviews.for_my_shop(current_user()), PAGE_SIZE)
     html = render_template(
         "merchant/reviews/list.html",
         result=result,
-        pages=pages(result["total"], PAGE_SIZE),
+        pages=result["pages"],
         summary=reviews.summary(merchant_id=reviews.my_shop_id(current_user())),
         problem=problem,
         place=member(),

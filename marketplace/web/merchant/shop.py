@@ -13,7 +13,6 @@ from flask import flash, redirect, render_template, request, url_for
 from marketplace.accounts.auth import current_user
 from marketplace.core.db import db
 from marketplace.core.errors import DomainError, InvalidInput, NotFound
-from marketplace.core.pagination import paginate
 from marketplace.tickets import service as tickets
 from marketplace.tickets.models import TicketKind
 from marketplace.tickets.schemas import ReplySchema, TicketCreateSchema
@@ -23,12 +22,11 @@ from marketplace.web.merchant.common import (
     is_owner,
     load,
     member,
-    pages,
     portal_page,
     problem_of,
     render_status,
 )
-from marketplace.web.routing import is_number, page_number
+from marketplace.web.routing import is_number, page_of
 from marketplace.web.texts import t
 from merchants import service as merchants
 from merchants.schemas import MerchantUpdateSchema
@@ -179,14 +177,13 @@ def request_login():
 @portal_page
 def tickets_list():
     place = member()
-    page = page_number()
-    listed = paginate(tickets.list_for(current_user(), None), page, PAGE_SIZE)
+    listed = page_of(tickets.list_for(current_user(), None), PAGE_SIZE)
     return render_template(
         "merchant/tickets.html",
         place=place,
         items=listed["items"],
-        page=page,
-        pages=pages(listed["total"]),
+        page=listed["page"],
+        pages=listed["pages"],
         active="tickets",
     )
 

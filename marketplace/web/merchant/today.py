@@ -12,13 +12,12 @@ from flask import render_template, request
 
 from marketplace.core.clock import day_start, local_today
 from marketplace.core.errors import NotFound
-from marketplace.core.pagination import paginate
 from marketplace.settlement import summary
 from marketplace.vouchers import service as vouchers
 from marketplace.vouchers.models import VoucherStatus
 from marketplace.web.merchant import bp
-from marketplace.web.merchant.common import PAGE_SIZE, member, pages, portal_page
-from marketplace.web.routing import page_number
+from marketplace.web.merchant.common import PAGE_SIZE, member, portal_page
+from marketplace.web.routing import page_of
 from marketplace.web.texts import error_sentence
 
 
@@ -32,12 +31,10 @@ def home():
     except NotFound as error:
         return render_template("merchant/no_shop.html", problem=error_sentence(error.code, 404))
     today = local_today()
-    page = page_number()
-    listed = paginate(
+    listed = page_of(
         vouchers.redemptions_between(
             place.merchant_id, day_start(today), day_start(today + timedelta(days=1))
         ),
-        page,
         PAGE_SIZE,
     )
     return render_template(
@@ -45,8 +42,8 @@ def home():
         place=place,
         day=summary.day(place.merchant_id, today),
         redemptions=listed["items"],
-        page=page,
-        pages=pages(listed["total"]),
+        page=listed["page"],
+        pages=listed["pages"],
         active="home",
     )
 
@@ -75,8 +72,7 @@ def voucher_list():
     place = member()
     status = request.args.get("status", VoucherStatus.ACTIVE.value)
     status = status if status in STATES else VoucherStatus.ACTIVE.value
-    page = page_number()
-    listed = paginate(vouchers.merchant_vouchers(place.merchant_id, status), page, PAGE_SIZE)
+    listed = page_of(vouchers.merchant_vouchers(place.merchant_id, status), PAGE_SIZE)
     return render_template(
         "merchant/vouchers.html",
         place=place,
@@ -84,7 +80,7 @@ def voucher_list():
         states=STATES,
         items=listed["items"],
         total=listed["total"],
-        page=page,
-        pages=pages(listed["total"]),
+        page=listed["page"],
+        pages=listed["pages"],
         active="vouchers",
     )
