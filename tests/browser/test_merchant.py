@@ -56,7 +56,10 @@ def portal_login(page: Any, username: str) -> None:
     page.goto("/merchant/login")
     page.get_by_label("账号").fill(username)
     page.get_by_label("密码").fill(PASSWORD)
-    page.get_by_role("button", name="登录").click()
+    # until the page the login leads to has loaded: a test that goes straight on to another
+    # page would otherwise cut that one off mid-load (ERR_ABORTED, seen on a busy machine)
+    with page.expect_navigation():
+        page.get_by_role("button", name="登录").click()
     page.get_by_role("link", name="核销", exact=True).wait_for()
 
 

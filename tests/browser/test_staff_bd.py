@@ -51,7 +51,8 @@ def log_in(page: Any, username: str) -> None:
     page.goto("/staff/login")
     page.get_by_label("账号").fill(username)
     page.get_by_label("密码").fill(DEV_PASSWORD)
-    page.get_by_role("button", name="登录").click()
+    with page.expect_navigation():  # the page it leads to, loaded (see test_merchant)
+        page.get_by_role("button", name="登录").click()
     page.get_by_role("heading", name=re.compile("你好")).wait_for()
 
 
