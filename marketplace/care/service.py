@@ -44,7 +44,6 @@ LAPSED_DAYS = 30
 WON_BACK_DAYS = 14
 CS_CALL_DAYS = 7  # expired vouchers stay on customer service's list for a week
 SEGMENTS = ("A", "B", "C")
-CS_CALL, AUTO_REFUND = ExpiryPolicy.CS_CALL.value, ExpiryPolicy.AUTO_REFUND.value
 
 
 def bought() -> sa.ColumnElement[bool]:
@@ -251,7 +250,7 @@ def to_call() -> sa.Select:
         sa.select(Voucher)
         .join(Deal, Deal.id == Voucher.deal_id)
         .where(
-            Deal.expiry_policy == CS_CALL,
+            Deal.expiry_policy == ExpiryPolicy.CS_CALL.value,
             vouchers.unused_at_expiry(),
             Voucher.valid_until >= local_today() - timedelta(days=CS_CALL_DAYS),
         )
@@ -269,7 +268,7 @@ def auto_refund_expired() -> dict[str, int]:
             .join(Deal, Deal.id == Voucher.deal_id)
             .join(Order, Order.id == Voucher.order_id)
             .where(
-                Deal.expiry_policy == AUTO_REFUND,
+                Deal.expiry_policy == ExpiryPolicy.AUTO_REFUND.value,
                 vouchers.unused_at_expiry(),
                 Order.status.in_([s.value for s in PAID_STATUSES]),
                 Order.amount > 0,  # a giveaway prize: nothing to refund

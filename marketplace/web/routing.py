@@ -6,6 +6,7 @@ an HTML error page, the security headers and CSRF checks."""
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
@@ -60,19 +61,24 @@ PAGE_SIZE = 20
 
 
 def page_of(
-    query: sa.Select, page_size: int = PAGE_SIZE, *, path: dict[str, Any] | None = None
+    query: sa.Select,
+    page_size: int = PAGE_SIZE,
+    *,
+    path: dict[str, Any] | None = None,
+    fetch: Callable[[sa.Select, int, int], dict[str, Any]] = paginate,
 ) -> dict[str, Any]:
     """One page of ``query`` (``core.pagination.paginate``) with what a pager needs: the
     page asked for (past the end, as a stale or hand-typed link may be: the last page),
     how many pages, and what the pager's links must keep: the page's path arguments (a
     campaign's or a statement's id: ``path``, by default a GET request's own) and its
-    query's other arguments."""
+    query's other arguments. ``fetch(query, page, page_size)`` reads the page: entities by
+    default, or rows of a multi-column query (``care.page_rows``)."""
     page = page_number()
-    result = paginate(query, page, page_size)
+    result = fetch(query, page, page_size)
     pages = max(1, math.ceil(result["total"] / page_size))
     if page > pages:
         page = pages
-        result = paginate(query, page, page_size)
+        result = fetch(query, page, page_size)
     # The page's query but the page, then its own path (a campaign's, a statement's id),
     # which a query argument of the same name must not replace. A form's POST that shows
     # the page again has the action's path, not the page's: it names the page's.

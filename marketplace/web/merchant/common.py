@@ -16,7 +16,6 @@ from marketplace.web.session import page_login_required
 from merchants.models import MerchantStaff, StaffRole
 from merchants.service import my_merchant
 
-PAGE_SIZE = 20
 # every portal page: a logged-in owner or clerk (else the portal's own login page)
 portal_page = page_login_required(Role.MERCHANT_STAFF)
 

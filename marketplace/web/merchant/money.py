@@ -19,7 +19,7 @@ from marketplace.core.clock import to_local
 from marketplace.settlement import service as settlement
 from marketplace.web.filters import local_datetime, yuan
 from marketplace.web.merchant import bp
-from marketplace.web.merchant.common import PAGE_SIZE, member, portal_page
+from marketplace.web.merchant.common import member, portal_page
 from marketplace.web.routing import page_of
 from marketplace.web.texts import t
 
@@ -30,7 +30,7 @@ BOM = "\ufeff"
 @portal_page
 def statements():
     place = member()
-    listed = page_of(settlement.my_statements(current_user(), "merchant"), PAGE_SIZE)
+    listed = page_of(settlement.my_statements(current_user(), "merchant"))
     return render_template(
         "merchant/statements.html",
         place=place,
@@ -48,7 +48,7 @@ def statement(statement_id: int):
     shop has thousands a month; the CSV has them all); the total is the statement's."""
     place = member()
     found = settlement.merchant_statement(statement_id, current_user())
-    lines = page_of(settlement.statement_lines(found), PAGE_SIZE)
+    lines = page_of(settlement.statement_lines(found))
     return render_template(
         "merchant/statement.html",
         place=place,

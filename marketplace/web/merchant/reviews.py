@@ -16,11 +16,9 @@ from marketplace.web.merchant.common import member, portal_page
 from marketplace.web.routing import page_of
 from marketplace.web.texts import error_sentence, t
 
-PAGE_SIZE = 20
-
 
 def _page(problem: str | None = None, status: int = 200) -> FlaskResponse:
-    result = page_of(reviews.for_my_shop(current_user()), PAGE_SIZE)
+    result = page_of(reviews.for_my_shop(current_user()))
     html = render_template(
         "merchant/reviews/list.html",
         result=result,

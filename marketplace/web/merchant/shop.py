@@ -18,7 +18,6 @@ from marketplace.tickets.models import TicketKind
 from marketplace.tickets.schemas import ReplySchema, TicketCreateSchema
 from marketplace.web.merchant import bp
 from marketplace.web.merchant.common import (
-    PAGE_SIZE,
     is_owner,
     load,
     member,
@@ -177,7 +176,7 @@ def request_login():
 @portal_page
 def tickets_list():
     place = member()
-    listed = page_of(tickets.list_for(current_user(), None), PAGE_SIZE)
+    listed = page_of(tickets.list_for(current_user(), None))
     return render_template(
         "merchant/tickets.html",
         place=place,

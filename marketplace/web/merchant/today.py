@@ -16,7 +16,7 @@ from marketplace.settlement import summary
 from marketplace.vouchers import service as vouchers
 from marketplace.vouchers.models import VoucherStatus
 from marketplace.web.merchant import bp
-from marketplace.web.merchant.common import PAGE_SIZE, member, portal_page
+from marketplace.web.merchant.common import member, portal_page
 from marketplace.web.routing import page_of
 from marketplace.web.texts import error_sentence
 
@@ -35,7 +35,6 @@ def home():
         vouchers.redemptions_between(
             place.merchant_id, day_start(today), day_start(today + timedelta(days=1))
         ),
-        PAGE_SIZE,
     )
     return render_template(
         "merchant/today.html",
@@ -72,7 +71,7 @@ def voucher_list():
     place = member()
     status = request.args.get("status", VoucherStatus.ACTIVE.value)
     status = status if status in STATES else VoucherStatus.ACTIVE.value
-    listed = page_of(vouchers.merchant_vouchers(place.merchant_id, status), PAGE_SIZE)
+    listed = page_of(vouchers.merchant_vouchers(place.merchant_id, status))
     return render_template(
         "merchant/vouchers.html",
         place=place,

@@ -7,8 +7,6 @@ statements; logging calls ``care.service.log_contact`` as ``POST /api/v1/care/co
 
 from __future__ import annotations
 
-import math
-
 from flask import flash, redirect, request, url_for
 
 from marketplace.accounts.auth import current_user
@@ -20,7 +18,7 @@ from marketplace.refunds import service as refunds
 from marketplace.web.routing import is_number
 from marketplace.web.session import page_login_required
 from marketplace.web.staff import bp, menu_item
-from marketplace.web.staff.ops import PAGE_SIZE, act, choice, load, page_number, page_of, render
+from marketplace.web.staff.ops import act, choice, load, page_of, render
 from marketplace.web.texts import t
 
 CS = Role.CS
@@ -30,15 +28,8 @@ menu_item("staff.care_page", "staff_care.menu", CS, order=85)
 
 
 def _rows(query) -> dict:
-    """A page of a multi-column query, with what the pager needs (as ``page_of``: a page
-    past the end is the last one)."""
-    page = page_number()
-    result = care.page_rows(query, page, PAGE_SIZE)
-    pages = max(1, math.ceil(result["total"] / PAGE_SIZE))
-    if page > pages:
-        result = care.page_rows(query, pages, PAGE_SIZE)
-    kept = {k: v for k, v in request.args.items() if k != "page" and v}
-    return {**result, "pages": pages, "kept": kept}
+    """A page of a multi-column query, with what the pager needs."""
+    return page_of(query, fetch=care.page_rows)
 
 
 def _page(problem: str | None = None, status: int = 200):
