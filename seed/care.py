@@ -12,7 +12,7 @@ from marketplace.accounts.models import User
 from marketplace.care import service as care
 from marketplace.care.models import CareContact
 from marketplace.core.db import db
-from marketplace.deals.models import Deal
+from marketplace.deals.models import Deal, ExpiryPolicy
 from marketplace.reviews import service as reviews
 from marketplace.vouchers.models import Voucher, VoucherStatus
 
@@ -63,6 +63,6 @@ def load() -> int:
         care.log_contact(agent, shopper.id, channel=channel, outcome=outcome, note=note)
         made += 1
     deal = db.session.scalars(sa.select(Deal).where(Deal.title == AUTO_REFUND_DEAL)).first()
-    if deal is not None and deal.expiry_policy != care.AUTO_REFUND:
-        deal.expiry_policy = care.AUTO_REFUND
+    if deal is not None and deal.expiry_policy != ExpiryPolicy.AUTO_REFUND:
+        deal.expiry_policy = ExpiryPolicy.AUTO_REFUND.value
     return made
